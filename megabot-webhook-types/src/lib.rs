@@ -1,0 +1,1 @@
+//! Typed MegaBot webhook events.
