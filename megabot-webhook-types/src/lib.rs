@@ -55,3 +55,8 @@ pub use event_name::EventName;
 pub use platform::Platform;
 pub use severity::Severity;
 pub use status::{ExecutionStatus, MessageType, SystemStatus};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
