@@ -42,6 +42,7 @@ pub mod data;
 mod error;
 mod event;
 mod event_name;
+pub mod examples;
 pub mod guide_json;
 pub mod headers;
 mod open_enum;
