@@ -1,0 +1,4 @@
+//! One module per command.
+
+pub(crate) mod sign;
+pub(crate) mod verify;
