@@ -1,0 +1,94 @@
+//! Read-only access to request headers, independent of any HTTP crate.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// Read access to a request's headers.
+///
+/// The core does not depend on the `http` crate (actix-web 4 uses http 0.2, axum and
+/// warp use http 1), so adapters implement this trait for their header map.
+///
+/// Implementations look names up case-insensitively and return the first value when a
+/// header is repeated; a value that is not valid UTF-8 should be reported as absent.
+pub trait Headers {
+    /// The first value of header `name` (matched case-insensitively), if any.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl<T: Headers + ?Sized> Headers for &T {
+    fn header(&self, name: &str) -> Option<&str> {
+        (**self).header(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Headers for [(K, V); N] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+impl<S: BuildHasher> Headers for HashMap<String, String, S> {
+    fn header(&self, name: &str) -> Option<&str> {
+        if let Some(value) = self.get(name) {
+            return Some(value);
+        }
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl<S: BuildHasher> Headers for HashMap<&str, &str, S> {
+    fn header(&self, name: &str) -> Option<&str> {
+        if let Some(value) = self.get(name) {
+            return Some(value);
+        }
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_case_insensitive_and_return_the_first_value() {
+        let headers = [("X-MegaBot-Signature", "a"), ("x-megabot-signature", "b")];
+        assert_eq!(headers.header("x-megabot-signature"), Some("a"));
+        assert_eq!(headers[..].header("X-MEGABOT-SIGNATURE"), Some("a"));
+        assert_eq!(headers.header("webhook-id"), None);
+        let owned = vec![("Webhook-Id".to_string(), "msg_1".to_string())];
+        assert_eq!(owned.header("webhook-id"), Some("msg_1"));
+        fn by_value<H: Headers>(headers: H) -> Option<String> {
+            headers.header("WEBHOOK-ID").map(String::from)
+        }
+        assert_eq!(by_value(&owned).as_deref(), Some("msg_1"));
+    }
+
+    #[test]
+    fn hash_maps_are_case_insensitive() {
+        let mut map = HashMap::new();
+        map.insert("Webhook-Signature".to_string(), "v1,x".to_string());
+        assert_eq!(map.header("webhook-signature"), Some("v1,x"));
+        assert_eq!(map.header("Webhook-Signature"), Some("v1,x"));
+        assert_eq!(map.header("webhook-id"), None);
+        let borrowed: HashMap<&str, &str> = [("Webhook-Id", "msg")].into_iter().collect();
+        assert_eq!(borrowed.header("webhook-id"), Some("msg"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Replay protection and idempotency (SPEC 4.4): claim a delivery id before the
+//! handler runs, then complete it (2xx) or release it (anything else).
+//!
+//! | state of the id | [`ReplayGuard::claim`] answers |
+//! |---|---|
+//! | unseen, or its entry expired | [`ClaimOutcome::Claimed`]; the id is now in flight |
+//! | in flight | [`ClaimOutcome::InFlight`] (adapters answer 409) |
+//! | completed, not yet expired | [`ClaimOutcome::Done`] (adapters answer `200 duplicate`) |
+//! | released | like unseen |
+//!
+//! An entry lives until its `expires_at` (inclusive, whole seconds): the moment its
+//! timestamp leaves the tolerance window, after which a copy would be refused as stale
+//! anyway. Implement [`ReplayGuard`] for other stores (a Redis guard comes with the
+//! `redis` feature).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+
+pub mod memory;
+
+/// Proof of a successful claim, needed to complete or release it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Claim {
+    /// The claimed delivery id.
+    pub id: String,
+    /// The owner token: only the claim holding it may complete or release the id.
+    pub token: u128,
+    /// Until when the id is remembered.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// Makes a claim (for [`ReplayGuard`] implementations).
+    pub fn new(id: impl Into<String>, token: u128, expires_at: DateTime<Utc>) -> Claim {
+        Claim {
+            id: id.into(),
+            token,
+            expires_at,
+        }
+    }
+}
+
+/// What [`ReplayGuard::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The id was unseen (or released, or expired) and is now in flight for this caller.
+    Claimed(Claim),
+    /// Another request holds the id right now.
+    InFlight,
+    /// The id was already handled successfully.
+    Done,
+}
+
+/// A store of delivery ids with claim → complete / release semantics.
+///
+/// Implementations must be atomic per id: of any number of concurrent claims of one
+/// unseen id exactly one gets [`ClaimOutcome::Claimed`]. Failures to reach the store
+/// are reported as [`Error::ReplayStoreUnavailable`], a full store as
+/// [`Error::ReplayStoreFull`]; both fail closed (503).
+#[async_trait]
+pub trait ReplayGuard: Send + Sync + fmt::Debug {
+    /// Claims `id` until `expires_at`, `now` being the caller's clock.
+    async fn claim(
+        &self,
+        id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, Error>;
+
+    /// Marks a claimed id as done until the claim's `expires_at`. A claim that no longer
+    /// owns its id (expired and claimed by someone else) changes nothing.
+    async fn complete(&self, claim: &Claim, now: DateTime<Utc>) -> Result<(), Error>;
+
+    /// Forgets a claimed id so that the next claim wins (the handler failed). A claim
+    /// that no longer owns its id changes nothing.
+    async fn release(&self, claim: &Claim) -> Result<(), Error>;
+}

@@ -1,0 +1,214 @@
+//! Signature-only checks: parse a signature header and compare, in constant time,
+//! every well-formed entry against every configured secret.
+//!
+//! [`Verifier`](crate::Verifier) uses these and then parses the body and checks
+//! freshness; call them directly to check a signature over content that is not an
+//! event envelope (test vectors, the CLI).
+
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use crate::sign::{MEGABOT_PREFIX, STANDARD_PREFIX, TAG_LEN, megabot_tag, standard_tag};
+use crate::{Error, Secret, StandardSecret};
+
+/// Checks an `X-MegaBot-Signature` value against the raw body.
+///
+/// The value is trimmed and split on whitespace; each `sha256=` entry with exactly
+/// 64 hex digits (either case) is a candidate, other entries are skipped. Returns the
+/// index in `secrets` of the first secret that produced a matching candidate.
+///
+/// Errors: [`Error::MalformedSignature`] when no entry is a candidate,
+/// [`Error::SignatureMismatch`] when no candidate matches (also when `secrets` is empty).
+pub fn verify_megabot_signature(
+    secrets: &[Secret],
+    header: &str,
+    body: &[u8],
+) -> Result<usize, Error> {
+    if megabot_candidates(header).next().is_none() {
+        return Err(Error::MalformedSignature);
+    }
+    let tags = secrets.iter().map(|secret| megabot_tag(secret, body));
+    match_any(tags, || megabot_candidates(header))
+}
+
+/// Checks a `webhook-signature` value against `{id}.{timestamp}.{body}`.
+///
+/// The value is trimmed and split on whitespace; each `v1,` entry whose base64
+/// (padded or not) decodes to 32 bytes is a candidate, other entries (such as `v1a,`)
+/// are skipped. Returns the index in `secrets` of the first secret that produced a
+/// matching candidate.
+///
+/// Errors: [`Error::MissingHeader`] when `id` is empty, [`Error::MalformedSignature`]
+/// when no entry is a candidate, [`Error::SignatureMismatch`] when none matches.
+pub fn verify_standard_signature(
+    secrets: &[StandardSecret],
+    id: &str,
+    timestamp: i64,
+    header: &str,
+    body: &[u8],
+) -> Result<usize, Error> {
+    if id.is_empty() {
+        return Err(Error::MissingHeader {
+            name: megabot_webhook_types::headers::WEBHOOK_ID,
+        });
+    }
+    if standard_candidates(header).next().is_none() {
+        return Err(Error::MalformedSignature);
+    }
+    let tags = secrets
+        .iter()
+        .map(|secret| standard_tag(secret, id, timestamp, body));
+    match_any(tags, || standard_candidates(header))
+}
+
+/// Compares every candidate with every tag without data-dependent branches and
+/// returns the index of the first tag that matched any candidate.
+fn match_any<T, C, I>(tags: T, candidates: C) -> Result<usize, Error>
+where
+    T: Iterator<Item = [u8; TAG_LEN]>,
+    C: Fn() -> I,
+    I: Iterator<Item = [u8; TAG_LEN]>,
+{
+    let mut found = Choice::from(0);
+    let mut index = 0u64;
+    for (position, tag) in tags.enumerate() {
+        let mut matched = Choice::from(0);
+        for candidate in candidates() {
+            matched |= tag.ct_eq(&candidate);
+        }
+        let position = u64::try_from(position).unwrap_or(u64::MAX);
+        index.conditional_assign(&position, matched & !found);
+        found |= matched;
+    }
+    if bool::from(found) {
+        usize::try_from(index).map_err(|_| Error::SignatureMismatch)
+    } else {
+        Err(Error::SignatureMismatch)
+    }
+}
+
+/// The well-formed `sha256=<64 hex>` entries of a MegaBot header, decoded.
+fn megabot_candidates(header: &str) -> impl Iterator<Item = [u8; TAG_LEN]> + '_ {
+    header.split_ascii_whitespace().filter_map(|entry| {
+        let digits = entry.strip_prefix(MEGABOT_PREFIX)?;
+        if digits.len() != 2 * TAG_LEN {
+            return None;
+        }
+        let mut tag = [0u8; TAG_LEN];
+        hex::decode_to_slice(digits, &mut tag).ok()?;
+        Some(tag)
+    })
+}
+
+/// The well-formed `v1,<base64 of 32 bytes>` entries of a Standard Webhooks header, decoded.
+fn standard_candidates(header: &str) -> impl Iterator<Item = [u8; TAG_LEN]> + '_ {
+    use base64::Engine as _;
+    header.split_ascii_whitespace().filter_map(|entry| {
+        let encoded = entry.strip_prefix(STANDARD_PREFIX)?;
+        // 32 bytes are 43 or 44 characters; reject anything longer before decoding.
+        if encoded.len() > 44 {
+            return None;
+        }
+        let mut buf = [0u8; 48];
+        let len = crate::secret::BASE64_LENIENT
+            .decode_slice(encoded, &mut buf)
+            .ok()?;
+        if len != TAG_LEN {
+            return None;
+        }
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&buf[..TAG_LEN]);
+        Some(tag)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::{megabot_signature, standard_signature};
+
+    fn secrets() -> Vec<Secret> {
+        vec![Secret::new("old").unwrap(), Secret::new("new").unwrap()]
+    }
+
+    #[test]
+    fn reports_which_secret_matched() {
+        let secrets = secrets();
+        let body = b"hello";
+        let by_new = megabot_signature(&secrets[1], body);
+        assert_eq!(
+            verify_megabot_signature(&secrets, &by_new, body).unwrap(),
+            1
+        );
+        let both = format!("{} {}", megabot_signature(&secrets[0], body), by_new);
+        assert_eq!(verify_megabot_signature(&secrets, &both, body).unwrap(), 0);
+    }
+
+    #[test]
+    fn malformed_versus_mismatch() {
+        let secrets = secrets();
+        assert!(matches!(
+            verify_megabot_signature(&secrets, "", b"x"),
+            Err(Error::MalformedSignature)
+        ));
+        assert!(matches!(
+            verify_megabot_signature(&secrets, "sha1=abc md5=def", b"x"),
+            Err(Error::MalformedSignature)
+        ));
+        let zeros = format!("sha256={}", "0".repeat(64));
+        assert!(matches!(
+            verify_megabot_signature(&secrets, &zeros, b"x"),
+            Err(Error::SignatureMismatch)
+        ));
+        assert!(matches!(
+            verify_megabot_signature(&[], &zeros, b"x"),
+            Err(Error::SignatureMismatch)
+        ));
+    }
+
+    #[test]
+    fn non_ascii_and_odd_entries_are_skipped() {
+        let secrets = secrets();
+        let good = megabot_signature(&secrets[0], b"x");
+        // 64 bytes but not 64 hex digits: skipped without panicking.
+        let header = format!("sha256=é{} \t{good}\n", "0".repeat(62));
+        assert_eq!(
+            verify_megabot_signature(&secrets, &header, b"x").unwrap(),
+            0
+        );
+        // Only ASCII whitespace separates entries.
+        let header = format!("{good}\u{a0}");
+        assert!(matches!(
+            verify_megabot_signature(&secrets, &header, b"x"),
+            Err(Error::MalformedSignature)
+        ));
+    }
+
+    #[test]
+    fn standard_entries() {
+        let secret = StandardSecret::from_bytes(&[1; 32]).unwrap();
+        let good = standard_signature(&secret, "msg", 10, b"body");
+        let unpadded = good.trim_end_matches('=');
+        let secrets = [secret];
+        assert_eq!(
+            verify_standard_signature(&secrets, "msg", 10, &good, b"body").unwrap(),
+            0
+        );
+        assert_eq!(
+            verify_standard_signature(&secrets, "msg", 10, unpadded, b"body").unwrap(),
+            0
+        );
+        let v1a = format!("v1a,{}", &good[3..]);
+        assert!(matches!(
+            verify_standard_signature(&secrets, "msg", 10, &v1a, b"body"),
+            Err(Error::MalformedSignature)
+        ));
+        assert!(matches!(
+            verify_standard_signature(&secrets, "", 10, &good, b"body"),
+            Err(Error::MissingHeader { .. })
+        ));
+        assert!(matches!(
+            verify_standard_signature(&secrets, "msg", 11, &good, b"body"),
+            Err(Error::SignatureMismatch)
+        ));
+    }
+}
