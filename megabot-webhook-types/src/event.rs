@@ -332,17 +332,27 @@ mod tests {
 
     #[test]
     fn data_before_event_still_parses() {
-        let body = r#"{"data":{"message_id":"m"},"timestamp":1,"id":"e","event":"chat_message_sent"}"#;
+        let body =
+            r#"{"data":{"message_id":"m"},"timestamp":1,"id":"e","event":"chat_message_sent"}"#;
         let event = Event::from_slice(body.as_bytes()).unwrap();
         assert!(matches!(event.payload, EventPayload::ChatMessageSent(_)));
     }
 
     #[test]
     fn out_of_range_and_non_integer_timestamps_are_errors() {
-        for ts in ["9223372036854775807", "-9223372036854775808", "1.5", "\"1\"", "1e3"] {
+        for ts in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1.5",
+            "\"1\"",
+            "1e3",
+        ] {
             let body = format!(r#"{{"event":"x","id":"e","timestamp":{ts},"data":{{}}}}"#);
             let err = Event::from_slice(body.as_bytes()).unwrap_err();
-            assert!(err.to_string().starts_with("invalid event envelope"), "{ts}: {err}");
+            assert!(
+                err.to_string().starts_with("invalid event envelope"),
+                "{ts}: {err}"
+            );
         }
     }
 

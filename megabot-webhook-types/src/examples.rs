@@ -9,16 +9,32 @@ use crate::{Event, EventName};
 /// The guide's example of `name`, exactly as printed (pretty JSON).
 pub fn example_json(name: EventName) -> &'static str {
     match name {
-        EventName::ChatMessageReceived => include_str!("../tests/data/events/chat_message_received.json"),
+        EventName::ChatMessageReceived => {
+            include_str!("../tests/data/events/chat_message_received.json")
+        }
         EventName::ChatMessageSent => include_str!("../tests/data/events/chat_message_sent.json"),
-        EventName::ToolExecutionStarted => include_str!("../tests/data/events/tool_execution_started.json"),
-        EventName::ToolExecutionCompleted => include_str!("../tests/data/events/tool_execution_completed.json"),
-        EventName::ToolExecutionFailed => include_str!("../tests/data/events/tool_execution_failed.json"),
-        EventName::SystemStatusChanged => include_str!("../tests/data/events/system_status_changed.json"),
+        EventName::ToolExecutionStarted => {
+            include_str!("../tests/data/events/tool_execution_started.json")
+        }
+        EventName::ToolExecutionCompleted => {
+            include_str!("../tests/data/events/tool_execution_completed.json")
+        }
+        EventName::ToolExecutionFailed => {
+            include_str!("../tests/data/events/tool_execution_failed.json")
+        }
+        EventName::SystemStatusChanged => {
+            include_str!("../tests/data/events/system_status_changed.json")
+        }
         EventName::ErrorOccurred => include_str!("../tests/data/events/error_occurred.json"),
-        EventName::MemoryLessonLearned => include_str!("../tests/data/events/memory_lesson_learned.json"),
-        EventName::LokiExecutionStarted => include_str!("../tests/data/events/loki_execution_started.json"),
-        EventName::LokiExecutionCompleted => include_str!("../tests/data/events/loki_execution_completed.json"),
+        EventName::MemoryLessonLearned => {
+            include_str!("../tests/data/events/memory_lesson_learned.json")
+        }
+        EventName::LokiExecutionStarted => {
+            include_str!("../tests/data/events/loki_execution_started.json")
+        }
+        EventName::LokiExecutionCompleted => {
+            include_str!("../tests/data/events/loki_execution_completed.json")
+        }
         EventName::DeploymentCompleted => include_str!("examples/deployment_completed.json"),
     }
 }
@@ -46,7 +62,10 @@ mod tests {
         for name in EventName::ALL {
             let event = example(*name);
             assert_eq!(event.payload.known_name(), Some(*name));
-            assert!(!matches!(event.payload, EventPayload::Malformed { .. }), "{name}");
+            assert!(
+                !matches!(event.payload, EventPayload::Malformed { .. }),
+                "{name}"
+            );
         }
         assert_eq!(all().len(), EventName::ALL.len());
     }

@@ -58,12 +58,14 @@ impl Severity {
 
 impl Ord for Severity {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.level().cmp(&other.level()).then_with(|| match (self, other) {
-            (Self::Unknown(a), Self::Unknown(b)) => a.cmp(b),
-            (Self::Unknown(_), _) => Ordering::Greater,
-            (_, Self::Unknown(_)) => Ordering::Less,
-            _ => Ordering::Equal,
-        })
+        self.level()
+            .cmp(&other.level())
+            .then_with(|| match (self, other) {
+                (Self::Unknown(a), Self::Unknown(b)) => a.cmp(b),
+                (Self::Unknown(_), _) => Ordering::Greater,
+                (_, Self::Unknown(_)) => Ordering::Less,
+                _ => Ordering::Equal,
+            })
     }
 }
 
