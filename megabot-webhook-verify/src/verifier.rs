@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use megabot_webhook_types::{Event, headers};
+use megabot_webhook_types::{Event, ParseError, headers};
 
 use crate::replay::{Claim, ClaimOutcome, ReplayGuard};
 use crate::{
@@ -250,7 +250,11 @@ impl Verifier {
 
 fn parse(body: &[u8]) -> Result<Event, Error> {
     Event::from_slice(body).map_err(|error| Error::InvalidEnvelope {
-        message: error.to_string(),
+        // Our own message already says "invalid event envelope".
+        message: match &error {
+            ParseError::InvalidEnvelope(inner) => inner.to_string(),
+            other => other.to_string(),
+        },
     })
 }
 
