@@ -32,12 +32,18 @@
 //! whose `data` no longer fits its struct arrives as
 //! [`EventPayload::Malformed`] with the raw JSON and the reason.
 //!
+//! # Modules
+//!
+//! - [`config`]: the sender's configuration schema (the `webhooks:` section of
+//!   `mega-config.yaml` and the registration API body).
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | — | — | this crate has no optional features |
 
+pub mod config;
 pub mod data;
 mod error;
 mod event;
