@@ -23,9 +23,6 @@ pub fn verify_megabot_signature(
     header: &str,
     body: &[u8],
 ) -> Result<usize, Error> {
-    if megabot_candidates(header).next().is_none() {
-        return Err(Error::MalformedSignature);
-    }
     let tags = secrets.iter().map(|secret| megabot_tag(secret, body));
     match_any(tags, || megabot_candidates(header))
 }
@@ -51,9 +48,6 @@ pub fn verify_standard_signature(
             name: megabot_webhook_types::headers::WEBHOOK_ID,
         });
     }
-    if standard_candidates(header).next().is_none() {
-        return Err(Error::MalformedSignature);
-    }
     let tags = secrets
         .iter()
         .map(|secret| standard_tag(secret, id, timestamp, body));
@@ -62,22 +56,35 @@ pub fn verify_standard_signature(
 
 /// Compares every candidate with every tag without data-dependent branches and
 /// returns the index of the first tag that matched any candidate.
+///
+/// [`Error::MalformedSignature`] when there is no candidate at all (this depends on
+/// the header only, never on a secret).
 fn match_any<T, C, I>(tags: T, candidates: C) -> Result<usize, Error>
 where
     T: Iterator<Item = [u8; TAG_LEN]>,
     C: Fn() -> I,
     I: Iterator<Item = [u8; TAG_LEN]>,
 {
+    let mut any_candidate = false;
+    let mut any_tag = false;
     let mut found = Choice::from(0);
     let mut index = 0u64;
     for (position, tag) in tags.enumerate() {
+        any_tag = true;
         let mut matched = Choice::from(0);
         for candidate in candidates() {
+            any_candidate = true;
             matched |= tag.ct_eq(&candidate);
         }
         let position = u64::try_from(position).unwrap_or(u64::MAX);
         index.conditional_assign(&position, matched & !found);
         found |= matched;
+    }
+    if !any_tag {
+        any_candidate = candidates().next().is_some();
+    }
+    if !any_candidate {
+        return Err(Error::MalformedSignature);
     }
     if bool::from(found) {
         usize::try_from(index).map_err(|_| Error::SignatureMismatch)
