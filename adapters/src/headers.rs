@@ -1,0 +1,85 @@
+//! [`Headers`](megabot_webhook_verify::Headers) for the frameworks' header maps.
+//!
+//! The verifier core depends on no `http` crate (axum and warp use http 1, actix-web 4
+//! its own map over http 0.2 names), so these newtypes bridge them. Use them to call
+//! [`Verifier::verify`](megabot_webhook_verify::Verifier::verify) yourself; the
+//! extractors already do.
+
+#[cfg(any(feature = "axum", feature = "warp"))]
+pub use self::http1::HttpHeaders;
+
+#[cfg(feature = "actix-web")]
+pub use self::actix::ActixHeaders;
+
+#[cfg(any(feature = "axum", feature = "warp"))]
+mod http1 {
+    use megabot_webhook_verify::Headers;
+
+    /// An http 1 [`HeaderMap`](http::HeaderMap) (axum 0.8, warp 0.4) as
+    /// [`Headers`]: case-insensitive names, the first value of a repeated header, values
+    /// that are not visible ASCII reported as absent.
+    #[derive(Debug, Clone, Copy)]
+    pub struct HttpHeaders<'a>(pub &'a http::HeaderMap);
+
+    impl Headers for HttpHeaders<'_> {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.0.get(name).and_then(|value| value.to_str().ok())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn looks_up_case_insensitively() {
+            let mut map = http::HeaderMap::new();
+            map.append("X-MegaBot-Signature", "sha256=a".parse().unwrap());
+            map.append("x-megabot-signature", "sha256=b".parse().unwrap());
+            map.insert(
+                "webhook-id",
+                http::HeaderValue::from_bytes(b"\xff").unwrap(),
+            );
+            let headers = HttpHeaders(&map);
+            assert_eq!(headers.header("x-megabot-signature"), Some("sha256=a"));
+            assert_eq!(headers.header("X-MEGABOT-SIGNATURE"), Some("sha256=a"));
+            assert_eq!(headers.header("webhook-id"), None);
+            assert_eq!(headers.header("not a header name"), None);
+        }
+    }
+}
+
+#[cfg(feature = "actix-web")]
+mod actix {
+    use actix_web::http::header::HeaderMap;
+    use megabot_webhook_verify::Headers;
+
+    /// actix-web 4's [`HeaderMap`] as [`Headers`]: case-insensitive names, the first
+    /// value of a repeated header, values that are not visible ASCII reported as absent.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ActixHeaders<'a>(pub &'a HeaderMap);
+
+    impl Headers for ActixHeaders<'_> {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.0.get(name).and_then(|value| value.to_str().ok())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use actix_web::http::header::{HeaderName, HeaderValue};
+
+        #[test]
+        fn looks_up_case_insensitively() {
+            let mut map = HeaderMap::new();
+            let name = HeaderName::from_static("x-megabot-signature");
+            map.append(name.clone(), HeaderValue::from_static("sha256=a"));
+            map.append(name, HeaderValue::from_static("sha256=b"));
+            let headers = ActixHeaders(&map);
+            assert_eq!(headers.header("X-MegaBot-Signature"), Some("sha256=a"));
+            assert_eq!(headers.header("webhook-id"), None);
+            assert_eq!(headers.header("not a header name"), None);
+        }
+    }
+}

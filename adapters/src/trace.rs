@@ -1,0 +1,65 @@
+//! `tracing` events for refused deliveries. They carry the error code, status and
+//! message, and the delivery id only once the request was proven authentic; never a
+//! secret, a signature or the body.
+
+use crate::Error;
+
+/// Records that a delivery was not handed to the handler.
+///
+/// Configuration errors are `error` events, store outages `warn`, refused requests
+/// `warn` (signature, size, encoding, in flight) and duplicates `info`.
+pub(crate) fn rejected(error: &Error, delivery_id: Option<&str>) {
+    let code = error.code();
+    let status = error.status();
+    match error {
+        Error::MissingVerifier => tracing::error!(
+            code,
+            status,
+            "webhook route has no Verifier: add one to the app data (actix-web) or the router state"
+        ),
+        Error::MissingIdempotencyLayer => tracing::error!(
+            code,
+            status,
+            "webhook extractor used without its idempotency layer/middleware; refusing the \
+             delivery (wrap the route, or use the adapters' `webhook` helper)"
+        ),
+        _ if error.is_duplicate() => {
+            tracing::info!(
+                code,
+                status,
+                delivery_id,
+                "duplicate webhook delivery acknowledged"
+            );
+        }
+        _ if status >= 500 => {
+            tracing::error!(code, status, delivery_id, message = %error, "webhook delivery refused");
+        }
+        _ => {
+            tracing::warn!(code, status, delivery_id, message = %error, "webhook delivery refused")
+        }
+    }
+}
+
+/// Records what happened to a claim after the handler ran.
+pub(crate) fn settled(delivery_id: &str, status: u16, completed: bool) {
+    if completed {
+        tracing::debug!(delivery_id, status, "webhook delivery handled; marked done");
+    } else {
+        tracing::info!(
+            delivery_id,
+            status,
+            "webhook handler did not succeed; claim released so a retry can run"
+        );
+    }
+}
+
+/// Records a failure of the replay store while completing or releasing a claim.
+pub(crate) fn settle_failed(delivery_id: &str, action: &'static str, error: &Error) {
+    tracing::error!(
+        delivery_id,
+        action,
+        code = error.code(),
+        message = %error,
+        "could not update the replay store after the handler ran"
+    );
+}

@@ -1,0 +1,70 @@
+//! The verified delivery a handler receives.
+
+use megabot_webhook_types::Event;
+use megabot_webhook_verify::{Scheme, Verified};
+
+/// A verified, fresh, claimed delivery: the typed event plus the bytes that were signed.
+///
+/// This is the extractor of every framework (axum and actix-web: a handler argument;
+/// warp: the argument of the handler given to `warp::webhook`). By the time a handler
+/// sees it the signature was checked over the raw (decoded) body, the timestamp is within
+/// tolerance and the delivery id is claimed: the handler's answer decides whether the
+/// delivery counts as handled (2xx) or is left for the sender's retry (anything else).
+///
+/// Unknown event names arrive as
+/// [`EventPayload::Unknown`](megabot_webhook_types::EventPayload::Unknown).
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    verified: Verified,
+    body: Vec<u8>,
+}
+
+impl Webhook {
+    pub(crate) fn new(verified: Verified, body: Vec<u8>) -> Webhook {
+        Webhook { verified, body }
+    }
+
+    /// The typed event.
+    pub fn event(&self) -> &Event {
+        &self.verified.event
+    }
+
+    /// Consumes the delivery, keeping the event.
+    pub fn into_event(self) -> Event {
+        self.verified.event
+    }
+
+    /// Everything the verifier established: event, scheme, secret index, delivery id,
+    /// signed timestamp and until when the id is remembered.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+
+    /// The body bytes the signature was checked over (after `Content-Encoding`
+    /// decoding), for storing or forwarding the delivery unchanged.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The scheme whose signature was checked.
+    pub fn scheme(&self) -> Scheme {
+        self.verified.scheme
+    }
+
+    /// Which configured secret of [`Webhook::scheme`] matched, in the order the secrets
+    /// were added to the verifier's builder (useful while rotating keys).
+    pub fn secret_index(&self) -> usize {
+        self.verified.secret_index
+    }
+
+    /// The replay key that was claimed: the body's `id` (MegaBot scheme) or the
+    /// `webhook-id` header (Standard Webhooks).
+    pub fn delivery_id(&self) -> &str {
+        &self.verified.delivery_id
+    }
+
+    /// Splits the delivery into what the verifier established and the body bytes.
+    pub fn into_parts(self) -> (Verified, Vec<u8>) {
+        (self.verified, self.body)
+    }
+}
