@@ -153,3 +153,33 @@ impl VerifierBuilder {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_scheme_switches() {
+        let builder = VerifierBuilder::default();
+        assert!(builder.accept_megabot && builder.accept_standard && builder.check_timestamp);
+        assert_eq!(builder.tolerance_past, Duration::from_secs(300));
+        assert_eq!(builder.max_body_size, 1_048_576);
+        let only_standard = builder.clone().schemes(&[Scheme::StandardWebhooks]);
+        assert!(!only_standard.accept_megabot && only_standard.accept_standard);
+        let back = only_standard.accept(Scheme::MegaBot, true);
+        assert!(back.accept_megabot && back.accept_standard);
+        assert!(!builder.skip_timestamp_check().check_timestamp);
+    }
+
+    #[test]
+    fn secrets_of_refused_schemes_are_dropped() {
+        let verifier = VerifierBuilder::new()
+            .megabot_secret(Secret::new("m").unwrap())
+            .standard_secret(StandardSecret::from_bytes(b"s").unwrap())
+            .accept(Scheme::MegaBot, false)
+            .build()
+            .unwrap();
+        assert!(!verifier.accepts(Scheme::MegaBot));
+        assert!(verifier.accepts(Scheme::StandardWebhooks));
+    }
+}
