@@ -59,7 +59,8 @@
 //!
 //! [`Verifier`], [`VerifierBuilder`], [`Verified`], [`Secret`], [`StandardSecret`],
 //! [`Scheme`], [`Headers`], [`Error`], [`ReplayGuard`], [`Claim`], [`ClaimOutcome`],
-//! [`MemoryReplayGuard`], and the event type [`Event`] from `megabot-webhook-types`.
+//! [`MemoryReplayGuard`], the defaults [`DEFAULT_TOLERANCE`], [`DEFAULT_MAX_BODY_SIZE`] and
+//! [`DEFAULT_REPLAY_CAPACITY`], and the event type [`Event`] from `megabot-webhook-types`.
 
 mod builder;
 pub mod dangerous;
