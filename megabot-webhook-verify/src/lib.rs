@@ -45,7 +45,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `sender` | no | delivery with retries, filters and config loading (added by separate work) |
-//! | `redis` | no | a Redis [`ReplayGuard`] for receivers on several instances (added by separate work) |
+//! | `redis` | no | `RedisReplayGuard`: a Redis [`ReplayGuard`] shared by receivers on several instances (needs a Tokio runtime) |
 //!
 //! # Modules
 //!
@@ -67,6 +67,8 @@ pub mod dangerous;
 mod error;
 mod freshness;
 mod headers;
+#[cfg(feature = "redis")]
+mod redis_guard;
 pub mod replay;
 mod scheme;
 mod secret;
@@ -82,6 +84,11 @@ pub use builder::{
 pub use error::Error;
 pub use headers::Headers;
 pub use megabot_webhook_types::Event;
+#[cfg(feature = "redis")]
+pub use redis_guard::{
+    DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisReplayGuard, RedisReplayGuardBuilder,
+    RedisStoreError,
+};
 pub use replay::memory::MemoryReplayGuard;
 pub use replay::{Claim, ClaimOutcome, ReplayGuard};
 pub use scheme::Scheme;
