@@ -9,6 +9,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian packages the tests run for real: python3 for the interop tests.
 missing=()
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v redis-server >/dev/null || missing+=(redis-server)  # the Redis replay guard tests start their own
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -q
