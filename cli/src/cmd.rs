@@ -1,4 +1,5 @@
 //! One module per command.
 
+pub(crate) mod listen;
 pub(crate) mod sign;
 pub(crate) mod verify;

@@ -4,10 +4,13 @@
 mod cmd;
 mod error;
 mod input;
+mod serve;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
 
 /// MegaBot webhooks from the command line.
 #[derive(Debug, Parser)]
@@ -29,6 +32,11 @@ enum Command {
         after_help = "Example:\n  megabot-webhook verify --secret your_webhook_secret \\\n    --signature sha256=8611d142... --ignore-timestamp body.json"
     )]
     Verify(cmd::verify::VerifyArgs),
+    /// Receive deliveries on a verified route and print each one.
+    #[command(
+        after_help = "Example:\n  megabot-webhook listen --secret your_webhook_secret --framework warp --json"
+    )]
+    Listen(cmd::listen::ListenArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +44,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Listen(args) => block_on(cmd::listen::run(args)),
     };
     match outcome {
         Ok(code) => code,
@@ -44,6 +53,39 @@ fn main() -> ExitCode {
             error.exit_code()
         }
     }
+}
+
+/// Logs the SDK's rejections (info and up) and everyone's warnings to stderr.
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = Targets::new()
+        .with_target("megabot_webhook_adapters", LevelFilter::INFO)
+        .with_target("megabot_webhook_verify", LevelFilter::INFO)
+        .with_default(LevelFilter::WARN);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    // A second initialisation (never the case in this binary) would only keep the first.
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(filter)
+        .try_init();
+}
+
+/// Runs an async command on a multi-threaded runtime, logging rejections to stderr.
+fn block_on(
+    command: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+) -> Result<ExitCode, CliError> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(command)
 }
 
 #[cfg(test)]

@@ -1,0 +1,195 @@
+//! Starting a verified receiver on any of the three frameworks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use megabot_webhook_adapters::Webhook;
+use megabot_webhook_verify::Verifier;
+
+use crate::error::CliError;
+
+/// The web framework a receiver runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Framework {
+    /// axum 0.8
+    Axum,
+    /// actix-web 4
+    #[value(name = "actix-web")]
+    ActixWeb,
+    /// warp 0.4
+    Warp,
+}
+
+impl Framework {
+    /// All three, in a fixed order.
+    pub(crate) const ALL: [Framework; 3] = [Framework::Axum, Framework::ActixWeb, Framework::Warp];
+
+    /// The name as on the command line.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Framework::Axum => "axum",
+            Framework::ActixWeb => "actix-web",
+            Framework::Warp => "warp",
+        }
+    }
+}
+
+/// What the receiver does with a verified, claimed delivery: the HTTP status it answers.
+/// 2xx marks the delivery done; anything else releases it for the sender's retry.
+pub(crate) type Handler = Arc<dyn Fn(&Webhook) -> u16 + Send + Sync>;
+
+/// A receiver listening on loopback (or wherever it was bound).
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// Where it listens.
+    pub(crate) addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the server stops (it normally runs until the process ends).
+    pub(crate) async fn wait(self) -> Result<(), CliError> {
+        self.task
+            .await
+            .map_err(|e| CliError::Usage(format!("server stopped: {e}")))
+    }
+}
+
+fn answer(status: u16) -> (u16, &'static str) {
+    let body = if (200..300).contains(&status) {
+        r#"{"status":"ok"}"#
+    } else {
+        r#"{"status":"handler_failed"}"#
+    };
+    (status, body)
+}
+
+/// Binds `addr` and serves `handler` at `path` (POST) on `framework`.
+pub(crate) async fn start(
+    framework: Framework,
+    addr: SocketAddr,
+    path: &str,
+    verifier: Verifier,
+    handler: Handler,
+) -> Result<Running, CliError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+    let path = path.to_owned();
+    let task = match framework {
+        Framework::Axum => tokio::spawn(serve_axum(listener, path, verifier, handler)),
+        Framework::ActixWeb => {
+            let listener = listener
+                .into_std()
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+            let server = actix_server(listener, path, verifier, handler)?;
+            tokio::spawn(async move {
+                if let Err(error) = server.await {
+                    eprintln!("error: actix-web server stopped: {error}");
+                }
+            })
+        }
+        Framework::Warp => tokio::spawn(serve_warp(listener, path, verifier, handler)),
+    };
+    Ok(Running { addr, task })
+}
+
+async fn serve_axum(
+    listener: tokio::net::TcpListener,
+    path: String,
+    verifier: Verifier,
+    handler: Handler,
+) {
+    use axum::http::StatusCode;
+    let route = megabot_webhook_adapters::axum::webhook(move |hook: Webhook| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let (status, body) = answer(handler(&hook));
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        }
+    });
+    let app = axum::Router::new().route(&path, route).with_state(verifier);
+    if let Err(error) = axum::serve(listener, app).await {
+        eprintln!("error: axum server stopped: {error}");
+    }
+}
+
+fn actix_server(
+    listener: std::net::TcpListener,
+    path: String,
+    verifier: Verifier,
+    handler: Handler,
+) -> Result<actix_web::dev::Server, CliError> {
+    use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
+    let server = HttpServer::new(move || {
+        let handler = Arc::clone(&handler);
+        App::new()
+            .app_data(web::Data::new(verifier.clone()))
+            .service(megabot_webhook_adapters::actix_web::webhook(
+                &path,
+                move |hook: Webhook| {
+                    let handler = Arc::clone(&handler);
+                    async move {
+                        let (status, body) = answer(handler(&hook));
+                        let status = StatusCode::from_u16(status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        HttpResponse::build(status)
+                            .content_type("application/json")
+                            .body(body)
+                    }
+                },
+            ))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|e| CliError::Usage(format!("actix-web cannot listen: {e}")))?;
+    Ok(server.run())
+}
+
+async fn serve_warp(
+    listener: tokio::net::TcpListener,
+    path: String,
+    verifier: Verifier,
+    handler: Handler,
+) {
+    use warp::Filter;
+    let wanted: Arc<str> = Arc::from(path);
+    let route = warp::path::full()
+        .and_then(move |full: warp::path::FullPath| {
+            let wanted = Arc::clone(&wanted);
+            async move {
+                if full.as_str() == &*wanted {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            }
+        })
+        .untuple_one()
+        .and(megabot_webhook_adapters::warp::webhook(
+            verifier,
+            move |hook: Webhook| {
+                let handler = Arc::clone(&handler);
+                async move {
+                    let (status, body) = answer(handler(&hook));
+                    let status = warp::http::StatusCode::from_u16(status)
+                        .unwrap_or(warp::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    warp::reply::with_status(
+                        warp::reply::with_header(body, "content-type", "application/json"),
+                        status,
+                    )
+                }
+            },
+        ));
+    warp::serve(route).incoming(listener).run().await;
+}
