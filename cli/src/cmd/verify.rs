@@ -167,12 +167,12 @@ fn mismatch_reason(secrets: &[Secret], header: &str, body: &[u8]) -> String {
         }
     }
     let secrets_word = if secrets.len() == 1 {
-        "the secret"
+        "this secret"
     } else {
-        "any of the secrets"
+        "any of these secrets"
     };
     format!(
-        "signature mismatch: the body was signed with another secret than {secrets_word}, or changed after signing"
+        "signature mismatch: not signed with {secrets_word} (wrong secret?), or the body changed after signing"
     )
 }
 
@@ -228,7 +228,7 @@ mod tests {
         wrong.secrets = vec!["not_the_secret".into()];
         let why = reason(&wrong, BODY, 1640995200);
         assert!(
-            why.starts_with("signature mismatch: the body was signed with another secret"),
+            why.starts_with("signature mismatch: not signed with this secret"),
             "{why}"
         );
     }
