@@ -44,7 +44,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `sender` | no | delivery with retries, filters and config loading (added by separate work) |
+//! | `sender` | no | module `sender`: signed delivery with retries, subscriptions, filters, metrics, dead letters and `mega-config.yaml` loading |
 //! | `redis` | no | `RedisReplayGuard`: a Redis [`ReplayGuard`] shared by receivers on several instances (needs a Tokio runtime) |
 //!
 //! # Modules
@@ -72,7 +72,8 @@ mod redis_guard;
 pub mod replay;
 mod scheme;
 mod secret;
-// The `sender` feature's module goes here: `#[cfg(feature = "sender")] pub mod sender;`
+#[cfg(feature = "sender")]
+pub mod sender;
 pub mod sign;
 pub mod signature;
 mod verified;

@@ -1,0 +1,96 @@
+//! Signed delivery of MegaBot events with retries, as MegaBot's dispatcher
+//! does it (SPEC sections 3 and 6). Feature `sender`.
+//!
+//! - **Config**: [`ConfigLoader`] reads the `webhooks:` section of
+//!   `mega-config.yaml` (schema in [`megabot_webhook_types::config`]) with
+//!   `${VAR}` / `${VAR:-default}` expansion; every error names the file, line
+//!   and key, unknown keys come with a "did you mean", and event patterns
+//!   that match no known event are [`Warning`]s.
+//! - **Subscriptions and filters**: [`Subscription`] (exact names, `*`,
+//!   globs such as `tool_execution_*`) and [`EventFilter`] (platforms, users,
+//!   minimum severity, content filters, time window in an IANA zone).
+//! - **Delivery**: [`Sender`] sends the body bytes of the guide's JSON writer
+//!   (or the caller's own bytes, see [`Delivery`]) with `Content-Type`,
+//!   `X-MegaBot-Signature` (one `sha256=` entry per secret), `-Event`,
+//!   `-Delivery`, `-Timestamp`, `User-Agent: MegaBot-Webhook/1.0`, the
+//!   endpoint's headers and, when enabled, Standard Webhooks headers signed
+//!   afresh on every attempt. Endpoints are served concurrently.
+//! - **Retries**: `max_attempts` counts every attempt; the wait before
+//!   attempt k+1 is `min(max_delay, initial_delay * backoff_multiplier^(k-1))`
+//!   ([`backoff_delay`]), or the endpoint's `Retry-After` (seconds or HTTP
+//!   date, capped at `max_delay`); optional jitter. 2xx delivers; connection
+//!   errors, timeouts (10 s per attempt by default), 408, 429 and 5xx are
+//!   retried; any other status (redirects included: they are not followed)
+//!   is final. `http://` is refused unless the host is loopback or the
+//!   endpoint sets `allow_insecure_http: true`.
+//! - **Results**: an [`EndpointReport`] per endpoint and delivery, totals as
+//!   the guide's `WebhookMetrics` ([`MetricsSnapshot`]), and every failed
+//!   delivery in a [`DeadLetterSink`] — in memory ([`MemoryDeadLetters`]) or
+//!   a JSON Lines file ([`JsonlDeadLetters`]) that [`Sender::redeliver`]
+//!   sends again.
+//! - **Tests**: time, waiting and randomness are injectable ([`Clock`],
+//!   [`Sleeper`], [`RandomSource`]); [`RecordingSleeper`] records the waits
+//!   and returns at once.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+//! use megabot_webhook_types::Event;
+//! use megabot_webhook_verify::sender::Sender;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = WebhooksConfig::default();
+//! config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
+//! let mut endpoint = EndpointConfig::new("https://your-service.com/webhook");
+//! endpoint.events = vec!["tool_execution_*".into(), "error_occurred".into()];
+//! config.endpoints.push(endpoint);
+//!
+//! let (sender, _warnings) = Sender::builder(config)
+//!     .dead_letter_file("webhook-dead-letters.jsonl")
+//!     .build()?;
+//! let event = Event::from_slice(br#"{"event":"error_occurred","id":"evt_123462","timestamp":1640995205,"data":{"severity":"error"}}"#)?;
+//! let report = sender.send(&event).await?;
+//! assert!(report.all_delivered() || report.deliveries.iter().all(|d| d.dead_lettered));
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod clock;
+mod config_load;
+mod dead_letter;
+mod deliver;
+mod delivery;
+mod diagnostic;
+mod endpoint;
+mod env_expand;
+mod filter;
+mod metrics;
+mod node_de;
+mod redeliver;
+mod registry;
+mod report;
+mod request;
+mod retry;
+mod subscription;
+mod suggest;
+mod yaml_node;
+
+pub use client::{Sender, SenderBuilder};
+pub use clock::{
+    Clock, FixedClock, FixedRandom, RandomSource, RecordingSleeper, Sleeper, SystemClock,
+    SystemRandom, TokioSleeper,
+};
+pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
+pub use dead_letter::{
+    DEAD_LETTER_VERSION, DeadLetter, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters,
+    read_dead_letters,
+};
+pub use delivery::Delivery;
+pub use diagnostic::{ConfigError, Warning};
+pub use filter::{EventFilter, FilterKind};
+pub use metrics::MetricsSnapshot;
+pub use redeliver::RedeliveryReport;
+pub use registry::EndpointId;
+pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
+pub use retry::backoff_delay;
+pub use subscription::{Subscription, known_events_matching, pattern_matches};

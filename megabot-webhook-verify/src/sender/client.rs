@@ -1,0 +1,444 @@
+//! The sender: registered endpoints, concurrent delivery, metrics, dead letters.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use megabot_webhook_types::Event;
+use megabot_webhook_types::config::{EndpointConfig, WebhooksConfig};
+
+use super::clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
+use super::config_load::ConfigLoader;
+use super::dead_letter::{DeadLetter, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters};
+use super::deliver::{Runtime, deliver};
+use super::delivery::Delivery;
+use super::diagnostic::{ConfigError, Issue, Warning};
+use super::endpoint::{self, CompiledEndpoint};
+use super::metrics::{Metrics, MetricsSnapshot};
+use super::registry::{EndpointId, Registry};
+use super::report::{EndpointReport, SendReport, SkipReason, Skipped};
+use crate::{Error, Secret};
+
+/// The key runtime-registered endpoints are checked under.
+const ENDPOINT_KEY: &str = "endpoint";
+
+/// Delivers events to the configured endpoints, as MegaBot's dispatcher does.
+///
+/// Cheap to clone (all clones share endpoints, metrics and dead letters).
+/// Its async methods must run inside a Tokio runtime with the time driver
+/// enabled (`#[tokio::main]` has it).
+///
+/// ```no_run
+/// use megabot_webhook_verify::sender::Sender;
+/// # async fn run(event: megabot_webhook_types::Event) -> Result<(), megabot_webhook_verify::Error> {
+/// let (sender, warnings) = Sender::from_config_file("mega-config.yaml")?;
+/// for warning in &warnings {
+///     eprintln!("warning: {warning}");
+/// }
+/// let report = sender.send(&event).await?;
+/// for delivery in &report.deliveries {
+///     println!("{} {:?} after {} attempts", delivery.url, delivery.outcome, delivery.attempts.len());
+/// }
+/// println!("success rate {:.0} %", sender.metrics().success_rate * 100.0);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    enabled: bool,
+    default_secrets: Vec<Secret>,
+    registry: Registry,
+    runtime: Runtime,
+    metrics: Metrics,
+    dead_letters: Arc<dyn DeadLetterSink>,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("enabled", &self.inner.enabled)
+            .field("endpoints", &self.inner.registry.snapshot().len())
+            .field("dead_letters", &self.inner.dead_letters)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Sender`] with injected time, waiting, randomness and dead-letter sink.
+///
+/// ```
+/// use std::sync::Arc;
+/// use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+/// use megabot_webhook_verify::sender::{MemoryDeadLetters, RecordingSleeper, Sender};
+///
+/// let mut config = WebhooksConfig::default();
+/// config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
+/// config.endpoints.push(EndpointConfig::new("https://example.com/webhook"));
+/// let dead_letters = Arc::new(MemoryDeadLetters::new());
+/// let (sender, warnings) = Sender::builder(config)
+///     .sleeper(Arc::new(RecordingSleeper::new()))
+///     .dead_letters(dead_letters.clone())
+///     .build()?;
+/// assert!(warnings.is_empty());
+/// assert_eq!(sender.endpoints().len(), 1);
+/// # Ok::<(), megabot_webhook_verify::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SenderBuilder {
+    config: WebhooksConfig,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    random: Arc<dyn RandomSource>,
+    dead_letters: Arc<dyn DeadLetterSink>,
+}
+
+impl SenderBuilder {
+    /// A builder for `config` with the system clock, Tokio sleeps, system
+    /// randomness and an in-memory dead-letter sink.
+    pub fn new(config: WebhooksConfig) -> SenderBuilder {
+        SenderBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            random: Arc::new(SystemRandom::new()),
+            dead_letters: Arc::new(MemoryDeadLetters::new()),
+        }
+    }
+
+    /// The clock for `webhook-timestamp`, time windows and `Retry-After` dates.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> SenderBuilder {
+        self.clock = clock;
+        self
+    }
+
+    /// How waits between attempts are made.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> SenderBuilder {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The random source for jitter.
+    pub fn random(mut self, random: Arc<dyn RandomSource>) -> SenderBuilder {
+        self.random = random;
+        self
+    }
+
+    /// Where failed deliveries go.
+    pub fn dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> SenderBuilder {
+        self.dead_letters = sink;
+        self
+    }
+
+    /// Failed deliveries go to the JSON Lines file at `path`.
+    pub fn dead_letter_file(self, path: impl Into<PathBuf>) -> SenderBuilder {
+        self.dead_letters(Arc::new(JsonlDeadLetters::new(path)))
+    }
+
+    /// Checks the config and builds the sender.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid setting (with its key, without a
+    /// line: use [`ConfigLoader`] or [`Sender::from_config_file`] for files),
+    /// [`Error::HttpClient`] when the HTTP client cannot be set up.
+    pub fn build(self) -> Result<(Sender, Vec<Warning>), Error> {
+        let compiled = endpoint::compile_config(&self.config, "webhooks").map_err(issue_error)?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::HttpClient {
+                message: e.to_string(),
+            })?;
+        let registry = Registry::default();
+        for endpoint in compiled.endpoints {
+            registry.add(endpoint);
+        }
+        let warnings = compiled.warnings.into_iter().map(issue_warning).collect();
+        let sender = Sender {
+            inner: Arc::new(Inner {
+                enabled: compiled.enabled,
+                default_secrets: compiled.default_secrets,
+                registry,
+                runtime: Runtime {
+                    client,
+                    clock: self.clock,
+                    sleeper: self.sleeper,
+                    random: self.random,
+                },
+                metrics: Metrics::default(),
+                dead_letters: self.dead_letters,
+            }),
+        };
+        Ok((sender, warnings))
+    }
+}
+
+fn issue_error(issue: Issue) -> Error {
+    Error::from(ConfigError::new(issue.key, issue.message))
+}
+
+fn issue_warning(issue: Issue) -> Warning {
+    Warning::new(issue.key, issue.message)
+}
+
+impl Sender {
+    /// A sender for `config` with the defaults of [`SenderBuilder::new`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SenderBuilder::build`].
+    pub fn new(config: WebhooksConfig) -> Result<(Sender, Vec<Warning>), Error> {
+        SenderBuilder::new(config).build()
+    }
+
+    /// A builder, to inject a clock, sleeper, random source or dead-letter sink.
+    pub fn builder(config: WebhooksConfig) -> SenderBuilder {
+        SenderBuilder::new(config)
+    }
+
+    /// Loads the `webhooks:` section of `mega-config.yaml` (variables from the
+    /// process environment) and builds a sender with the defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file, line and key; see [`ConfigLoader`].
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<(Sender, Vec<Warning>), Error> {
+        let loaded = ConfigLoader::new().load_file(path)?;
+        let (sender, _) = Sender::new(loaded.config)?;
+        Ok((sender, loaded.warnings))
+    }
+
+    /// Whether the config enables sending (`enabled`, default true).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// Sends `event` to every registered endpoint that subscribes to it and
+    /// whose filters pass, concurrently, each with its retries. Returns when
+    /// every delivery has ended; failed ones are in the dead-letter sink.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidDelivery`] when the event cannot be written or its name
+    /// or id cannot travel in a header. Delivery failures are not errors:
+    /// they are in the report.
+    pub async fn send(&self, event: &Event) -> Result<SendReport, Error> {
+        let delivery = Delivery::from_event(event)?;
+        Ok(self.send_delivery(&delivery).await)
+    }
+
+    /// As [`Sender::send`], for a delivery built by the caller (raw bytes, a
+    /// user's JSON file).
+    pub async fn send_delivery(&self, delivery: &Delivery) -> SendReport {
+        let mut report = SendReport {
+            event: delivery.event().to_owned(),
+            delivery_id: delivery.id().to_owned(),
+            deliveries: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let now = self.inner.runtime.clock.now();
+        let mut targets = Vec::new();
+        for (id, endpoint) in self.inner.registry.snapshot() {
+            let reason = if !self.inner.enabled {
+                Some(SkipReason::Disabled)
+            } else if !endpoint.subscription.matches(delivery.event()) {
+                Some(SkipReason::NotSubscribed)
+            } else {
+                endpoint
+                    .filter
+                    .check(delivery.envelope(), now)
+                    .err()
+                    .map(SkipReason::Filtered)
+            };
+            match reason {
+                Some(reason) => report.skipped.push(Skipped {
+                    endpoint: id,
+                    url: endpoint.config.url.clone(),
+                    reason,
+                }),
+                None => targets.push((id, endpoint)),
+            }
+        }
+        report.deliveries = self.deliver_all(targets, delivery).await;
+        report
+    }
+
+    /// Delivers to each target concurrently, in their own tasks, so one slow
+    /// endpoint never delays another (and a dropped caller does not cut a
+    /// delivery short).
+    async fn deliver_all(
+        &self,
+        targets: Vec<(EndpointId, Arc<CompiledEndpoint>)>,
+        delivery: &Delivery,
+    ) -> Vec<EndpointReport> {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            let mut reports = Vec::with_capacity(targets.len());
+            for (id, endpoint) in targets {
+                reports.push(self.deliver_and_record(&endpoint, Some(id), delivery).await);
+            }
+            return reports;
+        };
+        let tasks: Vec<_> = targets
+            .into_iter()
+            .map(|(id, endpoint)| {
+                let sender = self.clone();
+                let delivery = delivery.clone();
+                let task = handle.spawn(async move {
+                    sender
+                        .deliver_and_record(&endpoint, Some(id), &delivery)
+                        .await
+                });
+                (id, task)
+            })
+            .collect();
+        let mut reports = Vec::with_capacity(tasks.len());
+        for (id, task) in tasks {
+            match task.await {
+                Ok(report) => reports.push(report),
+                Err(error) => {
+                    tracing::error!(endpoint = %id, %error, "webhook delivery task failed")
+                }
+            }
+        }
+        reports
+    }
+
+    /// Delivers, stores a failure in the dead-letter sink and counts it.
+    async fn deliver_and_record(
+        &self,
+        endpoint: &CompiledEndpoint,
+        id: Option<EndpointId>,
+        delivery: &Delivery,
+    ) -> EndpointReport {
+        let (mut report, letter) = deliver(&self.inner.runtime, endpoint, id, delivery).await;
+        if let Some(letter) = letter {
+            self.store_dead_letter(&mut report, &letter);
+        }
+        self.inner.metrics.record(&report);
+        report
+    }
+
+    fn store_dead_letter(&self, report: &mut EndpointReport, letter: &DeadLetter) {
+        match self.inner.dead_letters.store(letter) {
+            Ok(()) => report.dead_lettered = true,
+            Err(error) => {
+                tracing::error!(id = %letter.id, %error, "webhook dead letter could not be stored");
+                report.dead_letter_error = Some(error.to_string());
+            }
+        }
+    }
+
+    /// Delivers to one endpoint that need not be registered, ignoring its
+    /// subscriptions and filters (the CLI's `send --url`). The endpoint signs
+    /// with its own `secret`, or the config's `secret_key`. A failure goes to
+    /// the dead-letter sink and counts in the metrics.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the endpoint's settings are invalid.
+    pub async fn deliver_to(
+        &self,
+        endpoint: &EndpointConfig,
+        delivery: &Delivery,
+    ) -> Result<EndpointReport, Error> {
+        let (compiled, _) = self.compile(endpoint)?;
+        Ok(self.deliver_and_record(&compiled, None, delivery).await)
+    }
+
+    fn compile(
+        &self,
+        endpoint: &EndpointConfig,
+    ) -> Result<(CompiledEndpoint, Vec<Warning>), Error> {
+        let (compiled, warnings) = endpoint::compile_endpoint(
+            endpoint,
+            &self.inner.default_secrets,
+            ENDPOINT_KEY,
+            "webhooks.secret_key",
+        )
+        .map_err(issue_error)?;
+        Ok((compiled, warnings.into_iter().map(issue_warning).collect()))
+    }
+
+    /// Registers an endpoint while the sender runs (the guide's dynamic
+    /// registration), checked as a config file's endpoints are; errors and
+    /// warnings name keys as `endpoint.url`, `endpoint.retry_policy.max_attempts`.
+    /// Events sent from now on reach it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when a setting is invalid.
+    pub fn add_endpoint(
+        &self,
+        endpoint: EndpointConfig,
+    ) -> Result<(EndpointId, Vec<Warning>), Error> {
+        let (compiled, warnings) = self.compile(&endpoint)?;
+        Ok((self.inner.registry.add(compiled), warnings))
+    }
+
+    /// Unregisters an endpoint and returns its config; deliveries to it that
+    /// already started go on. `None` when no such endpoint is registered.
+    pub fn remove_endpoint(&self, id: EndpointId) -> Option<EndpointConfig> {
+        self.inner
+            .registry
+            .remove(id)
+            .map(|endpoint| endpoint.config.clone())
+    }
+
+    /// The registered endpoints, in registration order.
+    pub fn endpoints(&self) -> Vec<(EndpointId, EndpointConfig)> {
+        self.inner
+            .registry
+            .snapshot()
+            .into_iter()
+            .map(|(id, endpoint)| (id, endpoint.config.clone()))
+            .collect()
+    }
+
+    /// Delivery totals so far.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// Delivers a dead letter again (with a full set of attempts). The
+    /// endpoint is the registered one with the letter's URL when there is
+    /// one (current secrets and headers), else the endpoint as recorded,
+    /// signed with the config's `secret_key`. A failure goes to the
+    /// dead-letter sink again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidDelivery`] for a record without a usable body or one
+    /// that needs a Standard Webhooks secret no registered endpoint has;
+    /// [`Error::Config`] when the recorded endpoint is no longer valid.
+    pub async fn redeliver_letter(&self, letter: &DeadLetter) -> Result<EndpointReport, Error> {
+        let (report, failed) = self.redeliver_one(letter).await?;
+        let mut report = report;
+        if let Some(failed) = failed {
+            self.store_dead_letter(&mut report, &failed);
+        }
+        Ok(report)
+    }
+
+    /// Redelivers without storing a failure; returns the updated letter of a
+    /// failed delivery.
+    pub(crate) async fn redeliver_one(
+        &self,
+        letter: &DeadLetter,
+    ) -> Result<(EndpointReport, Option<DeadLetter>), Error> {
+        let delivery = letter.delivery()?;
+        let (id, endpoint) = match self.inner.registry.find_url(&letter.url) {
+            Some((id, endpoint)) => (Some(id), endpoint),
+            None if letter.standard_webhooks => {
+                return Err(Error::InvalidDelivery {
+                    message: "the dead letter was signed with standard webhooks, and no registered endpoint with its url has the secret".to_owned(),
+                });
+            }
+            None => (None, Arc::new(self.compile(&letter.endpoint_config())?.0)),
+        };
+        let (report, failed) = deliver(&self.inner.runtime, &endpoint, id, &delivery).await;
+        self.inner.metrics.record(&report);
+        Ok((report, failed))
+    }
+}

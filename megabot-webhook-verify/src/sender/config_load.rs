@@ -1,0 +1,487 @@
+//! Loading the `webhooks:` section of `mega-config.yaml`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use megabot_webhook_types::config::WebhooksConfig;
+
+use super::diagnostic::{ConfigError, Issue, Warning, index_key, join_key};
+use super::endpoint;
+use super::env_expand;
+use super::node_de;
+use super::suggest;
+use super::yaml_node::{self, Node, NodeKind, Pos};
+use crate::Error;
+
+/// The section of `mega-config.yaml` the sender reads.
+const SECTION: &str = "webhooks";
+
+/// The largest config file read (a config is a few KiB).
+const MAX_FILE_SIZE: u64 = 4 << 20;
+
+/// A checked `webhooks:` section and the warnings found while checking it.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The section, with every `${VAR}` expanded.
+    pub config: WebhooksConfig,
+    /// Things that work but look wrong, such as event patterns that match
+    /// no known event. Each names the file, line and key.
+    pub warnings: Vec<Warning>,
+}
+
+type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Loads and checks `mega-config.yaml`.
+///
+/// - Only the top-level `webhooks:` key is read; the file's other sections
+///   (MegaBot's own settings) are left alone, `${VAR}`s in them included.
+/// - `${VAR}` and `${VAR:-default}` are expanded in every value of the
+///   section (see the rules in [`ConfigLoader::with_env`]).
+/// - Every error names the file, line, column and dotted key, as
+///   `mega-config.yaml:22:23: webhooks.endpoints[2].retry_policy.max_attempts: ...`:
+///   invalid YAML, unknown keys (with a "did you mean"), values of the wrong
+///   type, missing variables, bad URLs, bad retry policies, invalid regexes,
+///   unknown time zones, missing or invalid secrets, reserved headers.
+///
+/// ```
+/// use megabot_webhook_verify::sender::ConfigLoader;
+///
+/// let yaml = r#"
+/// webhooks:
+///   secret_key: "${WEBHOOK_SECRET_KEY}"
+///   endpoints:
+///     - url: "https://example.com/webhook"
+///       events: ["tool_execution_*"]
+///       retry_polcy:
+///         max_attempts: 3
+/// "#;
+/// let loader = ConfigLoader::with_env(|name| (name == "WEBHOOK_SECRET_KEY").then(|| "s3cret".to_owned()));
+/// let error = loader.load_str(yaml, "mega-config.yaml").unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "mega-config.yaml:7:7: webhooks.endpoints[0].retry_polcy: unknown key `retry_polcy` (did you mean `retry_policy`?)"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct ConfigLoader {
+    env: Arc<EnvFn>,
+}
+
+impl fmt::Debug for ConfigLoader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigLoader").finish_non_exhaustive()
+    }
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        ConfigLoader::new()
+    }
+}
+
+impl ConfigLoader {
+    /// A loader that expands variables from the process environment.
+    pub fn new() -> ConfigLoader {
+        ConfigLoader::with_env(|name| std::env::var(name).ok())
+    }
+
+    /// A loader that looks variables up with `env` (a map in tests).
+    ///
+    /// `${NAME}` is replaced by the variable's value (an unset variable is an
+    /// error), `${NAME:-default}` by the value or, when it is unset or empty,
+    /// by `default`; `$${` writes a literal `${`. A value that was a plain
+    /// (unquoted) `${...}` may stand for a number or boolean:
+    /// `max_attempts: ${ATTEMPTS}`.
+    pub fn with_env<F>(env: F) -> ConfigLoader
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        ConfigLoader { env: Arc::new(env) }
+    }
+
+    /// Loads and checks the `webhooks:` section of the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file, line and key; see [`ConfigLoader`].
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<LoadedConfig, Error> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let read_error =
+            |message: String| Error::from(ConfigError::new("", message).in_file(Some(&name)));
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| read_error(format!("cannot read the file: {}", lower(&e))))?;
+        if metadata.len() > MAX_FILE_SIZE {
+            return Err(read_error(format!(
+                "the file is larger than {} MiB",
+                MAX_FILE_SIZE >> 20
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| read_error(format!("cannot read the file: {}", lower(&e))))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| read_error("the file is not valid utf-8".to_owned()))?;
+        self.load_str(&text, &name)
+    }
+
+    /// Loads and checks the `webhooks:` section of `text`, naming it
+    /// `source_name` in errors and warnings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the source, line and key; see [`ConfigLoader`].
+    pub fn load_str(&self, text: &str, source_name: &str) -> Result<LoadedConfig, Error> {
+        let file = Some(source_name);
+        let mut root = yaml_node::parse(text).map_err(|e| {
+            let hint = if looks_like_indentation(&e.message) {
+                " (check the indentation of this line)"
+            } else {
+                ""
+            };
+            ConfigError::new(
+                key_near(text, e.pos.line),
+                format!("invalid yaml: {}{hint}", e.message),
+            )
+            .in_file(file)
+            .at(e.pos.line, e.pos.column)
+        })?;
+        let root_pos = root.pos;
+        let section = match &mut root.kind {
+            NodeKind::Map(entries) => {
+                let keys: Vec<String> = entries
+                    .iter()
+                    .filter_map(|(k, _)| k.scalar_text().map(str::to_owned))
+                    .collect();
+                match entries
+                    .iter_mut()
+                    .find(|(k, _)| k.scalar_text() == Some(SECTION))
+                {
+                    Some((_, value)) => value,
+                    None => {
+                        let hint = suggest::hint(SECTION, keys.iter().map(String::as_str));
+                        return Err(ConfigError::new(
+                            SECTION,
+                            format!("missing key `{SECTION}`{hint}"),
+                        )
+                        .in_file(file)
+                        .at(root_pos.line, root_pos.column)
+                        .into());
+                    }
+                }
+            }
+            NodeKind::Null => {
+                return Err(ConfigError::new(
+                    SECTION,
+                    format!("missing key `{SECTION}` (the file is empty)"),
+                )
+                .in_file(file)
+                .at(1, 1)
+                .into());
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "",
+                    format!(
+                        "expected a mapping with a `{SECTION}` key, found {}",
+                        root.type_name()
+                    ),
+                )
+                .in_file(file)
+                .at(root_pos.line, root_pos.column)
+                .into());
+            }
+        };
+        env_expand::expand_tree(section, SECTION, &*self.env).map_err(|e| {
+            ConfigError::new(e.key, e.message)
+                .in_file(file)
+                .at(e.pos.line, e.pos.column)
+        })?;
+        let config: WebhooksConfig = if section.kind == NodeKind::Null {
+            WebhooksConfig::default()
+        } else {
+            node_de::from_node(section, SECTION).map_err(|e| {
+                let (pos, key) = e.site.unwrap_or((section.pos, SECTION.to_owned()));
+                ConfigError::new(key, e.message)
+                    .in_file(file)
+                    .at(pos.line, pos.column)
+            })?
+        };
+        let index = PositionIndex::build(section, SECTION);
+        let compiled = endpoint::compile_config(&config, SECTION).map_err(|issue| {
+            let pos = index.find(&issue.key);
+            ConfigError::new(issue.key, issue.message)
+                .in_file(file)
+                .at(pos.line, pos.column)
+        })?;
+        let warnings = compiled
+            .warnings
+            .into_iter()
+            .map(|Issue { key, message }| {
+                let pos = index.find(&key);
+                Warning::new(key, message)
+                    .in_file(file)
+                    .at(pos.line, pos.column)
+            })
+            .collect();
+        Ok(LoadedConfig { config, warnings })
+    }
+}
+
+/// Loads the file at `path` with variables from the process environment:
+/// `ConfigLoader::new().load_file(path)`.
+///
+/// # Errors
+///
+/// As [`ConfigLoader::load_file`].
+pub fn load_config_file(path: impl AsRef<Path>) -> Result<LoadedConfig, Error> {
+    ConfigLoader::new().load_file(path)
+}
+
+fn lower(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+fn looks_like_indentation(message: &str) -> bool {
+    [
+        "indent",
+        "block",
+        "did not find expected",
+        "mapping values are not allowed",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// The dotted key of the mappings enclosing `line`, judged by indentation
+/// (for syntax errors, where no tree exists).
+fn key_near(text: &str, line: u64) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(index) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
+        return String::new();
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let mut limit = lines.get(index).map_or(0, |l| indent(l));
+    let mut keys = Vec::new();
+    for candidate in lines.iter().take(index).rev() {
+        let trimmed = candidate.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || indent(candidate) >= limit {
+            continue;
+        }
+        limit = indent(candidate);
+        if !trimmed.starts_with('-') {
+            if let Some((key, _)) = trimmed.split_once(':') {
+                keys.push(
+                    key.trim()
+                        .trim_matches(|c| c == '"' || c == '\'')
+                        .to_owned(),
+                );
+            }
+        }
+        if limit == 0 {
+            break;
+        }
+    }
+    keys.reverse();
+    keys.join(".")
+}
+
+/// Where each dotted key's value is, for placing errors found after
+/// deserialization.
+struct PositionIndex {
+    positions: HashMap<String, Pos>,
+}
+
+impl PositionIndex {
+    fn build(node: &Node, key: &str) -> PositionIndex {
+        let mut positions = HashMap::new();
+        fn walk(node: &Node, key: &str, positions: &mut HashMap<String, Pos>) {
+            positions.insert(key.to_owned(), node.pos);
+            match &node.kind {
+                NodeKind::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &index_key(key, i), positions);
+                    }
+                }
+                NodeKind::Map(entries) => {
+                    for (k, v) in entries {
+                        let child = join_key(key, k.scalar_text().unwrap_or("?"));
+                        // An empty value (`secret_key:`) has no position of its own.
+                        let value_pos = if v.kind == NodeKind::Null {
+                            k.pos
+                        } else {
+                            v.pos
+                        };
+                        positions.insert(child.clone(), value_pos);
+                        walk(v, &child, positions);
+                        positions.insert(child, value_pos);
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk(node, key, &mut positions);
+        PositionIndex { positions }
+    }
+
+    /// The position of `key`, or of its nearest ancestor present in the file
+    /// (a defaulted setting is placed at its section).
+    fn find(&self, key: &str) -> Pos {
+        let mut key = key;
+        loop {
+            if let Some(pos) = self.positions.get(key) {
+                return *pos;
+            }
+            match key.rfind(['.', '[']) {
+                Some(cut) => key = &key[..cut],
+                None => return Pos::START,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loader() -> ConfigLoader {
+        ConfigLoader::with_env(|name| match name {
+            "SECRET" => Some("s3cret-value".into()),
+            "ATTEMPTS" => Some("3".into()),
+            _ => None,
+        })
+    }
+
+    fn error(yaml: &str) -> String {
+        loader().load_str(yaml, "c.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn loads_with_variables_and_numbers_from_variables() {
+        let loaded = loader()
+            .load_str(
+                "other_section: ${NOT_SET}\nwebhooks:\n  secret_key: ${SECRET}\n  endpoints:\n    - url: https://e.com\n      retry_policy:\n        max_attempts: ${ATTEMPTS}\n        initial_delay: ${DELAY:-0.5}\n",
+                "c.yaml",
+            )
+            .unwrap();
+        let endpoint = &loaded.config.endpoints[0];
+        assert_eq!(endpoint.retry_policy.max_attempts, 3);
+        assert_eq!(endpoint.retry_policy.initial_delay, 0.5);
+        assert_eq!(
+            loaded
+                .config
+                .secret_key
+                .as_ref()
+                .map(|k| k.iter().next().map(|s| s.expose().to_owned())),
+            Some(Some("s3cret-value".to_owned()))
+        );
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let base = "webhooks:\n  secret_key: ${SECRET}\n  endpoints:\n    - url: https://e.com\n";
+        let cases = [
+            (
+                "webhooks:\n  secret_key: ${MISSING}\n",
+                "c.yaml:2:15: webhooks.secret_key: environment variable `MISSING` is not set",
+            ),
+            (
+                "webhook:\n  enabled: true\n",
+                "c.yaml:1:1: webhooks: missing key `webhooks` (did you mean `webhook`?)",
+            ),
+            (
+                "",
+                "c.yaml:1:1: webhooks: missing key `webhooks` (the file is empty)",
+            ),
+            (
+                "- a\n",
+                "c.yaml:1:1: expected a mapping with a `webhooks` key, found a list",
+            ),
+            (
+                &format!("{base}      retry_policy:\n        max_attempts: 0\n"),
+                "c.yaml:6:23: webhooks.endpoints[0].retry_policy.max_attempts: max_attempts must be at least 1",
+            ),
+            (
+                &format!("{base}      retry_policy:\n        backoff_multiplier: 0.5\n"),
+                "c.yaml:6:29: webhooks.endpoints[0].retry_policy.backoff_multiplier: backoff_multiplier must be at least 1, not 0.5",
+            ),
+            (
+                &format!("{base}      retry_policy:\n        initial_delay: 400\n"),
+                "c.yaml:6:24: webhooks.endpoints[0].retry_policy.initial_delay: initial_delay (400 s) is greater than max_delay (300 s)",
+            ),
+            (
+                "webhooks:\n  secret_key: x\n  endpoints:\n    - url: http://example.com/hook\n",
+                "c.yaml:4:12: webhooks.endpoints[0].url: http:// is only allowed to a loopback host: use https://, or set `allow_insecure_http: true`",
+            ),
+            (
+                "webhooks:\n  endpoints:\n    - url: https://e.com\n",
+                "c.yaml:3:7: webhooks.endpoints[0]: no signing secret: set `webhooks.secret_key` or this endpoint's `secret`",
+            ),
+            (
+                &format!("{base}      timeout: soon\n"),
+                "c.yaml:5:16: webhooks.endpoints[0].timeout: invalid type: string \"soon\", expected f64",
+            ),
+            (
+                &format!("{base}      headers:\n        X-MegaBot-Event: x\n"),
+                "c.yaml:6:26: webhooks.endpoints[0].headers.X-MegaBot-Event: header `X-MegaBot-Event` is set by the sender and cannot be configured",
+            ),
+            (
+                "webhooks:\n  enabled: true\n enabled: false\n",
+                "c.yaml:3:2: webhooks: invalid yaml:",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let text = error(yaml);
+            assert!(
+                text.starts_with(expected),
+                "{yaml}\n got: {text}\nwant: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn warnings_are_placed() {
+        let loaded = loader()
+            .load_str(
+                "webhooks:\n  secret_key: k\n  endpoints:\n    - url: https://e.com\n      events:\n        - \"*\"\n        - tool_result\n",
+                "c.yaml",
+            )
+            .unwrap();
+        let texts: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "c.yaml:7:11: webhooks.endpoints[0].events[1]: pattern `tool_result` matches no known event"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors() {
+        let text = error(
+            "webhooks:\n  secret_key: ${SECRET}\n  endpoints:\n    - url: https://e.com\n      secret: [\"\"]\n",
+        );
+        assert!(!text.contains("s3cret-value"), "{text}");
+        assert!(
+            text.starts_with(
+                "c.yaml:5:15: webhooks.endpoints[0].secret: invalid secret: secret is empty"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn key_near_follows_indentation() {
+        let text = "webhooks:\n  endpoints:\n    - url: a\n      headers:\n        A: b\n\n     - url: c\n";
+        assert_eq!(key_near(text, 7), "webhooks.endpoints");
+        assert_eq!(key_near(text, 5), "webhooks.endpoints.headers");
+        assert_eq!(key_near(text, 1), "");
+    }
+}

@@ -1,0 +1,201 @@
+//! One delivery to one endpoint: signed attempts with retries (SPEC section 6).
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::RETRY_AFTER;
+
+use super::clock::{Clock, RandomSource, Sleeper};
+use super::dead_letter::DeadLetter;
+use super::delivery::Delivery;
+use super::endpoint::CompiledEndpoint;
+use super::registry::EndpointId;
+use super::report::{AttemptReport, EndpointReport, Outcome};
+use super::request::RequestSigner;
+use super::retry::{self, Verdict};
+
+/// How much of an endpoint's answer a report keeps.
+const RESPONSE_SNIPPET: usize = 1024;
+
+/// What deliveries run with.
+#[derive(Debug, Clone)]
+pub(crate) struct Runtime {
+    pub(crate) client: reqwest::Client,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sleeper: Arc<dyn Sleeper>,
+    pub(crate) random: Arc<dyn RandomSource>,
+}
+
+/// Delivers `delivery` to `endpoint` with retries. Never fails: the report
+/// says what happened, and a failed delivery comes with its dead letter.
+pub(crate) async fn deliver(
+    runtime: &Runtime,
+    endpoint: &CompiledEndpoint,
+    id: Option<EndpointId>,
+    delivery: &Delivery,
+) -> (EndpointReport, Option<DeadLetter>) {
+    let started = Instant::now();
+    let signer = RequestSigner {
+        delivery,
+        configured: &endpoint.headers,
+        megabot: &endpoint.megabot_secrets,
+        standard: &endpoint.standard_secrets,
+    };
+    let policy = &endpoint.policy;
+    let max_delay = retry::seconds(policy.max_delay);
+    let max_attempts = policy.max_attempts.max(1);
+    let mut attempts = Vec::new();
+    let mut outcome = Outcome::Exhausted;
+    for attempt in 1..=max_attempts {
+        let attempt_started = Instant::now();
+        let headers = signer.headers(runtime.clock.now().timestamp());
+        let result = runtime
+            .client
+            .post(endpoint.url.clone())
+            .headers(headers)
+            .timeout(endpoint.timeout)
+            .body(delivery.body().to_vec())
+            .send()
+            .await;
+        let mut report = AttemptReport {
+            attempt,
+            status: None,
+            error: None,
+            duration: Duration::ZERO,
+            retry_after: None,
+            wait_after: None,
+            response_body: None,
+        };
+        let verdict = match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                report.status = Some(status);
+                report.retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry::parse_retry_after(v, runtime.clock.now(), max_delay));
+                report.response_body = read_snippet(response).await;
+                let verdict = retry::classify_status(status);
+                if verdict != Verdict::Delivered {
+                    report.error = Some(format!("endpoint answered {status}"));
+                }
+                verdict
+            }
+            Err(error) => {
+                report.error = Some(describe(error, endpoint.timeout));
+                Verdict::Retry
+            }
+        };
+        report.duration = attempt_started.elapsed();
+        let last = attempt == max_attempts;
+        match verdict {
+            Verdict::Delivered => outcome = Outcome::Delivered,
+            Verdict::Final => outcome = Outcome::Rejected,
+            Verdict::Retry if last => outcome = Outcome::Exhausted,
+            Verdict::Retry => {
+                let wait = report.retry_after.unwrap_or_else(|| {
+                    let delay = retry::backoff_delay(policy, attempt);
+                    if policy.jitter {
+                        retry::with_jitter(delay, runtime.random.next_f64())
+                    } else {
+                        delay
+                    }
+                });
+                report.wait_after = Some(wait);
+                tracing::debug!(
+                    event = delivery.event(),
+                    id = delivery.id(),
+                    attempt,
+                    status = report.status,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "webhook attempt failed, retrying"
+                );
+                attempts.push(report);
+                runtime.sleeper.sleep(wait).await;
+                continue;
+            }
+        }
+        attempts.push(report);
+        break;
+    }
+    let last = attempts.last();
+    let final_status = last.and_then(|a| a.status);
+    let error = match outcome {
+        Outcome::Delivered => None,
+        _ => last.and_then(|a| a.error.clone()),
+    };
+    let report = EndpointReport {
+        endpoint: id,
+        url: endpoint.config.url.clone(),
+        event: delivery.event().to_owned(),
+        delivery_id: delivery.id().to_owned(),
+        outcome,
+        final_status,
+        error: error.clone(),
+        duration: started.elapsed(),
+        dead_lettered: false,
+        dead_letter_error: None,
+        attempts,
+    };
+    let letter = (outcome != Outcome::Delivered).then(|| {
+        tracing::warn!(
+            event = delivery.event(),
+            id = delivery.id(),
+            host = endpoint.url.host_str().unwrap_or(""),
+            attempts = report.attempts.len(),
+            status = final_status,
+            "webhook delivery failed"
+        );
+        DeadLetter::new(
+            &endpoint.config,
+            delivery,
+            runtime.clock.now().timestamp(),
+            u32::try_from(report.attempts.len()).unwrap_or(u32::MAX),
+            final_status,
+            error.unwrap_or_default(),
+        )
+    });
+    (report, letter)
+}
+
+/// The start of the answer's body; the rest is dropped.
+async fn read_snippet(mut response: reqwest::Response) -> Option<String> {
+    let mut bytes = Vec::new();
+    while bytes.len() < RESPONSE_SNIPPET {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if bytes.is_empty() {
+        return None;
+    }
+    bytes.truncate(RESPONSE_SNIPPET);
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A one-line description of a failed request, without its URL (which may
+/// hold a token).
+fn describe(error: reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("timed out after {} ms", timeout.as_millis());
+    }
+    let error = error.without_url();
+    let mut text = if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
