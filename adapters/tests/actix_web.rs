@@ -73,7 +73,7 @@ fn start(
     })
 }
 
-webhook_cases!(start);
+webhook_cases!(start, cancels_on_disconnect = false);
 
 /// Without the middleware the extractor fails closed: 500, and the handler never runs.
 #[tokio::test]

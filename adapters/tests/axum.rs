@@ -54,7 +54,7 @@ fn start(
     Box::pin(serve(app))
 }
 
-webhook_cases!(start);
+webhook_cases!(start, cancels_on_disconnect = true);
 
 /// Without the layer the extractor fails closed: 500, and the handler never runs.
 #[tokio::test]

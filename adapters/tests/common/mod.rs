@@ -650,9 +650,57 @@ pub async fn signed_non_envelope_is_a_bad_request(start: Start) {
     assert_eq!(recorder.calls(), 0);
 }
 
+/// The client gives up while the handler runs. Servers that drop the request then
+/// (hyper: axum, warp) release the claim from the drop guard, so the retry runs at once;
+/// servers that let the handler finish (actix-web) complete the claim, so the retry is a
+/// duplicate. Either way nothing is lost and nothing runs twice after success.
+pub async fn dropped_request_does_not_lose_the_delivery(start: Start, cancels_on_disconnect: bool) {
+    let recorder = Recorder::script(&[Action::SleepThenSucceed(Duration::from_secs(2))]);
+    let client = serve(start, &recorder).await;
+    let body = envelope("error_occurred", "evt_dropped", now(), json!({}));
+    let headers = megabot_headers(SECRET, &body);
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut request = impatient.post(client.url.clone()).body(body.clone());
+    for (name, value) in &headers {
+        request = request.header(*name, value);
+    }
+    assert!(
+        request.send().await.is_err(),
+        "the first request must time out"
+    );
+    let started = std::time::Instant::now();
+    let answer = loop {
+        let answer = client.post(&headers, body.clone()).await;
+        if answer.status == 200 {
+            break answer;
+        }
+        answer.assert_error(409, "replay_in_flight");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "delivery stuck in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if cancels_on_disconnect {
+        answer.assert_handled();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "claim not released on drop"
+        );
+        assert_eq!(recorder.calls(), 2);
+    } else {
+        answer.assert_duplicate();
+        assert_eq!(recorder.calls(), 1);
+    }
+}
+
 /// The table: one test per case, for the framework whose `start` is given.
 macro_rules! webhook_cases {
-    ($start:path) => {
+    ($start:path, cancels_on_disconnect = $cancels:expr) => {
         webhook_cases!(@cases $start,
             fixtures_are_accepted,
             tampered_body_is_refused,
@@ -674,6 +722,10 @@ macro_rules! webhook_cases {
             unknown_event_reaches_the_handler,
             signed_non_envelope_is_a_bad_request,
         );
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn dropped_request_does_not_lose_the_delivery() {
+            common::dropped_request_does_not_lose_the_delivery($start, $cancels).await;
+        }
     };
     (@cases $start:path, $($case:ident),* $(,)?) => {
         $(
