@@ -34,12 +34,16 @@ const DONE_SUFFIX: &str = ":done";
 
 /// Claims `KEYS[1]` for `ARGV[1]` (`{token}:inflight`) for `ARGV[2]` ms unless it exists;
 /// otherwise reports what it holds. One script, so a claim and a read never interleave.
-/// Returns 0 claimed, 1 in flight, 2 done.
+/// Returns 0 claimed, 1 in flight, 2 done. Idempotent for one token: a claim retried
+/// after a lost answer finds its own value and is still claimed.
 const CLAIM_SCRIPT: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
 local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] then
+  return 0
+end
 if value and string.sub(value, -5) == ':done' then
   return 2
 end
@@ -366,6 +370,11 @@ impl RedisReplayGuard {
     }
 
     /// Runs one script invocation within the timeout; any failure is "unavailable".
+    ///
+    /// A connection error (not a timeout) is tried once more within the same timeout:
+    /// the connection manager reconnects on it, so the first request after an outage
+    /// does not fail on the broken old connection. The scripts are idempotent per
+    /// token, so running one twice is harmless.
     async fn run(
         &self,
         operation: Operation,
@@ -373,7 +382,15 @@ impl RedisReplayGuard {
     ) -> Result<i64, Error> {
         let mut connection = self.manager.clone();
         let timeout = self.timeout();
-        match tokio::time::timeout(timeout, invocation.invoke_async::<i64>(&mut connection)).await {
+        let attempts = async {
+            match invocation.invoke_async::<i64>(&mut connection).await {
+                Err(error) if is_connection_error(&error) => {
+                    invocation.invoke_async::<i64>(&mut connection).await
+                }
+                answer => answer,
+            }
+        };
+        match tokio::time::timeout(timeout, attempts).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(store_error(operation, Cause::Redis(error))),
             Err(_) => Err(store_error(operation, Cause::Timeout(timeout))),
@@ -489,6 +506,12 @@ fn remaining_ms(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 /// The TTL of a new claim: the remaining time, at least 1 ms.
 fn claim_ttl_ms(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     remaining_ms(expires_at, now).max(1)
+}
+
+/// A broken, dropped or refused connection (worth one more try on a new one).
+fn is_connection_error(error: &redis::RedisError) -> bool {
+    !error.is_timeout()
+        && (error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal())
 }
 
 fn effective_timeout(timeout: Duration) -> Duration {
