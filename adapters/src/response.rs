@@ -5,6 +5,7 @@ use crate::Error;
 /// What a webhook route answers for an [`Error`]: status, optional `Retry-After` and a
 /// JSON body. The framework modules turn this into their response type.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ErrorResponse {
     /// The HTTP status code.
     pub status: u16,

@@ -32,10 +32,10 @@ pub(crate) fn rejected(error: &Error, delivery_id: Option<&str>) {
             );
         }
         _ if status >= 500 => {
-            tracing::error!(code, status, delivery_id, message = %error, "webhook delivery refused");
+            tracing::error!(code, status, delivery_id, reason = %error, "webhook delivery refused");
         }
         _ => {
-            tracing::warn!(code, status, delivery_id, message = %error, "webhook delivery refused")
+            tracing::warn!(code, status, delivery_id, reason = %error, "webhook delivery refused")
         }
     }
 }
@@ -59,7 +59,7 @@ pub(crate) fn settle_failed(delivery_id: &str, action: &'static str, error: &Err
         delivery_id,
         action,
         code = error.code(),
-        message = %error,
+        reason = %error,
         "could not update the replay store after the handler ran"
     );
 }
