@@ -36,7 +36,10 @@ fn load_error(name: &str) -> String {
 
 fn expect_error(name: &str, position_key_message: &str) {
     let text = load_error(name);
-    assert_eq!(text, format!("{}:{position_key_message}", path(name).display()));
+    assert_eq!(
+        text,
+        format!("{}:{position_key_message}", path(name).display())
+    );
 }
 
 #[test]
@@ -45,7 +48,9 @@ fn the_guides_config_as_printed_fails_at_the_misindented_line() {
         "guide_as_printed.yaml",
         "13:6: webhooks.endpoints: invalid yaml: while parsing a block collection, did not find expected '-' indicator (check the indentation of this line)",
     );
-    let error = loader().load_file(path("guide_as_printed.yaml")).unwrap_err();
+    let error = loader()
+        .load_file(path("guide_as_printed.yaml"))
+        .unwrap_err();
     let Error::Config(error) = error else {
         panic!("not a config error: {error}")
     };
@@ -68,14 +73,24 @@ fn the_guides_config_corrected_loads_with_warnings_for_unknown_events() {
         ]
     );
     let github = &config.endpoints[0];
-    assert_eq!(github.headers.get("Authorization"), Some("token ghp_guide_token_value"));
-    assert_eq!(github.headers.get("Accept"), Some("application/vnd.github.v3+json"));
+    assert_eq!(
+        github.headers.get("Authorization"),
+        Some("token ghp_guide_token_value")
+    );
+    assert_eq!(
+        github.headers.get("Accept"),
+        Some("application/vnd.github.v3+json")
+    );
     assert_eq!(config.endpoints[1].filters.platforms, ["slack"]);
     assert_eq!(config.endpoints[1].filters.users, ["admin_user"]);
     assert_eq!(config.endpoints[2].events, ["*"]);
     assert_eq!(config.endpoints[2].retry_policy.max_attempts, 5);
     assert_eq!(config.endpoints[2].retry_policy.max_delay, 300.0);
-    let secret = config.secret_key.as_ref().and_then(|k| k.iter().next()).map(|s| s.expose());
+    let secret = config
+        .secret_key
+        .as_ref()
+        .and_then(|k| k.iter().next())
+        .map(|s| s.expose());
     assert_eq!(secret, Some("guide-secret-value"));
 
     let file = path("guide_corrected.yaml").display().to_string();
@@ -83,13 +98,20 @@ fn the_guides_config_corrected_loads_with_warnings_for_unknown_events() {
     assert_eq!(
         warnings,
         [
-            format!("{file}:16:16: webhooks.endpoints[1].events[0]: pattern `chat_message` matches no known event (did you mean `chat_message_received`?)"),
-            format!("{file}:16:32: webhooks.endpoints[1].events[1]: pattern `tool_executed` matches no known event (did you mean `tool_execution_started`?)"),
+            format!(
+                "{file}:16:16: webhooks.endpoints[1].events[0]: pattern `chat_message` matches no known event (did you mean `chat_message_received`?)"
+            ),
+            format!(
+                "{file}:16:32: webhooks.endpoints[1].events[1]: pattern `tool_executed` matches no known event (did you mean `tool_execution_started`?)"
+            ),
         ]
     );
     // Debug of the whole config shows no secret.
     let debug = format!("{loaded:?}");
-    assert!(!debug.contains("guide-secret-value") && !debug.contains("ghp_guide_token_value"), "{debug}");
+    assert!(
+        !debug.contains("guide-secret-value") && !debug.contains("ghp_guide_token_value"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -118,7 +140,12 @@ fn the_guides_filter_and_retry_examples_load() {
         .iter()
         .map(|e| {
             let p = e.retry_policy;
-            (p.max_attempts, p.backoff_multiplier, p.initial_delay, p.max_delay)
+            (
+                p.max_attempts,
+                p.backoff_multiplier,
+                p.initial_delay,
+                p.max_delay,
+            )
         })
         .collect();
     assert_eq!(policies, [(10, 1.5, 0.5, 300.0), (2, 1.0, 1.0, 300.0)]);
@@ -126,9 +153,10 @@ fn the_guides_filter_and_retry_examples_load() {
 
 #[test]
 fn every_setting_with_variables_and_defaults() {
-    let loaded = ConfigLoader::with_env(|name| (name == "WEBHOOK_SECRET_KEY").then(|| "k".to_owned()))
-        .load_file(path("full.yaml"))
-        .unwrap();
+    let loaded =
+        ConfigLoader::with_env(|name| (name == "WEBHOOK_SECRET_KEY").then(|| "k".to_owned()))
+            .load_file(path("full.yaml"))
+            .unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let config = loaded.config;
     assert_eq!(config.secret_key.as_ref().map(SecretKeys::len), Some(2));
@@ -138,7 +166,14 @@ fn every_setting_with_variables_and_defaults() {
     assert_eq!(first.retry_policy.max_attempts, 7);
     assert!(first.retry_policy.jitter);
     assert_eq!(first.timeout, 2.5);
-    assert_eq!(first.filters.time_window.as_ref().map(|w| w.timezone.as_str()), Some("Europe/Berlin"));
+    assert_eq!(
+        first
+            .filters
+            .time_window
+            .as_ref()
+            .map(|w| w.timezone.as_str()),
+        Some("Europe/Berlin")
+    );
     assert!(first.standard_webhooks.as_ref().is_some_and(|s| s.enabled));
     assert!(config.endpoints[1].allow_insecure_http);
     // The same config builds a sender.
@@ -160,9 +195,10 @@ fn unknown_keys_suggest_the_right_one() {
 
 #[test]
 fn missing_variables_are_named() {
-    let error = ConfigLoader::with_env(|name| (name == "WEBHOOK_SECRET_KEY").then(|| "k".to_owned()))
-        .load_file(path("missing_variable.yaml"))
-        .unwrap_err();
+    let error =
+        ConfigLoader::with_env(|name| (name == "WEBHOOK_SECRET_KEY").then(|| "k".to_owned()))
+            .load_file(path("missing_variable.yaml"))
+            .unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -170,7 +206,9 @@ fn missing_variables_are_named() {
             path("missing_variable.yaml").display()
         )
     );
-    let no_env = ConfigLoader::with_env(|_| None).load_file(path("guide_corrected.yaml")).unwrap_err();
+    let no_env = ConfigLoader::with_env(|_| None)
+        .load_file(path("guide_corrected.yaml"))
+        .unwrap_err();
     assert!(
         no_env.to_string().ends_with(":6:15: webhooks.secret_key: environment variable `WEBHOOK_SECRET_KEY` is not set (use `${WEBHOOK_SECRET_KEY:-default}` for a default)"),
         "{no_env}"
@@ -201,7 +239,13 @@ fn bad_urls_and_policies() {
 fn a_missing_file_is_named() {
     let error = loader().load_file(path("no_such_file.yaml")).unwrap_err();
     let text = error.to_string();
-    assert!(text.starts_with(&format!("{}: cannot read the file: ", path("no_such_file.yaml").display())), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "{}: cannot read the file: ",
+            path("no_such_file.yaml").display()
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -210,8 +254,16 @@ fn endpoints_registered_at_runtime_are_checked_the_same_way() {
     config.secret_key = Some(SecretKeys::one("s"));
     let (sender, _) = Sender::new(config).unwrap();
     let cases = [
-        ("http://example.com/hook", None, "endpoint.url: http:// is only allowed to a loopback host"),
-        ("https://e.com", Some(0), "endpoint.retry_policy.max_attempts: max_attempts must be at least 1"),
+        (
+            "http://example.com/hook",
+            None,
+            "endpoint.url: http:// is only allowed to a loopback host",
+        ),
+        (
+            "https://e.com",
+            Some(0),
+            "endpoint.retry_policy.max_attempts: max_attempts must be at least 1",
+        ),
     ];
     for (url, attempts, message) in cases {
         let mut endpoint = EndpointConfig::new(url);
@@ -237,7 +289,10 @@ fn endpoints_registered_at_runtime_are_checked_the_same_way() {
         ]
     );
     assert_eq!(sender.endpoints().len(), 1);
-    assert_eq!(sender.remove_endpoint(id).map(|e| e.url), Some("https://your-service.com/webhook".to_owned()));
+    assert_eq!(
+        sender.remove_endpoint(id).map(|e| e.url),
+        Some("https://your-service.com/webhook".to_owned())
+    );
     assert!(sender.endpoints().is_empty());
     assert!(sender.remove_endpoint(id).is_none());
 }
