@@ -163,4 +163,90 @@ mod tests {
         assert_eq!(error.code(), "signature_mismatch");
         assert!(format!("{slot:?}").contains("None"));
     }
+
+    /// Records every event's fields as text.
+    #[derive(Default)]
+    struct Capture {
+        lines: std::sync::Mutex<Vec<String>>,
+    }
+
+    struct Line<'a>(&'a mut String);
+
+    impl tracing::field::Visit for Line<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!("{}={:?} ", field.name(), value));
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut line = String::new();
+            event.record(&mut Line(&mut line));
+            self.lines.lock().unwrap().push(line);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn refusals_are_logged_with_code_and_authentic_ids_only() {
+        let capture = std::sync::Arc::new(Capture::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(std::sync::Arc::clone(&capture), || {
+            runtime.block_on(async {
+                let verifier = verifier();
+                let (headers, body) = delivery("evt_logged");
+                let mut tampered = body.clone();
+                tampered[3] ^= 1;
+                let slot = Settlement::new().slot();
+                receive(&verifier, Some(&slot), &headers, once(tampered))
+                    .await
+                    .unwrap_err();
+                let settlement = Settlement::new();
+                receive(
+                    &verifier,
+                    Some(&settlement.slot()),
+                    &headers,
+                    once(body.clone()),
+                )
+                .await
+                .unwrap();
+                settlement.finish(200).await;
+                let slot = Settlement::new().slot();
+                receive(&verifier, Some(&slot), &headers, once(body))
+                    .await
+                    .unwrap_err();
+            });
+        });
+        let lines = capture.lines.lock().unwrap().join("\n");
+        let mismatch = lines
+            .lines()
+            .find(|line| line.contains("signature_mismatch"))
+            .expect("mismatch logged");
+        assert!(mismatch.contains("status=401"), "{mismatch}");
+        assert!(
+            !mismatch.contains("evt_logged"),
+            "unauthenticated id logged: {mismatch}"
+        );
+        let duplicate = lines
+            .lines()
+            .find(|line| line.contains("duplicate_delivery"))
+            .expect("duplicate logged");
+        assert!(
+            duplicate.contains("delivery_id=\"evt_logged\""),
+            "{duplicate}"
+        );
+        assert!(!lines.contains("test-secret"), "{lines}");
+        assert!(!lines.contains("sha256="), "{lines}");
+    }
 }
