@@ -1,7 +1,8 @@
 //! The harness of the workspace's end-to-end tests: receiver instances of each
 //! framework (axum, actix-web, warp) on their own loopback ports, a recording handler
-//! shared by all instances (like the database behind them), signed deliveries, a
-//! loopback client, a retrying sender, and a throw-away `redis-server`.
+//! shared by all instances (like the database behind them), a round-robin HTTP load
+//! balancer in front of them, signed deliveries, a loopback client, the SDK's own
+//! [`Sender`] set up for fast retries, and a throw-away `redis-server`.
 //!
 //! The tests themselves live in `tests/`.
 
@@ -13,8 +14,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode as ActixStatus;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use axum::Router;
-use axum::http::StatusCode as AxumStatus;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
 use megabot_webhook_adapters::Webhook;
+use megabot_webhook_types::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
+use megabot_webhook_verify::sender::{self, Sender};
 use megabot_webhook_verify::{RedisReplayGuard, Secret, Verifier, sign};
 use serde_json::Value;
 use warp::Filter;
@@ -500,35 +506,134 @@ impl Client {
             },
         }
     }
+}
 
-    /// Delivers like MegaBot's sender behind a round-robin load balancer: attempt `n`
-    /// goes to `instances[n % len]`; a 2xx ends it; anything else is retried after its
-    /// `Retry-After` (or `backoff`), at most `max_wait` apart, up to `max_attempts`
-    /// attempts. Returns every answer, in order.
-    pub async fn deliver_with_retries(
-        &self,
-        instances: &[SocketAddr],
-        delivery: &Delivery,
-        max_attempts: usize,
-        backoff: Duration,
-        max_wait: Duration,
-    ) -> Vec<Answer> {
-        let mut answers = Vec::new();
-        for attempt in 0..max_attempts {
-            let answer = self
-                .send(instances[attempt % instances.len()], delivery)
-                .await;
-            let done = answer.is_final();
-            let wait = answer
-                .retry_after
-                .map_or(backoff, Duration::from_secs)
-                .min(max_wait);
-            answers.push(answer);
-            if done {
-                break;
-            }
-            tokio::time::sleep(wait).await;
+/// A round-robin HTTP load balancer on a loopback port: request `n` goes to
+/// `backends[n % len]`, whatever connection it came on (so a sender's retries spread
+/// over the instances as they would behind a real balancer).
+#[derive(Debug)]
+pub struct LoadBalancer {
+    addr: SocketAddr,
+    state: Arc<Balancing>,
+}
+
+#[derive(Debug)]
+struct Balancing {
+    backends: Vec<SocketAddr>,
+    next: Mutex<usize>,
+    routed: Mutex<Vec<(SocketAddr, u16)>>,
+    http: reqwest::Client,
+}
+
+impl LoadBalancer {
+    /// Starts a balancer in front of `backends` (at least one).
+    pub async fn start(backends: Vec<SocketAddr>) -> LoadBalancer {
+        assert!(!backends.is_empty(), "a load balancer needs a backend");
+        let state = Arc::new(Balancing {
+            backends,
+            next: Mutex::new(0),
+            routed: Mutex::new(Vec::new()),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        });
+        let app = Router::new()
+            .route("/webhook", axum::routing::post(forward))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        LoadBalancer { addr, state }
+    }
+
+    /// `http://{addr}/webhook`.
+    pub fn url(&self) -> String {
+        format!("http://{}/webhook", self.addr)
+    }
+
+    /// Each request so far: the backend it went to and the status it answered (502
+    /// when the backend could not be reached).
+    pub fn routed(&self) -> Vec<(SocketAddr, u16)> {
+        lock(&self.state.routed).clone()
+    }
+}
+
+async fn forward(State(state): State<Arc<Balancing>>, headers: HeaderMap, body: Bytes) -> Response {
+    let backend = {
+        let mut next = lock(&state.next);
+        let backend = state.backends[*next % state.backends.len()];
+        *next += 1;
+        backend
+    };
+    let mut request = state
+        .http
+        .post(format!("http://{backend}/webhook"))
+        .body(body.to_vec());
+    for (name, value) in &headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name.as_str(), value.as_bytes());
         }
-        answers
+    }
+    let (status, retry_after, content_type, body) = match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let (retry_after, content_type) = (header("retry-after"), header("content-type"));
+            let body = response.bytes().await.unwrap_or_default().to_vec();
+            (status, retry_after, content_type, body)
+        }
+        Err(_) => (502, None, None, Vec::new()),
+    };
+    lock(&state.routed).push((backend, status));
+    let mut response = (
+        AxumStatus::from_u16(status).unwrap_or(AxumStatus::BAD_GATEWAY),
+        body,
+    )
+        .into_response();
+    for (name, value) in [("retry-after", retry_after), ("content-type", content_type)] {
+        if let Some(value) = value.and_then(|value| value.parse().ok()) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The SDK's [`Sender`] for one endpoint `url`, signing with [`SECRET`]: up to
+/// `max_attempts` attempts, `delay` apart (fixed backoff), `Retry-After` honoured up
+/// to `max_delay`.
+pub fn sender(url: &str, max_attempts: u32, delay: Duration, max_delay: Duration) -> Sender {
+    let mut endpoint = EndpointConfig::new(url);
+    endpoint.retry_policy = RetryPolicy {
+        max_attempts,
+        backoff_multiplier: 1.0,
+        initial_delay: delay.as_secs_f64(),
+        max_delay: max_delay.as_secs_f64(),
+        jitter: false,
+    };
+    endpoint.timeout = 10.0;
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::one(SECRET)),
+        endpoints: vec![endpoint],
+        ..WebhooksConfig::default()
+    };
+    let (sender, warnings) = Sender::new(config).expect("valid sender config");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    sender
+}
+
+impl Delivery {
+    /// The delivery as the SDK's sender takes it (it signs it itself).
+    pub fn for_sender(&self) -> sender::Delivery {
+        sender::Delivery::from_json(&self.body).expect("a valid envelope")
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use megabot_webhook_tests::{
-    Action, Answer, Client, Delivery, Framework, Instance, InstanceConfig, Recorder, RedisServer,
+    Action, Answer, Client, Delivery, Framework, Instance, InstanceConfig, LoadBalancer, Recorder,
+    RedisServer, sender,
 };
 
 /// Starts one instance per framework (named after it), all on `config`.
@@ -142,8 +143,9 @@ async fn concurrent_copies_over_all_three_frameworks_run_once() {
     concurrent_copies_run_once(&Framework::ALL, 33).await;
 }
 
-/// The handler fails on instance A (500: the claim is released); the sender's retry
-/// lands on instance B and runs; a later copy on A is a duplicate.
+/// The handler fails on instance A (500: the claim is released); the SDK's sender
+/// retries through the load balancer, the retry lands on instance B and runs; a later
+/// copy on A is a duplicate. Every framework fails once and retries once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_failure_on_one_instance_lets_the_retry_run_on_another() {
     let redis = RedisServer::start();
@@ -155,19 +157,24 @@ async fn a_handler_failure_on_one_instance_lets_the_retry_run_on_another() {
     for failing in 0..instances.len() {
         let retrying = (failing + 2) % instances.len();
         let (a, b) = (&instances[failing], &instances[retrying]);
+        let balancer = LoadBalancer::start(vec![a.addr(), b.addr()]).await;
+        let sender = sender(
+            &balancer.url(),
+            3,
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+        );
         let delivery = Delivery::new(&format!("evt_retry_{}_{}", a.name(), b.name()));
-        let answers = client
-            .deliver_with_retries(
-                &[a.addr(), b.addr()],
-                &delivery,
-                2,
-                Duration::from_millis(50),
-                Duration::from_millis(50),
-            )
-            .await;
-        assert_eq!(answers.len(), 2, "{answers:?}");
-        assert_eq!(answers[0].status, 500, "{answers:?}");
-        assert!(answers[1].is_handled(), "{answers:?}");
+
+        let report = sender.send_delivery(&delivery.for_sender()).await;
+        let endpoint = &report.deliveries[0];
+        assert!(endpoint.is_delivered(), "{endpoint:#?}");
+        assert_eq!(endpoint.statuses(), [Some(500), Some(200)], "{endpoint:#?}");
+        assert_eq!(
+            balancer.routed(),
+            [(a.addr(), 500), (b.addr(), 200)],
+            "{endpoint:#?}"
+        );
         let runs = recorder.runs_of(&delivery.id);
         assert_eq!(runs.len(), 2, "{runs:?}");
         assert_eq!(
@@ -212,54 +219,54 @@ async fn a_redis_outage_answers_503_and_the_senders_retries_land_once_it_is_back
     }
     assert!(recorder.runs_of("evt_probe").is_empty());
 
-    // Two events arrive during the outage; the sender retries them round-robin.
+    // Two events arrive during the outage. The SDK's sender delivers them through a
+    // round-robin load balancer and retries on 503, honouring Retry-After.
+    let balancer = LoadBalancer::start(targets.clone()).await;
+    let sender = sender(
+        &balancer.url(),
+        30,
+        Duration::from_millis(250),
+        Duration::from_secs(1),
+    );
     let deliveries = [Delivery::new("evt_outage_1"), Delivery::new("evt_outage_2")];
-    let mut senders = Vec::new();
-    for (index, delivery) in deliveries.iter().enumerate() {
-        let client = client.clone();
-        let delivery = delivery.clone();
-        let mut order = targets.clone();
-        order.rotate_left(index);
-        senders.push(tokio::spawn(async move {
-            client
-                .deliver_with_retries(
-                    &order,
-                    &delivery,
-                    40,
-                    Duration::from_millis(250),
-                    Duration::from_secs(1),
-                )
-                .await
+    let mut sending = Vec::new();
+    for delivery in &deliveries {
+        let (sender, delivery) = (sender.clone(), delivery.for_sender());
+        sending.push(tokio::spawn(async move {
+            sender.send_delivery(&delivery).await
         }));
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(
-        recorder.runs().len() == 1,
+    assert_eq!(
+        recorder.runs().len(),
+        1,
         "a handler ran while redis was down: {:?}",
         recorder.runs()
     );
     redis.restart();
 
-    for (delivery, sender) in deliveries.iter().zip(senders) {
-        let answers = sender.await.unwrap();
-        let last = answers.last().unwrap();
+    for (delivery, sending) in deliveries.iter().zip(sending) {
+        let report = sending.await.unwrap();
+        let endpoint = &report.deliveries[0];
         assert!(
-            last.is_handled(),
-            "{} never landed: {answers:#?}",
+            endpoint.is_delivered(),
+            "{} never landed: {endpoint:#?}",
             delivery.id
         );
-        let refused: Vec<&Answer> = answers.iter().filter(|a| a.status == 503).collect();
-        assert!(refused.len() >= 2, "{answers:#?}");
-        for answer in &refused {
-            assert_unavailable(answer);
+        let (last, refused) = endpoint.attempts.split_last().unwrap();
+        assert_eq!(last.status, Some(200), "{endpoint:#?}");
+        assert!(refused.len() >= 2, "{endpoint:#?}");
+        for attempt in refused {
+            assert_eq!(attempt.status, Some(503), "{endpoint:#?}");
+            assert_eq!(
+                attempt.retry_after,
+                Some(Duration::from_secs(1)),
+                "{endpoint:#?}"
+            );
+            let body: serde_json::Value =
+                serde_json::from_str(attempt.response_body.as_deref().unwrap_or("null")).unwrap();
+            assert_eq!(body["error"], "replay_store_unavailable", "{endpoint:#?}");
         }
-        // 503 (and at most a 409 from a racing retry) before the success, nothing else.
-        assert!(
-            answers[..answers.len() - 1]
-                .iter()
-                .all(|a| a.status == 503 || a.status == 409),
-            "{answers:#?}"
-        );
         let runs = recorder.runs_of(&delivery.id);
         assert_eq!(runs.len(), 1, "{} ran {runs:?}", delivery.id);
         assert!(runs[0].succeeded);
@@ -267,6 +274,16 @@ async fn a_redis_outage_answers_503_and_the_senders_retries_land_once_it_is_back
             let copy = client.send(*addr, delivery).await;
             assert!(copy.is_duplicate(), "{copy:?}");
         }
+    }
+    // The refusals came from every instance: the balancer spread the retries.
+    let routed = balancer.routed();
+    for addr in &targets {
+        assert!(
+            routed
+                .iter()
+                .any(|(to, status)| to == addr && *status == 503),
+            "no 503 from {addr}: {routed:?}"
+        );
     }
     assert_eq!(recorder.successes_of("evt_outage_1"), 1);
     assert_eq!(recorder.successes_of("evt_outage_2"), 1);
