@@ -21,7 +21,9 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use megabot_webhook_adapters::Webhook;
 use megabot_webhook_types::EventPayload;
-use megabot_webhook_verify::{Scheme, Secret, StandardSecret, Verifier, sign};
+use megabot_webhook_verify::{
+    Claim, ClaimOutcome, ReplayGuard, Scheme, Secret, StandardSecret, Verifier, sign,
+};
 use serde_json::{Value, json};
 
 /// The MegaBot-scheme secret the servers hold.
@@ -650,6 +652,49 @@ pub async fn signed_non_envelope_is_a_bad_request(start: Start) {
     assert_eq!(recorder.calls(), 0);
 }
 
+/// A replay store that is always unreachable.
+#[derive(Debug)]
+struct UnreachableStore;
+
+#[async_trait::async_trait]
+impl ReplayGuard for UnreachableStore {
+    async fn claim(
+        &self,
+        _: &str,
+        _: chrono::DateTime<chrono::Utc>,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ClaimOutcome, megabot_webhook_verify::Error> {
+        Err(megabot_webhook_verify::Error::replay_store_unavailable(
+            std::io::Error::other("connection refused"),
+        ))
+    }
+    async fn complete(
+        &self,
+        _: &Claim,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), megabot_webhook_verify::Error> {
+        unreachable!("nothing is ever claimed")
+    }
+    async fn release(&self, _: &Claim) -> Result<(), megabot_webhook_verify::Error> {
+        unreachable!("nothing is ever claimed")
+    }
+}
+
+pub async fn store_outage_fails_closed(start: Start) {
+    let recorder = Recorder::new();
+    let verifier = Verifier::builder()
+        .megabot_secret(Secret::new(SECRET).unwrap())
+        .replay_guard(Arc::new(UnreachableStore))
+        .build()
+        .unwrap();
+    let client = Client::new(start(verifier, Arc::clone(&recorder)).await);
+    let body = envelope("error_occurred", "evt_outage", now(), json!({}));
+    let answer = client.post(&megabot_headers(SECRET, &body), body).await;
+    answer.assert_error(503, "replay_store_unavailable");
+    assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    assert_eq!(recorder.calls(), 0);
+}
+
 /// The client gives up while the handler runs. Servers that drop the request then
 /// (hyper: axum, warp) release the claim from the drop guard, so the retry runs at once;
 /// servers that let the handler finish (actix-web) complete the claim, so the retry is a
@@ -721,6 +766,7 @@ macro_rules! webhook_cases {
             unsupported_encoding_is_refused,
             unknown_event_reaches_the_handler,
             signed_non_envelope_is_a_bad_request,
+            store_outage_fails_closed,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn dropped_request_does_not_lose_the_delivery() {
