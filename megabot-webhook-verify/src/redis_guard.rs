@@ -96,8 +96,15 @@ return 0
 ///   after a 2xx answer, each with a TTL that ends when the delivery's timestamp leaves
 ///   the tolerance window (after which any copy is refused as stale anyway). Redis
 ///   drops the keys by itself: memory stays proportional to the deliveries of one
-///   tolerance window. Claims are `SET NX PX`; complete and release are Lua scripts
-///   that act only while the caller still owns the claim.
+///   tolerance window. A claim is `SET NX PX` (in a Lua script that also reads an
+///   existing entry atomically); complete and release are Lua scripts that act only
+///   while the caller still owns the claim.
+/// - **Redis settings**: use `maxmemory-policy noeviction` (the default), so that a
+///   full Redis refuses new claims (503) instead of evicting live ones, and enable
+///   persistence (AOF or RDB) if copies of deliveries handled before a Redis restart
+///   must still be recognised: a Redis that comes back empty, or a replica promoted
+///   before it received the latest writes, has forgotten those ids. One Redis primary
+///   (optionally replicated) is supported; Redis Cluster is not.
 /// - **Failure mode**: fail closed. Every Redis error, and every operation slower than
 ///   the timeout (default [`DEFAULT_REDIS_TIMEOUT`]), becomes
 ///   [`Error::ReplayStoreUnavailable`]: the adapters answer `503` with `Retry-After`
