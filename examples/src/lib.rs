@@ -11,4 +11,5 @@
 //! Each listens on `MEGABOT_WEBHOOK_ADDR` (default `127.0.0.1:3000`) and serves
 //! `POST /webhook`. This library holds what they share: [`receiver`].
 
+pub mod forward;
 pub mod receiver;

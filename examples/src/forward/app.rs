@@ -81,7 +81,11 @@ async fn handle<T: Target>(State(state): State<AppState<T>>, hook: Webhook) -> R
     }
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value, retry_after: Option<u64>) -> Response {
+fn json_response(
+    status: StatusCode,
+    body: serde_json::Value,
+    retry_after: Option<u64>,
+) -> Response {
     let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(

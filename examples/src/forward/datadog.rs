@@ -85,6 +85,12 @@ impl DatadogConfig {
         if api_key.is_empty() {
             return Err(Error::invalid("DD_API_KEY", "is empty"));
         }
+        if reqwest::header::HeaderValue::from_str(api_key.expose()).is_err() {
+            return Err(Error::invalid(
+                "DD_API_KEY",
+                "holds characters a header cannot carry",
+            ));
+        }
         Ok(DatadogConfig {
             api_key,
             base_url: site_url(site)?,
@@ -108,7 +114,9 @@ impl DatadogConfig {
     ///
     /// [`Error::MissingEnv`] or [`Error::InvalidConfig`].
     pub fn from_env(env: &Env) -> Result<DatadogConfig, Error> {
-        let site = env.get("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+        let site = env
+            .get("DD_SITE")
+            .unwrap_or_else(|| "datadoghq.com".to_owned());
         let config = DatadogConfig::new(env.require("DD_API_KEY")?, &site)?;
         match env.get("DATADOG_API_URL") {
             Some(url) => config.with_base_url(&url),
@@ -172,7 +180,8 @@ pub fn site_url(site: &str) -> Result<Url, Error> {
             format!("`{site}` is not a Datadog site such as datadoghq.com or us5.datadoghq.com"),
         ));
     }
-    Url::parse(&format!("https://api.{host}/")).map_err(|e| Error::invalid("DD_SITE", e.to_string()))
+    Url::parse(&format!("https://api.{host}/"))
+        .map_err(|e| Error::invalid("DD_SITE", e.to_string()))
 }
 
 /// The Datadog `alert_type` of a severity.
@@ -340,14 +349,22 @@ impl Target for Datadog {
         let now = Utc::now();
         let retrier = Retrier::new(self.name(), &self.retry);
         let mut attempts = self
-            .part(&retrier, event, "event", &["api", "v1", "events"], &event_body(event, now))
+            .part(
+                &retrier,
+                event,
+                "event",
+                &["api", "v1", "events"],
+                &event_body(event, now),
+            )
             .await?;
         let mut detail = None;
         if let Some(series) = series_body(event, now) {
             attempts += self
                 .part(&retrier, event, "metric", &["api", "v2", "series"], &series)
                 .await?;
-            detail = series["series"][0]["metric"].as_str().map(|m| format!("metric {m}"));
+            detail = series["series"][0]["metric"]
+                .as_str()
+                .map(|m| format!("metric {m}"));
         }
         self.progress.forget(&event.id);
         Ok(Delivered { attempts, detail })
@@ -373,9 +390,17 @@ mod tests {
         assert_eq!(body["title"], "MegaBot error_occurred");
         assert_eq!(body["alert_type"], "error");
         assert_eq!(body["aggregation_key"], "evt_123462");
-        assert_eq!(body["tags"], json!(["source:megabot", "event:error_occurred"]));
+        assert_eq!(
+            body["tags"],
+            json!(["source:megabot", "event:error_occurred"])
+        );
         assert_eq!(body["date_happened"], 1640995205);
-        assert!(body["text"].as_str().unwrap().contains("\"provider\": \"anthropic\""));
+        assert!(
+            body["text"]
+                .as_str()
+                .unwrap()
+                .contains("\"provider\": \"anthropic\"")
+        );
         let series = series_body(&event, now).unwrap();
         assert_eq!(
             series,
@@ -404,7 +429,10 @@ mod tests {
         let now = at(event.unix_timestamp() + 2 * 86_400);
         assert!(event_body(&event, now).get("date_happened").is_none());
         let series = series_body(&event, now).unwrap();
-        assert_eq!(series["series"][0]["points"][0]["timestamp"], now.timestamp());
+        assert_eq!(
+            series["series"][0]["points"][0]["timestamp"],
+            now.timestamp()
+        );
     }
 
     #[test]
@@ -428,22 +456,40 @@ mod tests {
         assert_eq!(text.chars().count(), MAX_TEXT);
         assert!(text.ends_with(TRUNCATION_MARKER));
         assert_eq!(body["title"].as_str().unwrap().chars().count(), MAX_TITLE);
-        assert_eq!(body["aggregation_key"].as_str().unwrap().chars().count(), MAX_AGGREGATION_KEY);
+        assert_eq!(
+            body["aggregation_key"].as_str().unwrap().chars().count(),
+            MAX_AGGREGATION_KEY
+        );
         assert!(body["tags"][1].as_str().unwrap().chars().count() <= MAX_TAG);
     }
 
     #[test]
     fn sites_and_secrets() {
-        assert_eq!(site_url("eu").unwrap().as_str(), "https://api.datadoghq.eu/");
-        assert_eq!(site_url("ddog-gov.com").unwrap().as_str(), "https://api.ddog-gov.com/");
-        assert_eq!(site_url("https://app.datadoghq.com/").unwrap().as_str(), "https://api.datadoghq.com/");
+        assert_eq!(
+            site_url("eu").unwrap().as_str(),
+            "https://api.datadoghq.eu/"
+        );
+        assert_eq!(
+            site_url("ddog-gov.com").unwrap().as_str(),
+            "https://api.ddog-gov.com/"
+        );
+        assert_eq!(
+            site_url("https://app.datadoghq.com/").unwrap().as_str(),
+            "https://api.datadoghq.com/"
+        );
         assert!(site_url("evil.com/x").is_err());
         assert!(site_url("").is_err());
         let config = DatadogConfig::new("abcdef0123456789", "us3").unwrap();
         assert_eq!(config.base_url().as_str(), "https://api.us3.datadoghq.com/");
         assert!(!format!("{config:?}").contains("abcdef0123456789"));
-        let env = Env::from_pairs([("DD_API_KEY", "k"), ("DATADOG_API_URL", "http://127.0.0.1:9/")]);
-        assert_eq!(DatadogConfig::from_env(&env).unwrap().base_url().as_str(), "http://127.0.0.1:9/");
+        let env = Env::from_pairs([
+            ("DD_API_KEY", "k"),
+            ("DATADOG_API_URL", "http://127.0.0.1:9/"),
+        ]);
+        assert_eq!(
+            DatadogConfig::from_env(&env).unwrap().base_url().as_str(),
+            "http://127.0.0.1:9/"
+        );
         assert!(matches!(
             DatadogConfig::from_env(&Env::from_pairs([("DD_SITE", "eu")])),
             Err(Error::MissingEnv { name: "DD_API_KEY" })

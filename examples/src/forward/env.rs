@@ -126,12 +126,18 @@ mod tests {
         assert_eq!(env.parse_or("MISSING", 1u32).unwrap(), 1);
         let error = env.parse_or("BAD", 1u32).unwrap_err();
         assert!(error.to_string().starts_with("invalid BAD: `q`"), "{error}");
-        assert!(matches!(env.require("A"), Err(Error::MissingEnv { name: "A" })));
+        assert!(matches!(
+            env.require("A"),
+            Err(Error::MissingEnv { name: "A" })
+        ));
     }
 
     #[test]
     fn debug_shows_names_only() {
-        let env = Env::from_pairs([("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/secret")]);
+        let env = Env::from_pairs([(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/secret",
+        )]);
         let text = format!("{env:?}");
         assert!(text.contains("SLACK_WEBHOOK_URL"));
         assert!(!text.contains("secret"));

@@ -71,7 +71,9 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        let wait = self.hold_off.map_or(self.interval, |w| w.max(self.interval));
+        let wait = self
+            .hold_off
+            .map_or(self.interval, |w| w.max(self.interval));
         self.slot.not_before = Some(Instant::now() + wait);
     }
 }

@@ -299,7 +299,10 @@ mod tests {
             .run(|_| async { Err::<(), _>(retry(None)) })
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Unavailable { attempts: 2, .. }), "{error}");
+        assert!(
+            matches!(error, Error::Unavailable { attempts: 2, .. }),
+            "{error}"
+        );
         assert_eq!(error.status(), 502);
 
         let error = retrier
@@ -311,7 +314,14 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Rejected { attempts: 1, status: 404, .. }));
+        assert!(matches!(
+            error,
+            Error::Rejected {
+                attempts: 1,
+                status: 404,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]
@@ -333,7 +343,14 @@ mod tests {
             .run(|_| async { Err::<(), _>(retry(None)) })
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::Unavailable { attempts: 1, retry_after: None, .. }));
+        assert!(matches!(
+            error,
+            Error::Unavailable {
+                attempts: 1,
+                retry_after: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -71,8 +71,8 @@ impl Selection {
         for warning in warnings {
             tracing::warn!(target: "megabot_forwarder", "FORWARD_EVENTS: {}", warning.message());
         }
-        let filter =
-            EventFilter::new(filters).map_err(|e| Error::invalid("FORWARD_FILTERS", e.to_string()))?;
+        let filter = EventFilter::new(filters)
+            .map_err(|e| Error::invalid("FORWARD_FILTERS", e.to_string()))?;
         Ok(Selection {
             subscription,
             filter,
@@ -201,8 +201,12 @@ mod tests {
             ),
             ("FORWARD_MIN_SEVERITY", "Error"),
         ]);
-        let selection = Selection::from_env(&env, &["error_occurred", "system_status_changed"]).unwrap();
-        assert_eq!(selection.check(&example(EventName::ErrorOccurred), now), Ok(()));
+        let selection =
+            Selection::from_env(&env, &["error_occurred", "system_status_changed"]).unwrap();
+        assert_eq!(
+            selection.check(&example(EventName::ErrorOccurred), now),
+            Ok(())
+        );
         // warning < error
         assert_eq!(
             selection.check(&example(EventName::SystemStatusChanged), now),
@@ -219,11 +223,18 @@ mod tests {
         for (name, value) in [
             ("FORWARD_MIN_SEVERITY", "loud"),
             ("FORWARD_FILTERS", "{\"platform\":[]}"),
-            ("FORWARD_FILTERS", r#"{"time_window":{"start_hour":1,"end_hour":2,"timezone":"Mars/Base"}}"#),
+            (
+                "FORWARD_FILTERS",
+                r#"{"time_window":{"start_hour":1,"end_hour":2,"timezone":"Mars/Base"}}"#,
+            ),
         ] {
             let error = Selection::from_env(&Env::from_pairs([(name, value)]), &["*"]).unwrap_err();
             assert!(error.to_string().contains(name), "{error}");
         }
-        assert!(Selection::all().check(&example(EventName::ChatMessageSent), Utc::now()).is_ok());
+        assert!(
+            Selection::all()
+                .check(&example(EventName::ChatMessageSent), Utc::now())
+                .is_ok()
+        );
     }
 }

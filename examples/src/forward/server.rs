@@ -150,16 +150,28 @@ where
         addr = %listener.local_addr()?, upstream = target.name(), events = ?patterns,
         "forwarding MegaBot webhooks from POST /webhook"
     );
-    serve(listener, settings.verifier, Forwarder::new(target, settings.selection)).await
+    serve(
+        listener,
+        settings.verifier,
+        Forwarder::new(target, settings.selection),
+    )
+    .await
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr at the level in `RUST_LOG` (`error`, `warn`, `info`,
+/// `debug`, `trace`; default `info`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| {
+            v.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     // A second call (tests) finds a subscriber already set; that is fine.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -170,20 +182,37 @@ mod tests {
 
     #[test]
     fn settings_need_a_secret_and_parse_the_rest() {
-        let error = Settings::from_env(&Env::from_pairs([("FORWARDER_ADDR", "127.0.0.1:1")]), &["*"])
-            .unwrap_err();
-        assert!(matches!(error, Error::MissingEnv { name: "MEGABOT_WEBHOOK_SECRET" }));
+        let error = Settings::from_env(
+            &Env::from_pairs([("FORWARDER_ADDR", "127.0.0.1:1")]),
+            &["*"],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::MissingEnv {
+                name: "MEGABOT_WEBHOOK_SECRET"
+            }
+        ));
         let settings = Settings::from_env(
-            &Env::from_pairs([("MEGABOT_WEBHOOK_SECRET", "s3cret-value"), ("FORWARD_MAX_ATTEMPTS", "2")]),
+            &Env::from_pairs([
+                ("MEGABOT_WEBHOOK_SECRET", "s3cret-value"),
+                ("FORWARD_MAX_ATTEMPTS", "2"),
+            ]),
             &["error_occurred"],
         )
         .unwrap();
         assert_eq!(settings.addr.to_string(), DEFAULT_ADDR);
         assert_eq!(settings.retry.policy.max_attempts, 2);
-        assert_eq!(settings.selection.patterns().collect::<Vec<_>>(), ["error_occurred"]);
+        assert_eq!(
+            settings.selection.patterns().collect::<Vec<_>>(),
+            ["error_occurred"]
+        );
         assert!(!format!("{settings:?}").contains("s3cret-value"));
         let error = Settings::from_env(
-            &Env::from_pairs([("MEGABOT_WEBHOOK_SECRET", "s"), ("FORWARDER_ADDR", "nowhere")]),
+            &Env::from_pairs([
+                ("MEGABOT_WEBHOOK_SECRET", "s"),
+                ("FORWARDER_ADDR", "nowhere"),
+            ]),
             &["*"],
         )
         .unwrap_err();

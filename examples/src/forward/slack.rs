@@ -206,12 +206,21 @@ impl Slack {
     async fn attempt(&self, body: &Value) -> Result<Reply, AttemptError> {
         let url = &self.config.webhook_url;
         let mut turn = self.pacer.turn(url.as_str()).await;
-        let reply = upstream::send(self.client.post(url.clone()).header("content-type", "application/json").body(body.to_string())).await?;
+        let reply = upstream::send(
+            self.client
+                .post(url.clone())
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await?;
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
         let failure = reply.default_failure(Utc::now());
-        if let AttemptError::Retry { wait: Some(wait), .. } = &failure {
+        if let AttemptError::Retry {
+            wait: Some(wait), ..
+        } = &failure
+        {
             if reply.status == 429 {
                 turn.hold_off(*wait);
             }
@@ -261,9 +270,18 @@ mod tests {
         );
         let fields = attachment["fields"].as_array().unwrap();
         assert_eq!(fields[0]["title"], "Timestamp");
-        assert!(fields[0]["value"].as_str().unwrap().starts_with("<!date^1640995600^"));
+        assert!(
+            fields[0]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("<!date^1640995600^")
+        );
         assert_eq!(fields[1]["value"], "evt_123466");
-        assert!(fields.iter().any(|f| f["title"] == "Version" && f["value"] == "1.4.0"));
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["title"] == "Version" && f["value"] == "1.4.0")
+        );
     }
 
     #[test]
@@ -293,7 +311,8 @@ mod tests {
 
     #[test]
     fn debug_hides_the_webhook_path() {
-        let config = SlackConfig::new("https://hooks.slack.com/services/T000/B000/XXXXSECRET").unwrap();
+        let config =
+            SlackConfig::new("https://hooks.slack.com/services/T000/B000/XXXXSECRET").unwrap();
         let text = format!("{config:?}");
         assert!(!text.contains("XXXXSECRET"), "{text}");
         assert!(text.contains("hooks.slack.com"));

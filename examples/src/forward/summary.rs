@@ -103,7 +103,10 @@ pub fn summarize(event: &Event) -> Summary {
             )
         }
         EventPayload::ToolExecutionStarted(d) => {
-            fact("Platform", d.platform.as_ref().map(|p| p.as_str().to_owned()));
+            fact(
+                "Platform",
+                d.platform.as_ref().map(|p| p.as_str().to_owned()),
+            );
             fact("User", d.user_id.clone());
             fact(
                 "Estimated duration",
@@ -128,7 +131,10 @@ pub fn summarize(event: &Event) -> Summary {
             )
         }
         EventPayload::ErrorOccurred(d) => {
-            fact("Severity", d.severity.as_ref().map(|s| s.as_str().to_owned()));
+            fact(
+                "Severity",
+                d.severity.as_ref().map(|s| s.as_str().to_owned()),
+            );
             fact("Error ID", Some(d.error_id.clone()));
             let reason = d.message.clone().unwrap_or_else(|| "no message".to_owned());
             (
@@ -142,7 +148,10 @@ pub fn summarize(event: &Event) -> Summary {
             )
         }
         EventPayload::SystemStatusChanged(d) => {
-            fact("Severity", d.severity.as_ref().map(|s| s.as_str().to_owned()));
+            fact(
+                "Severity",
+                d.severity.as_ref().map(|s| s.as_str().to_owned()),
+            );
             let old = d.old_status.as_ref().map_or("unknown", |s| s.as_str());
             let new = d.new_status.as_ref().map_or("unknown", |s| s.as_str());
             let reason = d
@@ -157,7 +166,10 @@ pub fn summarize(event: &Event) -> Summary {
             )
         }
         EventPayload::ChatMessageReceived(d) => {
-            fact("Platform", d.platform.as_ref().map(|p| p.as_str().to_owned()));
+            fact(
+                "Platform",
+                d.platform.as_ref().map(|p| p.as_str().to_owned()),
+            );
             fact("Message ID", Some(d.message_id.clone()));
             let who = d.username.clone().or_else(|| d.user_id.clone());
             (
@@ -167,7 +179,10 @@ pub fn summarize(event: &Event) -> Summary {
             )
         }
         EventPayload::ChatMessageSent(d) => {
-            fact("Platform", d.platform.as_ref().map(|p| p.as_str().to_owned()));
+            fact(
+                "Platform",
+                d.platform.as_ref().map(|p| p.as_str().to_owned()),
+            );
             fact("Message ID", Some(d.message_id.clone()));
             let to = d.recipient_id.as_deref().unwrap_or("a user");
             (
@@ -251,7 +266,10 @@ mod tests {
             "deploy_app failed: Failed to connect to database"
         );
         assert_eq!(failed.severity, Severity::Error);
-        assert_eq!(failed.facts[0], ("Error type", "DeploymentError".to_owned()));
+        assert_eq!(
+            failed.facts[0],
+            ("Error type", "DeploymentError".to_owned())
+        );
 
         let deployed = summarize(&example(EventName::DeploymentCompleted));
         assert_eq!(

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
 
+use super::Error;
 use super::retry::AttemptError;
 use super::text::sanitize;
-use super::Error;
 
 /// The `User-Agent` of every request to a target (GitHub requires one).
 pub const USER_AGENT: &str = concat!("megabot-webhook-forwarder/", env!("CARGO_PKG_VERSION"));
@@ -61,7 +61,8 @@ fn is_loopback(url: &Url) -> bool {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `base` with `segments` appended to its path, each percent-encoded.
@@ -247,13 +248,20 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(parse_retry_after("soon", now), None);
-        let r = reply(403, &[("x-ratelimit-reset", &(now.timestamp() + 42).to_string())], "");
+        let r = reply(
+            403,
+            &[("x-ratelimit-reset", &(now.timestamp() + 42).to_string())],
+            "",
+        );
         assert_eq!(
             r.wait_until_epoch("x-ratelimit-reset", now),
             Some(Duration::from_secs(42))
         );
         let past = reply(403, &[("x-ratelimit-reset", "5")], "");
-        assert_eq!(past.wait_until_epoch("x-ratelimit-reset", now), Some(Duration::ZERO));
+        assert_eq!(
+            past.wait_until_epoch("x-ratelimit-reset", now),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
