@@ -157,7 +157,7 @@ impl Rng {
             1.5e300,
             -2.5e-7,
             1e15,
-            9.999_999_999_999_999e15,
+            9.999_999_999_999_998e15,
         ];
         if self.below(3) == 0 {
             return specials[usize::try_from(self.below(specials.len() as u64)).unwrap()];

@@ -250,8 +250,10 @@ fn a_missing_file_is_named() {
 
 #[test]
 fn endpoints_registered_at_runtime_are_checked_the_same_way() {
-    let mut config = WebhooksConfig::default();
-    config.secret_key = Some(SecretKeys::one("s"));
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::one("s")),
+        ..WebhooksConfig::default()
+    };
     let (sender, _) = Sender::new(config).unwrap();
     let cases = [
         (

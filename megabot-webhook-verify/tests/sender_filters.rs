@@ -283,13 +283,15 @@ async fn the_sender_applies_subscriptions_and_filters_before_sending() {
         e.filters = serde_json::from_value(filters).unwrap();
         e
     };
-    let mut config = WebhooksConfig::default();
-    config.secret_key = Some(SecretKeys::one("s"));
-    config.endpoints = vec![
-        endpoint(&["chat_*"], json!({})),
-        endpoint(&["*"], json!({"platforms": ["discord"]})),
-        endpoint(&["error_occurred"], json!({"min_severity": "critical"})),
-    ];
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::one("s")),
+        endpoints: vec![
+            endpoint(&["chat_*"], json!({})),
+            endpoint(&["*"], json!({"platforms": ["discord"]})),
+            endpoint(&["error_occurred"], json!({"min_severity": "critical"})),
+        ],
+        ..WebhooksConfig::default()
+    };
     let (sender, _) = Sender::builder(config)
         .clock(Arc::new(FixedClock(noon())))
         .build()
