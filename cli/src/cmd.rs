@@ -1,5 +1,9 @@
 //! One module per command.
 
+pub(crate) mod check_config;
+pub(crate) mod demo;
 pub(crate) mod listen;
+pub(crate) mod redeliver;
+pub(crate) mod send;
 pub(crate) mod sign;
 pub(crate) mod verify;

@@ -22,6 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a verified receiver on axum, actix-web and warp, send every guide event and
+    /// every failure mode through the sender, and print what happened.
+    #[command(after_help = "Example:\n  megabot-webhook demo")]
+    Demo(cmd::demo::DemoArgs),
     /// Print the headers a delivery of a body carries.
     #[command(
         after_help = "Example:\n  megabot-webhook sign --secret your_webhook_secret event.json"
@@ -37,14 +41,37 @@ enum Command {
         after_help = "Example:\n  megabot-webhook listen --secret your_webhook_secret --framework warp --json"
     )]
     Listen(cmd::listen::ListenArgs),
+    /// Deliver one signed event, with retries, and report how it went.
+    #[command(
+        after_help = "Examples:\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --event tool_execution_failed\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --file event.json"
+    )]
+    Send(cmd::send::SendArgs),
+    /// Load a mega-config.yaml and show its endpoints, subscriptions, filters and warnings.
+    #[command(
+        name = "check-config",
+        after_help = "Example:\n  megabot-webhook check-config mega-config.yaml"
+    )]
+    CheckConfig(cmd::check_config::CheckConfigArgs),
+    /// Deliver the records of a dead-letter file again.
+    #[command(
+        after_help = "Example:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret"
+    )]
+    Redeliver(cmd::redeliver::RedeliverArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Demo(args) => {
+            let verbose = args.verbose;
+            block_on_logged(cmd::demo::run(args), verbose)
+        }
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Listen(args) => block_on(cmd::listen::run(args)),
+        Command::Send(args) => block_on(cmd::send::run(args)),
+        Command::CheckConfig(args) => cmd::check_config::run(args),
+        Command::Redeliver(args) => block_on(cmd::redeliver::run(args)),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,165 @@
+//! `megabot-webhook send`: fire a correctly signed event at a route.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use megabot_webhook_types::config::{
+    EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
+};
+use megabot_webhook_types::{EventName, examples};
+use megabot_webhook_verify::sender::{Delivery, EndpointReport, Sender};
+
+use crate::error::CliError;
+use crate::input::read_body;
+
+/// Arguments of `send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// Where to deliver (`http://` only to loopback unless --allow-insecure-http).
+    #[arg(long)]
+    url: String,
+    /// The MegaBot secret to sign with (repeat to send one signature entry per secret).
+    #[arg(
+        long = "secret",
+        env = "MEGABOT_WEBHOOK_SECRET",
+        hide_env_values = true,
+        required = true
+    )]
+    secrets: Vec<String>,
+    /// Also sign with Standard Webhooks (`whsec_...`).
+    #[arg(long, env = "MEGABOT_WEBHOOK_STANDARD_SECRET", hide_env_values = true)]
+    standard_secret: Option<String>,
+    /// Send the guide's example of this event with a fresh id and timestamp.
+    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    event: Option<String>,
+    /// Send this JSON envelope (`-`: stdin), key order kept, in the guide's compact form.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Attempts in all, the first included.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// Allow `http://` to a host that is not loopback.
+    #[arg(long)]
+    allow_insecure_http: bool,
+    /// Append the delivery to this JSON Lines file if it fails for good.
+    #[arg(long)]
+    dead_letters: Option<PathBuf>,
+}
+
+/// A fresh event id: `evt_` and hex digits from the clock, the process and a counter.
+pub(crate) fn fresh_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("evt_{mixed:016x}{count:x}")
+}
+
+/// The guide's example of `name`, with a fresh id and the current time.
+pub(crate) fn fresh_example(name: EventName) -> megabot_webhook_types::Event {
+    let mut event = examples::example(name);
+    event.id = fresh_id();
+    event.timestamp = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
+        .unwrap_or(event.timestamp);
+    event
+}
+
+fn delivery(args: &SendArgs) -> Result<Delivery, CliError> {
+    if let Some(name) = &args.event {
+        let known = name.parse::<EventName>().map_err(|_| {
+            let names: Vec<&str> = EventName::ALL.iter().map(|n| n.as_str()).collect();
+            CliError::Usage(format!(
+                "unknown event {name:?}; known events: {}",
+                names.join(", ")
+            ))
+        })?;
+        return Ok(Delivery::from_event(&fresh_example(known))?);
+    }
+    let body = read_body(args.file.as_deref())?;
+    Ok(Delivery::from_json(&body)?)
+}
+
+/// A sender signing with `secrets` and no registered endpoint.
+pub(crate) fn sender_for(
+    secrets: &[String],
+    dead_letters: Option<&PathBuf>,
+) -> Result<Sender, CliError> {
+    let mut config = WebhooksConfig::default();
+    config.secret_key = Some(SecretKeys::many(secrets.iter().cloned()));
+    let mut builder = Sender::builder(config);
+    if let Some(path) = dead_letters {
+        builder = builder.dead_letter_file(path.clone());
+    }
+    Ok(builder.build()?.0)
+}
+
+/// The endpoint `send` delivers to.
+pub(crate) fn endpoint_for(
+    url: &str,
+    standard_secret: Option<&str>,
+    max_attempts: u32,
+    allow_insecure_http: bool,
+) -> EndpointConfig {
+    let mut endpoint = EndpointConfig::new(url);
+    endpoint.retry_policy.max_attempts = max_attempts;
+    endpoint.allow_insecure_http = allow_insecure_http;
+    if let Some(secret) = standard_secret {
+        endpoint.standard_webhooks = Some(StandardWebhooksConfig {
+            enabled: true,
+            secret: SecretKeys::one(secret),
+        });
+    }
+    endpoint
+}
+
+/// One line about a delivery's outcome.
+pub(crate) fn describe(report: &EndpointReport) -> String {
+    let status = report
+        .final_status
+        .map_or_else(|| "no answer".to_owned(), |s| format!("status {s}"));
+    let attempts = report.attempts.len();
+    let plural = if attempts == 1 { "" } else { "s" };
+    let mut line = format!(
+        "{} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
+        if report.is_delivered() {
+            "delivered"
+        } else {
+            "failed"
+        },
+        report.event,
+        report.delivery_id,
+        report.url,
+        report.duration.as_millis(),
+    );
+    if let Some(error) = &report.error {
+        line.push_str(&format!(" ({error})"));
+    }
+    line
+}
+
+pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
+    let delivery = delivery(&args)?;
+    let standard = args.standard_secret.as_deref();
+    let sender = sender_for(&args.secrets, args.dead_letters.as_ref())?;
+    let endpoint = endpoint_for(
+        &args.url,
+        standard,
+        args.max_attempts,
+        args.allow_insecure_http,
+    );
+    let report = sender.deliver_to(&endpoint, &delivery).await?;
+    println!("{}", describe(&report));
+    if let (Some(path), true) = (&args.dead_letters, report.dead_lettered) {
+        println!("kept in {} for `megabot-webhook redeliver`", path.display());
+    }
+    Ok(if report.is_delivered() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
