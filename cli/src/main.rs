@@ -107,7 +107,17 @@ fn init_logging() {
 fn block_on(
     command: impl std::future::Future<Output = Result<ExitCode, CliError>>,
 ) -> Result<ExitCode, CliError> {
-    init_logging();
+    block_on_logged(command, true)
+}
+
+/// As [`block_on`], logging only when `log` is set.
+fn block_on_logged(
+    command: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+    log: bool,
+) -> Result<ExitCode, CliError> {
+    if log {
+        init_logging();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
