@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use megabot_webhook_types::Event;
 use megabot_webhook_types::config::{EndpointConfig, WebhooksConfig};
@@ -16,7 +17,7 @@ use super::diagnostic::{ConfigError, Issue, Warning};
 use super::endpoint::{self, CompiledEndpoint};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::registry::{EndpointId, Registry};
-use super::report::{EndpointReport, SendReport, SkipReason, Skipped};
+use super::report::{EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 use crate::{Error, Secret};
 
 /// The key runtime-registered endpoints are checked under.
@@ -284,25 +285,61 @@ impl Sender {
             .into_iter()
             .map(|(id, endpoint)| {
                 let sender = self.clone();
-                let delivery = delivery.clone();
+                let owned = delivery.clone();
+                let task_endpoint = endpoint.clone();
                 let task = handle.spawn(async move {
                     sender
-                        .deliver_and_record(&endpoint, Some(id), &delivery)
+                        .deliver_and_record(&task_endpoint, Some(id), &owned)
                         .await
                 });
-                (id, task)
+                (id, endpoint, task)
             })
             .collect();
         let mut reports = Vec::with_capacity(tasks.len());
-        for (id, task) in tasks {
+        for (id, endpoint, task) in tasks {
             match task.await {
                 Ok(report) => reports.push(report),
-                Err(error) => {
-                    tracing::error!(endpoint = %id, %error, "webhook delivery task failed")
-                }
+                Err(error) => reports.push(self.task_failed(&endpoint, id, delivery, &error)),
             }
         }
         reports
+    }
+
+    /// A delivery whose task died (it never should): reported and
+    /// dead-lettered, so that the event is not lost.
+    fn task_failed(
+        &self,
+        endpoint: &CompiledEndpoint,
+        id: EndpointId,
+        delivery: &Delivery,
+        error: &tokio::task::JoinError,
+    ) -> EndpointReport {
+        tracing::error!(endpoint = %id, %error, "webhook delivery task failed");
+        let message = format!("delivery task failed: {error}");
+        let mut report = EndpointReport {
+            endpoint: Some(id),
+            url: endpoint.config.url.clone(),
+            event: delivery.event().to_owned(),
+            delivery_id: delivery.id().to_owned(),
+            outcome: Outcome::Exhausted,
+            attempts: Vec::new(),
+            final_status: None,
+            error: Some(message.clone()),
+            duration: Duration::ZERO,
+            dead_lettered: false,
+            dead_letter_error: None,
+        };
+        let letter = DeadLetter::new(
+            &endpoint.config,
+            delivery,
+            self.inner.runtime.clock.now().timestamp(),
+            0,
+            None,
+            message,
+        );
+        self.store_dead_letter(&mut report, &letter);
+        self.inner.metrics.record(&report);
+        report
     }
 
     /// Delivers, stores a failure in the dead-letter sink and counts it.

@@ -14,6 +14,9 @@ use super::retry;
 use super::subscription::Subscription;
 use crate::{Secret, StandardSecret};
 
+/// The longest per-attempt timeout accepted, in seconds (an hour).
+const MAX_TIMEOUT_SECS: f64 = 3_600.0;
+
 /// An endpoint whose every setting was checked.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledEndpoint {
@@ -109,20 +112,22 @@ pub(crate) fn compile_endpoint(
         _ => Vec::new(),
     };
     let timeout_key = join_key(key, "timeout");
-    let timeout = if config.timeout.is_finite() && config.timeout > 0.0 {
-        Duration::try_from_secs_f64(config.timeout).ok()
-    } else {
-        None
-    }
-    .ok_or_else(|| {
-        Issue::new(
-            timeout_key,
-            format!(
-                "timeout must be a positive number of seconds, not {}",
-                config.timeout
-            ),
-        )
-    })?;
+    let timeout =
+        if config.timeout.is_finite() && config.timeout > 0.0 && config.timeout <= MAX_TIMEOUT_SECS
+        {
+            Duration::try_from_secs_f64(config.timeout).ok()
+        } else {
+            None
+        }
+        .ok_or_else(|| {
+            Issue::new(
+                timeout_key,
+                format!(
+                    "timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECS}, not {}",
+                    config.timeout
+                ),
+            )
+        })?;
     Ok((
         CompiledEndpoint {
             config: config.clone(),
@@ -274,7 +279,7 @@ mod tests {
         assert_eq!(standard.key, "e.standard_webhooks.secret");
         assert!(!standard.message.contains("%%%"));
         config.standard_webhooks = None;
-        for timeout in [0.0, -1.0, f64::NAN, 1e300] {
+        for timeout in [0.0, -1.0, f64::NAN, 1e300, 3_601.0] {
             config.timeout = timeout;
             assert_eq!(issue(&config).key, "e.timeout");
         }

@@ -7,6 +7,9 @@ use megabot_webhook_types::config::RetryPolicy;
 
 use super::diagnostic::{Issue, join_key};
 
+/// The longest `max_delay` accepted, in seconds (a day).
+pub(crate) const MAX_DELAY_LIMIT: f64 = 86_400.0;
+
 /// What an attempt's outcome means for the delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -55,6 +58,15 @@ pub(crate) fn validate(policy: &RetryPolicy, key: &str) -> Result<(), Issue> {
                 format!("{name} must be a number of seconds, 0 or more, not {value}"),
             ));
         }
+    }
+    if policy.max_delay > MAX_DELAY_LIMIT {
+        return Err(Issue::new(
+            join_key(key, "max_delay"),
+            format!(
+                "max_delay ({} s) is longer than a day ({MAX_DELAY_LIMIT} s)",
+                policy.max_delay
+            ),
+        ));
     }
     if policy.initial_delay > policy.max_delay {
         return Err(Issue::new(
