@@ -270,9 +270,11 @@ pub async fn send_with_sender(
         max_delay: 10.0,
         jitter: false,
     };
-    let mut config = WebhooksConfig::default();
-    config.secret_key = Some(SecretKeys::one(SECRET));
-    config.endpoints.push(endpoint);
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::one(SECRET)),
+        endpoints: vec![endpoint],
+        ..WebhooksConfig::default()
+    };
     let (sender, _warnings) = Sender::builder(config).build().unwrap();
     let report = sender.send(event).await.unwrap();
     assert_eq!(report.deliveries.len(), 1, "{report:?}");
