@@ -30,8 +30,7 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
 
 /// The guide's example events, compact, by name.
 pub fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../megabot-webhook-types/tests/data/events");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/events");
     let mut out: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {

@@ -1,0 +1,291 @@
+//! `send`, `check-config`, `redeliver` and `demo`, running the built binary.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Listener, run};
+
+const SECRET: &str = "cli_send_secret";
+
+fn data(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn send_file_round_trips_every_fixture_through_listen() {
+    let mut listener =
+        Listener::start(&["--secret", SECRET, "--json", "--tolerance", "2000000000"]);
+    for (name, compact) in common::fixtures() {
+        let path = data(&format!("events/{name}.json"));
+        let out = run(
+            &[
+                "send",
+                "--url",
+                &listener.url,
+                "--secret",
+                SECRET,
+                "--file",
+                &path,
+            ],
+            b"",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with(&format!("delivered {name} ")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("status 200, 1 attempt"), "{stdout}");
+        let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&compact).unwrap();
+        assert_eq!(line["event"], sent["event"]);
+        assert_eq!(line["id"], sent["id"]);
+        assert_eq!(line["data"], sent["data"], "{name}");
+    }
+}
+
+#[test]
+fn send_event_uses_a_fresh_id_and_time_and_both_schemes() {
+    let whsec = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let mut listener = Listener::start(&[
+        "--secret",
+        SECRET,
+        "--standard-secret",
+        whsec,
+        "--json",
+        "--framework",
+        "warp",
+    ]);
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &listener.url,
+            "--secret",
+            SECRET,
+            "--event",
+            "tool_execution_failed",
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["scheme"], "megabot");
+    assert_ne!(line["id"], "evt_123460", "a fresh id");
+    let age = chrono::Utc::now().timestamp() - line["timestamp"].as_i64().unwrap();
+    assert!((0..60).contains(&age), "fresh timestamp, {age} s old");
+
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &listener.url,
+            "--secret",
+            SECRET,
+            "--standard-secret",
+            whsec,
+            "--event",
+            "deployment_completed",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["scheme"], "standard-webhooks");
+    assert_eq!(line["data"]["url"], "https://my-app.vercel.app");
+
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &listener.url,
+            "--secret",
+            "wrong",
+            "--event",
+            "error_occurred",
+            "--max-attempts",
+            "1",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status 401"));
+
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &listener.url,
+            "--secret",
+            SECRET,
+            "--event",
+            "no_such_event",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("known events: chat_message_received"));
+}
+
+#[test]
+fn redeliver_sends_the_dead_letters_once_the_receiver_is_up() {
+    let dir = std::env::temp_dir().join(format!("megabot-cli-redeliver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let letters = dir.join("dead.jsonl");
+    let letters_arg = letters.to_string_lossy().into_owned();
+    // nothing listens here: the delivery fails and is kept
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "--secret",
+            SECRET,
+            "--event",
+            "error_occurred",
+            "--max-attempts",
+            "1",
+            "--dead-letters",
+            &letters_arg,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&letters).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        !text.contains(SECRET),
+        "dead letters hold no signing secret"
+    );
+
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let record: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let moved = text.replace(&url, &listener.url);
+    std::fs::write(&letters, moved).unwrap();
+    let out = run(
+        &[
+            "redeliver",
+            "--dead-letters",
+            &letters_arg,
+            "--secret",
+            SECRET,
+        ],
+        b"",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 of 1 delivered; 0 still in"), "{stdout}");
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["id"], record["id"]);
+    assert_eq!(std::fs::read_to_string(&letters).unwrap_or_default(), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_config_shows_endpoints_and_names_file_line_and_key() {
+    let out = common::bin()
+        .args(["check-config", &data("config/guide_corrected.yaml")])
+        .env("WEBHOOK_SECRET_KEY", "x")
+        .env("GITHUB_TOKEN", "y")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("3 endpoints"), "{stdout}");
+    assert!(stdout.contains("[2] https://hooks.slack.com/services/YOUR_SLACK_WEBHOOK_URL"));
+    assert!(stdout.contains("filter   platforms: slack"));
+    assert!(!stdout.contains("token y"), "header values are not shown");
+    assert!(
+        stderr.contains("pattern `chat_message` matches no known event"),
+        "{stderr}"
+    );
+
+    let out = common::bin()
+        .args(["check-config", &data("config/guide_as_printed.yaml")])
+        .env("WEBHOOK_SECRET_KEY", "x")
+        .env("GITHUB_TOKEN", "y")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("guide_as_printed.yaml:13:"), "{stderr}");
+    assert!(stderr.contains("indentation"), "{stderr}");
+
+    let out = common::bin()
+        .args(["check-config", &data("config/unknown_key.yaml")])
+        .env("WEBHOOK_SECRET_KEY", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains("unknown_key.yaml:6:7: webhooks.endpoints[0].retry_polcy: unknown key `retry_polcy` (did you mean `retry_policy`?)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let out = common::bin()
+        .args(["check-config", &data("config/unknown_key.yaml")])
+        .env_remove("WEBHOOK_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("environment variable `WEBHOOK_SECRET_KEY` is not set")
+    );
+}
+
+#[test]
+fn demo_exits_zero_with_every_outcome_as_spec_says() {
+    let out = run(&["demo"], b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("81 deliveries on 3 framework(s): 81 as SPEC says, 0 not."),
+        "{stdout}"
+    );
+    for row in [
+        "tampered body",
+        "stale timestamp",
+        "replayed delivery",
+        "handler fails, then retry",
+        "unknown event",
+    ] {
+        assert_eq!(stdout.matches(row).count(), 3, "{row} on each framework");
+    }
+    assert!(!stdout.contains("!!"));
+}
