@@ -39,11 +39,13 @@
 //! use megabot_webhook_verify::sender::Sender;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = WebhooksConfig::default();
-//! config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
 //! let mut endpoint = EndpointConfig::new("https://your-service.com/webhook");
 //! endpoint.events = vec!["tool_execution_*".into(), "error_occurred".into()];
-//! config.endpoints.push(endpoint);
+//! let config = WebhooksConfig {
+//!     secret_key: Some(SecretKeys::one("your_webhook_secret")),
+//!     endpoints: vec![endpoint],
+//!     ..WebhooksConfig::default()
+//! };
 //!
 //! let (sender, _warnings) = Sender::builder(config)
 //!     .dead_letter_file("webhook-dead-letters.jsonl")

@@ -74,9 +74,11 @@ impl fmt::Debug for Sender {
 /// use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
 /// use megabot_webhook_verify::sender::{MemoryDeadLetters, RecordingSleeper, Sender};
 ///
-/// let mut config = WebhooksConfig::default();
-/// config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
-/// config.endpoints.push(EndpointConfig::new("https://example.com/webhook"));
+/// let config = WebhooksConfig {
+///     secret_key: Some(SecretKeys::one("your_webhook_secret")),
+///     endpoints: vec![EndpointConfig::new("https://example.com/webhook")],
+///     ..WebhooksConfig::default()
+/// };
 /// let dead_letters = Arc::new(MemoryDeadLetters::new());
 /// let (sender, warnings) = Sender::builder(config)
 ///     .sleeper(Arc::new(RecordingSleeper::new()))
