@@ -182,3 +182,8 @@ pub use error::Error;
 pub use megabot_webhook_verify::{Scheme, Verified, Verifier};
 pub use response::ErrorResponse;
 pub use webhook::Webhook;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -96,3 +96,8 @@ pub use scheme::Scheme;
 pub use secret::{Secret, StandardSecret};
 pub use verified::Verified;
 pub use verifier::Verifier;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
