@@ -637,3 +637,8 @@ impl Delivery {
         sender::Delivery::from_json(&self.body).expect("a valid envelope")
     }
 }
+
+/// The repository README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RootReadmeDoctests;
