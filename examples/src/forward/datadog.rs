@@ -6,7 +6,7 @@
 //!   the event's `data` as indented JSON, ≤ 4000 characters — longer text is
 //!   cut and ends with [`TRUNCATION_MARKER`]), `alert_type` (`error` for
 //!   error/critical, `warning` for warning, else `info`; see
-//!   [`effective_severity`](super::effective_severity)), `aggregation_key` (the
+//!   [`effective_severity`]), `aggregation_key` (the
 //!   event id, ≤ 100), `tags` (`source:megabot`, `event:<name>`) and
 //!   `date_happened` when the event is recent enough for Datadog to accept it
 //!   (18 hours back, 2 hours ahead).

@@ -44,15 +44,6 @@ pub enum Error {
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 
-    /// The event could not be turned into the target's request.
-    #[error("cannot build the {target} request: {reason}")]
-    Mapping {
-        /// The target (`slack`, `datadog`, `github`, `gitlab`).
-        target: &'static str,
-        /// Why.
-        reason: String,
-    },
-
     /// The target refused the request for good (a 4xx other than a rate
     /// limit): retrying the same request cannot succeed.
     #[error("{target} refused the request ({status}): {reason}")]
@@ -87,8 +78,7 @@ pub enum Error {
 impl Error {
     /// The HTTP status answered to MegaBot for this error: `503` (with
     /// `Retry-After`) when the target asked to wait, `502` for other
-    /// unavailability, `422` for a refusal or an event that cannot be mapped,
-    /// `500` otherwise.
+    /// unavailability, `422` for a refusal, `500` otherwise.
     pub fn status(&self) -> u16 {
         match self {
             Error::Unavailable {
@@ -96,7 +86,7 @@ impl Error {
                 ..
             } => 503,
             Error::Unavailable { .. } => 502,
-            Error::Rejected { .. } | Error::Mapping { .. } => 422,
+            Error::Rejected { .. } => 422,
             _ => 500,
         }
     }
@@ -109,7 +99,6 @@ impl Error {
             Error::Verifier(_) => "verifier",
             Error::Client(_) => "http_client",
             Error::Io(_) => "io",
-            Error::Mapping { .. } => "unmappable_event",
             Error::Rejected { .. } => "upstream_rejected",
             Error::Unavailable { .. } => "upstream_unavailable",
         }

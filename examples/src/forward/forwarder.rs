@@ -62,7 +62,7 @@ impl<T: Target> Forwarder<T> {
                 );
                 Outcome::Forwarded(delivered)
             }
-            Err(error @ (Error::Rejected { .. } | Error::Mapping { .. })) => {
+            Err(error @ Error::Rejected { .. }) => {
                 tracing::error!(
                     target: "megabot_forwarder",
                     upstream = target, event = event.name(), id = %event.id, error = %error,

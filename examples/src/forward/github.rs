@@ -37,8 +37,8 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::Utc;
+use megabot_webhook_types::Event;
 use megabot_webhook_types::config::SecretString;
-use megabot_webhook_types::{Event, EventPayload};
 use reqwest::Url;
 use serde_json::{Map, Value, json};
 
@@ -216,8 +216,39 @@ pub fn dispatch_body(event: &Event) -> Value {
     })
 }
 
-/// `client_payload` before trimming: the envelope plus the guide's shortcuts.
+/// `client_payload` before trimming: the envelope plus the guide's shortcuts
+/// (read from the JSON `data`, so they are there even when the data does not
+/// fit this SDK's struct).
 fn client_payload(event: &Event) -> Map<String, Value> {
+    let data = event.payload.data_value();
+    let short = |path: &[&str]| {
+        string_at(&data, path).map(|text| json!(truncate_chars(text, MAX_SHORT, "…")))
+    };
+    let error = |prefix: &[&str]| {
+        let mut error = Map::new();
+        for field in ["type", "message"] {
+            let path: Vec<&str> = prefix.iter().copied().chain([field]).collect();
+            if let Some(value) = short(&path) {
+                error.insert(field.to_owned(), value);
+            }
+        }
+        Value::Object(error)
+    };
+    let mut shortcuts = Map::new();
+    match event.name() {
+        "deployment_completed" => {
+            if let Some(url) = short(&["url"]) {
+                shortcuts.insert("url".into(), url);
+            }
+        }
+        "error_occurred" => {
+            shortcuts.insert("error".into(), error(&[]));
+        }
+        "tool_execution_failed" => {
+            shortcuts.insert("error".into(), error(&["error"]));
+        }
+        _ => {}
+    }
     let mut payload = Map::new();
     payload.insert(
         "event".into(),
@@ -225,40 +256,17 @@ fn client_payload(event: &Event) -> Map<String, Value> {
     );
     payload.insert("id".into(), json!(truncate_chars(&event.id, MAX_SHORT, "")));
     payload.insert("timestamp".into(), json!(event.unix_timestamp()));
-    payload.insert("data".into(), event.payload.data_value());
-    let short = |text: &str| json!(truncate_chars(text, MAX_SHORT, "…"));
-    match &event.payload {
-        EventPayload::DeploymentCompleted(d) => {
-            if let Some(url) = &d.url {
-                payload.insert("url".into(), short(url));
-            }
-        }
-        EventPayload::ErrorOccurred(d) => {
-            let mut error = Map::new();
-            if let Some(kind) = &d.error_type {
-                error.insert("type".into(), short(kind));
-            }
-            if let Some(message) = &d.message {
-                error.insert("message".into(), short(message));
-            }
-            payload.insert("error".into(), Value::Object(error));
-        }
-        EventPayload::ToolExecutionFailed(d) => {
-            let mut error = Map::new();
-            if let Some(e) = &d.error {
-                if let Some(kind) = &e.error_type {
-                    error.insert("type".into(), short(kind));
-                }
-                if let Some(message) = &e.message {
-                    error.insert("message".into(), short(message));
-                }
-            }
-            payload.insert("error".into(), Value::Object(error));
-        }
-        _ => {}
-    }
+    payload.insert("data".into(), data);
+    payload.extend(shortcuts);
     debug_assert!(payload.len() <= MAX_TOP_LEVEL_KEYS);
     payload
+}
+
+/// The string at `path` inside `value`, if there is one.
+pub(crate) fn string_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))
+        .and_then(Value::as_str)
 }
 
 fn body_size(event: &Event, payload: &Map<String, Value>) -> usize {
@@ -460,6 +468,21 @@ mod tests {
             let body = dispatch_body(&example(*name));
             assert!(body["client_payload"].as_object().unwrap().len() <= MAX_TOP_LEVEL_KEYS);
         }
+    }
+
+    #[test]
+    fn shortcuts_survive_data_that_does_not_fit_the_struct() {
+        let event = Event::from_slice(
+            br#"{"event":"deployment_completed","id":"e","timestamp":1,"data":{"url":"https://x.example","version":2}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            event.payload,
+            megabot_webhook_types::EventPayload::Malformed { .. }
+        ));
+        let body = dispatch_body(&event);
+        assert_eq!(body["client_payload"]["url"], "https://x.example");
+        assert_eq!(body["client_payload"]["data"]["version"], 2);
     }
 
     fn big_event(fields: &[(&str, usize)]) -> Event {

@@ -26,9 +26,10 @@
 use std::fmt;
 
 use chrono::Utc;
+use megabot_webhook_types::Event;
 use megabot_webhook_types::config::SecretString;
-use megabot_webhook_types::{Event, EventPayload};
 use reqwest::Url;
+use serde_json::Value;
 
 use super::github::check_token;
 use super::retry::AttemptError;
@@ -169,16 +170,21 @@ pub fn variables(event: &Event) -> Vec<(String, String)> {
     };
     add("MEGABOT_EVENT", event.name());
     add("MEGABOT_EVENT_ID", &event.id);
-    if let EventPayload::DeploymentCompleted(d) = &event.payload {
+    if event.name() == "deployment_completed" {
+        // Read from the JSON data, so a deployment whose data does not fit
+        // this SDK's struct still triggers the deploy job.
+        let data = event.payload.data_value();
         add("MEGABOT_DEPLOY_TRIGGER", "true");
-        if let Some(url) = &d.url {
-            add("MEGABOT_DEPLOY_URL", url);
-        }
-        if let Some(version) = &d.version {
-            add("MEGABOT_VERSION", version);
-        }
-        if let Some(environment) = &d.environment {
-            add("MEGABOT_ENVIRONMENT", environment);
+        for (name, key) in [
+            ("MEGABOT_DEPLOY_URL", "url"),
+            ("MEGABOT_VERSION", "version"),
+            ("MEGABOT_ENVIRONMENT", "environment"),
+        ] {
+            match data.get(key) {
+                Some(Value::String(text)) => add(name, text),
+                Some(number @ Value::Number(_)) => add(name, &number.to_string()),
+                _ => {}
+            }
         }
     }
     fields
@@ -298,6 +304,18 @@ mod tests {
         assert_eq!(get(&fields, "MEGABOT_EVENT"), Some("error_occurred"));
         assert_eq!(get(&fields, "MEGABOT_DEPLOY_TRIGGER"), None);
         assert_eq!(fields.len(), 2);
+    }
+
+    #[test]
+    fn odd_deployment_data_still_triggers() {
+        let event = Event::from_slice(
+            br#"{"event":"deployment_completed","id":"e","timestamp":1,"data":{"url":["x"],"version":2}}"#,
+        )
+        .unwrap();
+        let fields = variables(&event);
+        assert_eq!(get(&fields, "MEGABOT_DEPLOY_TRIGGER"), Some("true"));
+        assert_eq!(get(&fields, "MEGABOT_VERSION"), Some("2"));
+        assert_eq!(get(&fields, "MEGABOT_DEPLOY_URL"), None);
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub enum AttemptError {
 /// stops early — answering MegaBot `502`/`503` so that MegaBot retries later —
 /// when the next wait would end past `budget`, or when the target asks for a
 /// wait longer than the policy's `max_delay` (that wait is passed on as
-/// `Retry-After`).
+/// `Retry-After`). An attempt still running when the budget ends (a slow
+/// target, a long Slack queue) is abandoned the same way.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetrySettings {
     /// Attempts, backoff and `max_delay` (the sender's schema).
@@ -143,6 +144,9 @@ impl RetrySettings {
         if self.attempt_timeout.is_zero() {
             return Err(Error::invalid("FORWARD_TIMEOUT", "must be above 0"));
         }
+        if self.budget.is_zero() {
+            return Err(Error::invalid("FORWARD_BUDGET", "must be above 0"));
+        }
         Ok(())
     }
 }
@@ -195,7 +199,16 @@ impl Retrier {
         let max_attempts = policy.max_attempts.max(1);
         let mut k = 1;
         loop {
-            let (reason, hint) = match attempt(k).await {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let outcome = tokio::time::timeout(remaining, attempt(k))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AttemptError::Retry {
+                        reason: "no answer within the forwarder's time budget".to_owned(),
+                        wait: None,
+                    })
+                });
+            let (reason, hint) = match outcome {
                 Ok(value) => return Ok((value, k)),
                 Err(AttemptError::Stop { status, reason }) => {
                     return Err(Error::Rejected {
@@ -353,6 +366,21 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn an_attempt_cannot_outlast_the_budget() {
+        let retrier = Retrier::new("t", &settings(3, 0.01, 200));
+        let started = Instant::now();
+        let error = retrier
+            .run(|_| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok::<(), AttemptError>(())
+            })
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(error.to_string().contains("time budget"), "{error}");
+    }
+
     #[test]
     fn env_and_validation() {
         let env = Env::from_pairs([
@@ -370,6 +398,7 @@ mod tests {
             ("FORWARD_INITIAL_DELAY", "-1"),
             ("FORWARD_INITIAL_DELAY", "50"),
             ("FORWARD_TIMEOUT", "0"),
+            ("FORWARD_BUDGET", "0"),
             ("FORWARD_BUDGET", "NaN"),
             ("FORWARD_JITTER", "maybe"),
         ] {

@@ -162,7 +162,7 @@ async fn capture(
 }
 
 /// Short retries for tests: `max_attempts` attempts 50 ms apart (doubling),
-/// 2 s per request, a 4 s budget.
+/// 2 s per request, an 8 s budget.
 pub fn quick_retry(max_attempts: u32) -> RetrySettings {
     RetrySettings {
         policy: RetryPolicy {
@@ -173,7 +173,7 @@ pub fn quick_retry(max_attempts: u32) -> RetrySettings {
             jitter: false,
         },
         attempt_timeout: Duration::from_secs(2),
-        budget: Duration::from_secs(4),
+        budget: Duration::from_secs(8),
     }
 }
 
