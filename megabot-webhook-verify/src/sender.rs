@@ -19,7 +19,8 @@
 //!   attempt k+1 is `min(max_delay, initial_delay * backoff_multiplier^(k-1))`
 //!   ([`backoff_delay`]), or the endpoint's `Retry-After` (seconds or HTTP
 //!   date, capped at `max_delay`); optional jitter. 2xx delivers; connection
-//!   errors, timeouts (10 s per attempt by default), 408, 429 and 5xx are
+//!   errors, timeouts (10 s per attempt by default), 408, 409 (a copy in
+//!   flight at the receiver), 429 and 5xx are
 //!   retried; any other status (redirects included: they are not followed)
 //!   is final. `http://` is refused unless the host is loopback or the
 //!   endpoint sets `allow_insecure_http: true`.

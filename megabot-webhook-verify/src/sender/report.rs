@@ -31,7 +31,7 @@ pub enum Outcome {
     Delivered,
     /// The endpoint gave a final answer (such as 404, 410 or a redirect).
     Rejected,
-    /// Every attempt failed with a retried error (5xx, 408, 429, connection
+    /// Every attempt failed with a retried error (5xx, 408, 409, 429, connection
     /// error or timeout).
     Exhausted,
 }

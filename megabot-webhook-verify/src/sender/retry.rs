@@ -15,17 +15,22 @@ pub(crate) const MAX_DELAY_LIMIT: f64 = 86_400.0;
 pub(crate) enum Verdict {
     /// 2xx: delivered.
     Delivered,
-    /// Connection error, timeout, 408, 429 or 5xx: try again if attempts remain.
+    /// Connection error, timeout, 408, 409, 429 or 5xx: try again if attempts remain.
     Retry,
     /// Any other status (including redirects, which are not followed): stop.
     Final,
 }
 
 /// The verdict for an HTTP status.
+///
+/// 409 is retried too, beyond SPEC section 6's list: SPEC 4.4's receivers answer
+/// `409` + `Retry-After` while another copy of the delivery is in flight, and if
+/// that copy's handler then fails, its claim is released and only a retry of this
+/// copy brings the event in. Stopping on 409 could lose it.
 pub(crate) fn classify_status(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
-        408 | 429 | 500..=599 => Verdict::Retry,
+        408 | 409 | 429 | 500..=599 => Verdict::Retry,
         _ => Verdict::Final,
     }
 }
@@ -167,7 +172,7 @@ mod tests {
             (401, Verdict::Final),
             (404, Verdict::Final),
             (408, Verdict::Retry),
-            (409, Verdict::Final),
+            (409, Verdict::Retry),
             (410, Verdict::Final),
             (429, Verdict::Retry),
             (500, Verdict::Retry),
