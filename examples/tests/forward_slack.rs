@@ -273,3 +273,48 @@ async fn the_binary_reads_its_settings_from_the_environment() {
         "✅ Deployment Completed"
     );
 }
+
+#[tokio::test]
+async fn a_queue_longer_than_the_budget_hands_the_event_back_to_megabot() {
+    let stand_in = slack_stand_in().await;
+    let mut retry = quick_retry(1);
+    retry.budget = Duration::from_millis(1500);
+    let config = SlackConfig::new(&format!("{}{HOOK_PATH}", stand_in.url)).unwrap();
+    let url = start_forwarder(Slack::new(config, retry).unwrap(), Selection::all()).await;
+
+    let events: Vec<_> = (0..3).map(|_| fresh(EventName::ErrorOccurred)).collect();
+    let mut tasks = Vec::new();
+    for event in events.clone() {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move { deliver(&url, &event).await }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap().status);
+    }
+    statuses.sort_unstable();
+    // Two fit in the budget (at 0 s and 1 s); the third would wait 2 s.
+    assert_eq!(statuses, [200, 200, 502]);
+    assert_eq!(stand_in.requests().len(), 2);
+
+    // MegaBot's retry of the one handed back goes through; each was sent once.
+    for event in &events {
+        let answer = deliver(&url, event).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    let requests = stand_in.requests();
+    assert_eq!(requests.len(), 3);
+    let mut ids: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            r.json()["attachments"][0]["fields"][1]["value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
