@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 use megabot_webhook_adapters::Webhook;
-use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+use megabot_webhook_types::config::EndpointConfig;
 use megabot_webhook_types::{Event, EventName, EventPayload, headers};
 use megabot_webhook_verify::sender::{Delivery, EndpointReport, Sender};
 use megabot_webhook_verify::{Secret, StandardSecret, sign};
 
 use crate::cmd::listen::build_verifier;
-use crate::cmd::send::{endpoint_for, fresh_example, fresh_id};
+use crate::cmd::send::{endpoint_for, fresh_example, fresh_id, sender_for};
 use crate::error::CliError;
 use crate::serve::{self, Framework};
 
@@ -369,9 +369,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         // the servers run until the process ends
         std::mem::forget(running);
     }
-    let mut config = WebhooksConfig::default();
-    config.secret_key = Some(SecretKeys::one(MEGABOT_SECRET));
-    let (sender, _warnings) = Sender::new(config)?;
+    let sender = sender_for(&[MEGABOT_SECRET.to_owned()], None)?;
     let client = reqwest::Client::builder()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot build an http client: {e}")))?;

@@ -89,8 +89,10 @@ pub(crate) fn sender_for(
     secrets: &[String],
     dead_letters: Option<&PathBuf>,
 ) -> Result<Sender, CliError> {
-    let mut config = WebhooksConfig::default();
-    config.secret_key = Some(SecretKeys::many(secrets.iter().cloned()));
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::many(secrets.iter().cloned())),
+        ..WebhooksConfig::default()
+    };
     let mut builder = Sender::builder(config);
     if let Some(path) = dead_letters {
         builder = builder.dead_letter_file(path.clone());
