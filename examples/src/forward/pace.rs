@@ -2,6 +2,7 @@
 //! incoming webhook). Requests queue in arrival order; none is dropped.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use tokio::time::Instant;
 /// asked to hold off (a `429`'s `Retry-After`).
 ///
 /// Waiters are served first come, first served (Tokio's mutex is fair).
-#[derive(Debug)]
+/// `Debug` shows how many keys it paces, never the keys (Slack webhook URLs
+/// are credentials).
 pub struct Pacer {
     interval: Duration,
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -32,6 +34,20 @@ pub(crate) struct Turn {
     slot: OwnedMutexGuard<Slot>,
     interval: Duration,
     hold_off: Option<Duration>,
+}
+
+impl fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("Pacer")
+            .field("interval", &self.interval)
+            .field("keys", &keys)
+            .finish()
+    }
 }
 
 impl Pacer {
@@ -96,6 +112,19 @@ mod tests {
         drop(turn);
         drop(pacer.turn("a").await);
         assert_eq!(start.elapsed(), Duration::from_secs(6));
+    }
+
+    #[tokio::test]
+    async fn debug_hides_the_keys() {
+        let pacer = Pacer::new(Duration::from_secs(1));
+        drop(
+            pacer
+                .turn("https://hooks.slack.com/services/T/B/SECRETPATH")
+                .await,
+        );
+        let text = format!("{pacer:?}");
+        assert!(!text.contains("SECRETPATH"), "{text}");
+        assert!(text.contains("keys: 1"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -316,6 +316,8 @@ mod tests {
         let text = format!("{config:?}");
         assert!(!text.contains("XXXXSECRET"), "{text}");
         assert!(text.contains("hooks.slack.com"));
+        let slack = Slack::new(config, RetrySettings::default()).unwrap();
+        assert!(!format!("{slack:?}").contains("XXXXSECRET"));
         let error = SlackConfig::new("http://example.com/services/T/B/XXXXSECRET").unwrap_err();
         assert!(!error.to_string().contains("XXXXSECRET"));
     }
