@@ -4,6 +4,7 @@
 mod cmd;
 mod error;
 mod input;
+mod secrets;
 mod serve;
 
 use std::process::ExitCode;

@@ -14,6 +14,7 @@ use megabot_webhook_verify::sender::{Delivery, EndpointReport, Sender};
 
 use crate::error::CliError;
 use crate::input::read_body;
+use crate::secrets::SecretArgs;
 
 /// Arguments of `send`.
 #[derive(Debug, Args)]
@@ -21,14 +22,8 @@ pub(crate) struct SendArgs {
     /// Where to deliver (`http://` only to loopback unless --allow-insecure-http).
     #[arg(long)]
     url: String,
-    /// The MegaBot secret to sign with (repeat to send one signature entry per secret).
-    #[arg(
-        long = "secret",
-        env = "MEGABOT_WEBHOOK_SECRET",
-        hide_env_values = true,
-        required = true
-    )]
-    secrets: Vec<String>,
+    #[command(flatten)]
+    secret: SecretArgs,
     /// Also sign with Standard Webhooks (`whsec_...`).
     #[arg(long, env = "MEGABOT_WEBHOOK_STANDARD_SECRET", hide_env_values = true)]
     standard_secret: Option<String>,
@@ -147,7 +142,7 @@ pub(crate) fn describe(report: &EndpointReport) -> String {
 pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     let delivery = delivery(&args)?;
     let standard = args.standard_secret.as_deref();
-    let sender = sender_for(&args.secrets, args.dead_letters.as_ref())?;
+    let sender = sender_for(&args.secret.secrets, args.dead_letters.as_ref())?;
     let endpoint = endpoint_for(
         &args.url,
         standard,

@@ -5,22 +5,17 @@ use std::process::ExitCode;
 
 use clap::Args;
 use megabot_webhook_types::{Event, headers};
-use megabot_webhook_verify::{Secret, StandardSecret, sign};
+use megabot_webhook_verify::{StandardSecret, sign};
 
 use crate::error::CliError;
 use crate::input::read_body;
+use crate::secrets::SecretArgs;
 
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// The MegaBot secret (repeat during key rotation: one signature entry each).
-    #[arg(
-        long = "secret",
-        env = "MEGABOT_WEBHOOK_SECRET",
-        hide_env_values = true,
-        required = true
-    )]
-    secrets: Vec<String>,
+    #[command(flatten)]
+    secret: SecretArgs,
     /// Also sign with Standard Webhooks (`whsec_...`).
     #[arg(long, env = "MEGABOT_WEBHOOK_STANDARD_SECRET", hide_env_values = true)]
     standard_secret: Option<String>,
@@ -44,11 +39,7 @@ pub(crate) fn run(args: SignArgs) -> Result<ExitCode, CliError> {
 }
 
 fn header_lines(args: &SignArgs, body: &[u8], now: i64) -> Result<String, CliError> {
-    let secrets = args
-        .secrets
-        .iter()
-        .map(|s| Secret::new(s.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let secrets = args.secret.parse()?;
     let event = Event::from_slice(body).ok();
     if event.is_none() {
         eprintln!("note: the body is not a MegaBot event envelope; signing it anyway");
@@ -101,7 +92,9 @@ mod tests {
 
     fn args(standard: Option<&str>) -> SignArgs {
         SignArgs {
-            secrets: vec!["your_webhook_secret".into()],
+            secret: SecretArgs {
+                secrets: vec!["your_webhook_secret".into()],
+            },
             standard_secret: standard.map(str::to_owned),
             id: None,
             timestamp: Some(1640995200),

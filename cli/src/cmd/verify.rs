@@ -11,18 +11,13 @@ use megabot_webhook_verify::{Error, Secret, Verifier, dangerous, signature};
 
 use crate::error::CliError;
 use crate::input::read_body;
+use crate::secrets::SecretArgs;
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The MegaBot secret (repeat during key rotation: any may match).
-    #[arg(
-        long = "secret",
-        env = "MEGABOT_WEBHOOK_SECRET",
-        hide_env_values = true,
-        required = true
-    )]
-    secrets: Vec<String>,
+    #[command(flatten)]
+    secret: SecretArgs,
     /// The `X-MegaBot-Signature` value as received.
     #[arg(long, allow_hyphen_values = true)]
     signature: String,
@@ -69,11 +64,7 @@ fn check(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Result<String, String>, CliError> {
-    let secrets = args
-        .secrets
-        .iter()
-        .map(|s| Secret::new(s.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let secrets = args.secret.parse()?;
     let mut builder = Verifier::builder().tolerance(Duration::from_secs(args.tolerance));
     for secret in &secrets {
         builder = builder.megabot_secret(secret.clone());
@@ -185,7 +176,9 @@ mod tests {
 
     fn args(signature: &str) -> VerifyArgs {
         VerifyArgs {
-            secrets: vec!["your_webhook_secret".into()],
+            secret: SecretArgs {
+                secrets: vec!["your_webhook_secret".into()],
+            },
             signature: signature.into(),
             now: None,
             ignore_timestamp: false,
@@ -225,7 +218,7 @@ mod tests {
     #[test]
     fn wrong_secret() {
         let mut wrong = args(SIG);
-        wrong.secrets = vec!["not_the_secret".into()];
+        wrong.secret.secrets = vec!["not_the_secret".into()];
         let why = reason(&wrong, BODY, 1640995200);
         assert!(
             why.starts_with("signature mismatch: not signed with this secret"),
