@@ -1,0 +1,314 @@
+//! The checks the fuzz targets in `../fuzz` run, one function per target.
+//!
+//! Each function takes the fuzzer's raw bytes, drives one input path of the SDK, and
+//! panics when a property does not hold (a panic is what the fuzzer reports). The
+//! corpus replay tests (`tests/fuzz_corpus.rs`) call the same functions on every file of
+//! `fuzz/corpus/<target>/`, so the corpus is checked on stable in CI.
+//!
+//! | target | function |
+//! |---|---|
+//! | `megabot_signature_header` | [`megabot_signature_header`] |
+//! | `standard_headers` | [`standard_headers`] |
+//! | `verify_request` | [`verify_request`] |
+//! | `event_parse` | [`event_parse`] |
+//! | `guide_json` | [`guide_json`] |
+
+use chrono::{DateTime, Utc};
+use megabot_webhook_types::{Event, EventPayload, guide_json as writer};
+use megabot_webhook_verify::sign::{megabot_signature, standard_signature};
+use megabot_webhook_verify::signature::{verify_megabot_signature, verify_standard_signature};
+use megabot_webhook_verify::{Error, Secret, StandardSecret, Verifier};
+use serde_json::Value;
+
+/// Every fuzz target, by name, with the function it runs.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("megabot_signature_header", megabot_signature_header),
+    ("standard_headers", standard_headers),
+    ("verify_request", verify_request),
+    ("event_parse", event_parse),
+    ("guide_json", guide_json),
+];
+
+/// The MegaBot secrets the targets use (two: key rotation).
+pub const MEGABOT_SECRETS: [&str; 2] = ["your_webhook_secret", "next_webhook_secret"];
+
+/// The Standard Webhooks secret the targets use (the specification's example).
+pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The clock of the targets that check freshness (unix seconds).
+pub const NOW: i64 = 1_640_995_300;
+
+fn megabot_secrets() -> [Secret; 2] {
+    MEGABOT_SECRETS.map(|secret| Secret::new(secret).expect("valid secret"))
+}
+
+fn standard_secret() -> StandardSecret {
+    StandardSecret::parse(STANDARD_SECRET).expect("valid secret")
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(NOW, 0).expect("in range")
+}
+
+/// True when `token` is one of `header`'s entries as the verifier splits them.
+fn has_entry(header: &str, token: &str) -> bool {
+    header.split_ascii_whitespace().any(|entry| entry == token)
+}
+
+/// `X-MegaBot-Signature`: the input is the header value, the body is fixed.
+///
+/// Checks that parsing never panics, that a header holding a correct entry verifies,
+/// that a verified header holds a correct entry (either hex case), and that appending
+/// a correct entry always verifies.
+pub fn megabot_signature_header(data: &[u8]) {
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
+    let body = b"{\"event\":\"x\"}";
+    let secrets = megabot_secrets();
+    let result = verify_megabot_signature(&secrets, header, body);
+    let good: Vec<String> = secrets
+        .iter()
+        .map(|secret| megabot_signature(secret, body))
+        .collect();
+    let holds_good = header.split_ascii_whitespace().any(|entry| {
+        good.iter()
+            .any(|g| g.eq_ignore_ascii_case(entry) && entry.starts_with("sha256="))
+    });
+    match &result {
+        Ok(index) => {
+            assert!(*index < secrets.len());
+            assert!(holds_good, "verified without a correct entry: {header:?}");
+        }
+        Err(error) => {
+            assert!(!holds_good, "refused a correct entry: {header:?}: {error}");
+            assert!(matches!(
+                error,
+                Error::MalformedSignature | Error::SignatureMismatch
+            ));
+        }
+    }
+    let rotated = format!("{header} {}", good[0]);
+    assert_eq!(
+        verify_megabot_signature(&secrets, &rotated, body).ok(),
+        Some(0),
+        "{rotated:?}"
+    );
+}
+
+/// Standard Webhooks headers: the input is `webhook-id`, `webhook-timestamp`,
+/// `webhook-signature` and a `whsec_` secret on four lines, then the body.
+///
+/// Checks that header and secret parsing never panic, that a parsed secret survives
+/// `to_whsec_string`, that the verifier agrees with the signature-only check, and that
+/// appending a correct entry always verifies.
+pub fn standard_headers(data: &[u8]) {
+    let mut parts = data.splitn(5, |&b| b == b'\n');
+    let (Some(id), Some(ts), Some(signature), Some(secret_text)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    let body = parts.next().unwrap_or_default();
+    let (Ok(id), Ok(ts), Ok(signature), Ok(secret_text)) = (
+        std::str::from_utf8(id),
+        std::str::from_utf8(ts),
+        std::str::from_utf8(signature),
+        std::str::from_utf8(secret_text),
+    ) else {
+        return;
+    };
+    if let Ok(parsed) = StandardSecret::parse(secret_text) {
+        let text = parsed.to_whsec_string();
+        let again = StandardSecret::parse(&text).expect("to_whsec_string parses");
+        assert_eq!(again.to_whsec_string(), text);
+    }
+    let secret = standard_secret();
+    let verifier = Verifier::builder()
+        .standard_secret(secret.clone())
+        .build()
+        .expect("verifier");
+    let headers = [
+        ("webhook-id", id),
+        ("webhook-timestamp", ts),
+        ("webhook-signature", signature),
+    ];
+    let full = verifier.verify_at(&headers, body, now());
+    if let Ok(verified) = &full {
+        assert_eq!(verified.delivery_id, id);
+        let age = (NOW - verified.signed_at.timestamp()).abs();
+        assert!(age <= 300, "accepted a timestamp {age} s away");
+    }
+    // Timestamps are at most 19 plain ASCII digits, optionally surrounded by whitespace.
+    let trimmed = ts.trim_matches(|c: char| c.is_ascii_whitespace());
+    let seconds =
+        (!trimmed.is_empty() && trimmed.len() <= 19 && trimmed.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| trimmed.parse::<i64>().ok())
+            .flatten();
+    let Some(seconds) = seconds else {
+        assert!(full.is_err(), "accepted timestamp {ts:?}");
+        return;
+    };
+    let secrets = [secret];
+    let only_signature = verify_standard_signature(&secrets, id, seconds, signature, body);
+    if !id.is_empty() {
+        match (&only_signature, &full) {
+            (Err(expected), Err(got)) => assert_eq!(expected.code(), got.code()),
+            (Err(expected), Ok(_)) => {
+                panic!("verifier accepted what the signature check refused: {expected}")
+            }
+            (Ok(_), _) => {}
+        }
+    }
+    let good = standard_signature(&secrets[0], id, seconds, body);
+    let holds_good = has_entry(signature, &good);
+    if holds_good && !id.is_empty() {
+        assert!(only_signature.is_ok(), "refused a correct entry");
+    }
+    let rotated = format!("{signature} {good}");
+    let rotated_result = verify_standard_signature(&secrets, id, seconds, &rotated, body);
+    if id.is_empty() {
+        assert!(matches!(rotated_result, Err(Error::MissingHeader { .. })));
+    } else {
+        assert_eq!(rotated_result.ok(), Some(0), "{rotated:?}");
+    }
+}
+
+/// The whole verification path: the input is a flags byte, `Name: value` header lines,
+/// an empty line, then the body.
+///
+/// Flags: bit 0 appends a correct `X-MegaBot-Signature`, bit 1 correct Standard
+/// Webhooks headers (timestamp [`NOW`]), bit 2 accepts the MegaBot scheme only, bit 3
+/// the Standard Webhooks scheme only. Checks that nothing panics, that errors carry a
+/// 4xx status and never a secret, and that an accepted delivery is authentic, fresh and
+/// parses to the same event as [`Event::from_slice`].
+pub fn verify_request(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let (head, body) = match find(rest, b"\n\n") {
+        Some(at) => (&rest[..at], &rest[at + 2..]),
+        None => (rest, &[][..]),
+    };
+    let Ok(head) = std::str::from_utf8(head) else {
+        return;
+    };
+    let mut headers: Vec<(String, String)> = head
+        .split('\n')
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let secrets = megabot_secrets();
+    let standard = standard_secret();
+    if flags & 1 != 0 {
+        headers.push((
+            "X-MegaBot-Signature".into(),
+            megabot_signature(&secrets[1], body),
+        ));
+    }
+    if flags & 2 != 0 {
+        headers.push(("webhook-id".into(), "msg_fuzz".into()));
+        headers.push(("webhook-timestamp".into(), NOW.to_string()));
+        headers.push((
+            "webhook-signature".into(),
+            standard_signature(&standard, "msg_fuzz", NOW, body),
+        ));
+    }
+    let mut builder = Verifier::builder()
+        .megabot_secret(secrets[0].clone())
+        .megabot_secret(secrets[1].clone())
+        .standard_secret(standard)
+        .max_body_size(4096);
+    if flags & 4 != 0 {
+        builder = builder.accept(megabot_webhook_verify::Scheme::StandardWebhooks, false);
+    }
+    if flags & 8 != 0 {
+        builder = builder.accept(megabot_webhook_verify::Scheme::MegaBot, false);
+    }
+    let Ok(verifier) = builder.build() else {
+        return;
+    };
+    match verifier.verify_at(&headers, body, now()) {
+        Ok(verified) => {
+            let age = (NOW - verified.signed_at.timestamp()).abs();
+            assert!(age <= 300, "accepted a timestamp {age} s away");
+            let parsed = Event::from_slice(body).expect("an accepted body parses");
+            assert_eq!(parsed, verified.event);
+            if verified.scheme == megabot_webhook_verify::Scheme::MegaBot {
+                assert_eq!(verified.delivery_id, verified.event.id);
+                assert_eq!(verified.signed_at, verified.event.timestamp);
+            }
+        }
+        Err(error) => {
+            let status = error.status();
+            assert!((400..500).contains(&status), "{error}: {status}");
+            // Messages may quote the (authenticated) body, never a configured secret
+            // that the request itself did not carry.
+            let message = error.to_string();
+            let request = String::from_utf8_lossy(data);
+            for secret in MEGABOT_SECRETS.iter().chain([&&STANDARD_SECRET[6..]]) {
+                if !request.contains(secret) {
+                    assert!(!message.contains(secret), "{message}");
+                }
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// Event parsing: the input is a body.
+///
+/// Checks that parsing never panics and that a parsed event round-trips: its guide
+/// JSON is ASCII, parses back to the same event, equals [`Event::to_value`] as a JSON
+/// value, and is a fixed point of parse-then-write.
+pub fn event_parse(data: &[u8]) {
+    let Ok(event) = Event::from_slice(data) else {
+        return;
+    };
+    let written = event.to_guide_json();
+    assert!(written.is_ascii());
+    let again = Event::from_slice(&written).expect("written events parse");
+    match (&event.payload, &again.payload) {
+        // Data that did not fit may fit once rewritten (a duplicate key collapsed):
+        // the raw data must survive all the same.
+        (EventPayload::Malformed { data, .. }, payload) => {
+            assert_eq!(&payload.data_value(), data);
+            assert_eq!((&again.id, again.timestamp), (&event.id, event.timestamp));
+        }
+        _ => assert_eq!(again, event),
+    }
+    let value: Value = serde_json::from_slice(&written).expect("valid JSON");
+    assert_eq!(value, event.to_value());
+    // From the first rewrite on, parse-then-write changes nothing (the first may
+    // reorder data fields into the guide's order, or collapse duplicate keys).
+    let rewritten = again.to_guide_json();
+    let third = Event::from_slice(&rewritten).expect("rewritten events parse");
+    assert_eq!(third, again);
+    assert_eq!(third.to_guide_json(), rewritten, "not a fixed point");
+}
+
+/// The guide-compatible JSON writer: the input is any JSON document.
+///
+/// Checks that the writer's output is ASCII, parses back to the same value, and is a
+/// fixed point (writing the parsed output again gives the same bytes).
+pub fn guide_json(data: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let written = writer::to_vec(&value).expect("a JSON value always serialises");
+    assert!(written.is_ascii());
+    let parsed: Value = serde_json::from_slice(&written).unwrap_or_else(|error| {
+        panic!(
+            "writer output does not parse: {error}: {}",
+            String::from_utf8_lossy(&written)
+        )
+    });
+    assert_eq!(parsed, value, "{}", String::from_utf8_lossy(&written));
+    let rewritten = writer::to_vec(&parsed).expect("serialises");
+    assert_eq!(rewritten, written, "not a fixed point");
+}

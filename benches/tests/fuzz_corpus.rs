@@ -1,0 +1,71 @@
+//! Replays every file of `fuzz/corpus/<target>/` through the function its fuzz target
+//! calls, so the minimized corpus (and every past crash kept there) is checked on
+//! stable, in CI, as an ordinary test.
+
+use std::path::PathBuf;
+
+use megabot_webhook_benches::fuzz::TARGETS;
+
+fn corpus_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
+}
+
+fn replay(target: &str) {
+    let (_, check) = TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .expect("a known target");
+    let dir = corpus_dir(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} is empty", dir.display());
+    for file in files {
+        let data = std::fs::read(&file).expect("corpus file");
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{target}: {} fails", file.display());
+    }
+}
+
+#[test]
+fn every_target_has_a_replay_test() {
+    let tested = [
+        "megabot_signature_header",
+        "standard_headers",
+        "verify_request",
+        "event_parse",
+        "guide_json",
+    ];
+    for (name, _) in TARGETS {
+        assert!(tested.contains(name), "{name} has no replay test");
+    }
+}
+
+#[test]
+fn megabot_signature_header() {
+    replay("megabot_signature_header");
+}
+
+#[test]
+fn standard_headers() {
+    replay("standard_headers");
+}
+
+#[test]
+fn verify_request() {
+    replay("verify_request");
+}
+
+#[test]
+fn event_parse() {
+    replay("event_parse");
+}
+
+#[test]
+fn guide_json() {
+    replay("guide_json");
+}
