@@ -110,7 +110,10 @@ impl Error {
             Error::Unavailable {
                 retry_after: Some(wait),
                 ..
-            } => Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            } => Some(
+                wait.as_secs()
+                    .saturating_add(u64::from(wait.subsec_nanos() > 0)),
+            ),
             _ => None,
         }
     }
@@ -145,6 +148,10 @@ mod tests {
             reason: "invalid_payload".into(),
             attempts: 1,
         };
+        assert_eq!(
+            unavailable(Some(Duration::MAX)).retry_after_secs(),
+            Some(u64::MAX)
+        );
         assert_eq!(rejected.status(), 422);
         assert_eq!(rejected.code(), "upstream_rejected");
         assert_eq!(

@@ -9,6 +9,10 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
+/// The longest a target can make the queue wait (a `Retry-After` beyond it is
+/// still passed on to MegaBot by the retry rules).
+const MAX_HOLD_OFF: Duration = Duration::from_secs(3600);
+
 /// Lets one request per key through at a time, at least `interval` after the
 /// previous one to the same key *finished*, and later still when the target
 /// asked to hold off (a `429`'s `Retry-After`).
@@ -87,10 +91,11 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        // A target's wait is network input: cap it so no value can overflow.
         let wait = self
             .hold_off
-            .map_or(self.interval, |w| w.max(self.interval));
-        self.slot.not_before = Some(Instant::now() + wait);
+            .map_or(self.interval, |w| w.min(MAX_HOLD_OFF).max(self.interval));
+        self.slot.not_before = Instant::now().checked_add(wait);
     }
 }
 
@@ -110,8 +115,13 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         turn.hold_off(Duration::from_secs(5));
         drop(turn);
-        drop(pacer.turn("a").await);
+        let mut turn = pacer.turn("a").await;
         assert_eq!(start.elapsed(), Duration::from_secs(6));
+        // An absurd wait from the network neither panics nor blocks forever.
+        turn.hold_off(Duration::MAX);
+        drop(turn);
+        drop(pacer.turn("a").await);
+        assert_eq!(start.elapsed(), Duration::from_secs(6) + MAX_HOLD_OFF);
     }
 
     #[tokio::test]

@@ -179,7 +179,7 @@ impl Retrier {
         Retrier {
             target,
             settings: *settings,
-            deadline: Instant::now() + settings.budget,
+            deadline: far(settings.budget),
         }
     }
 
@@ -235,7 +235,7 @@ impl Retrier {
                 Some(asked) => asked,
                 None => jittered(backoff_delay(policy, k), policy.jitter),
             };
-            if Instant::now() + wait > self.deadline {
+            if far(wait) > self.deadline {
                 return Err(unavailable(hint));
             }
             tracing::warn!(
@@ -250,6 +250,14 @@ impl Retrier {
             k += 1;
         }
     }
+}
+
+/// Now plus `wait`, or a year from now when that overflows.
+fn far(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+        .unwrap_or(now)
 }
 
 /// A wait drawn uniformly from `[delay / 2, delay]` when `jitter` is on (the
