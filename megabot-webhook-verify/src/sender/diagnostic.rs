@@ -40,62 +40,70 @@ pub struct ConfigError {
     message: String,
 }
 
-impl ConfigError {
-    /// An error about `key` without a source position.
-    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            site: Site {
-                key: key.into(),
-                ..Site::default()
-            },
-            message: message.into(),
+/// The constructors, accessors and `Display` that [`ConfigError`] and
+/// [`Warning`] share: both are a message at a [`Site`].
+macro_rules! located {
+    ($ty:ident, $what:literal) => {
+        impl $ty {
+            #[doc = concat!("A ", $what, " about `key` without a source position.")]
+            pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> $ty {
+                $ty {
+                    site: Site {
+                        key: key.into(),
+                        ..Site::default()
+                    },
+                    message: message.into(),
+                }
+            }
+
+            /// Sets the file name.
+            pub(crate) fn in_file(mut self, file: Option<&str>) -> $ty {
+                self.site.file = file.map(str::to_owned);
+                self
+            }
+
+            /// Sets the line and column.
+            pub(crate) fn at(mut self, line: u64, column: u64) -> $ty {
+                self.site.line = Some(line);
+                self.site.column = Some(column);
+                self
+            }
+
+            /// The file the config came from, if it came from one.
+            pub fn file(&self) -> Option<&str> {
+                self.site.file.as_deref()
+            }
+
+            /// The 1-based line, when known.
+            pub fn line(&self) -> Option<u64> {
+                self.site.line
+            }
+
+            /// The 1-based column, when known.
+            pub fn column(&self) -> Option<u64> {
+                self.site.column
+            }
+
+            /// The dotted key, such as `webhooks.endpoints[1].url` (empty for the whole file).
+            pub fn key(&self) -> &str {
+                &self.site.key
+            }
+
+            /// What is wrong, without the position.
+            pub fn message(&self) -> &str {
+                &self.message
+            }
         }
-    }
 
-    /// Sets the file name.
-    pub(crate) fn in_file(mut self, file: Option<&str>) -> ConfigError {
-        self.site.file = file.map(str::to_owned);
-        self
-    }
-
-    /// Sets the line and column.
-    pub(crate) fn at(mut self, line: u64, column: u64) -> ConfigError {
-        self.site.line = Some(line);
-        self.site.column = Some(column);
-        self
-    }
-
-    /// The file the config came from, if it came from one.
-    pub fn file(&self) -> Option<&str> {
-        self.site.file.as_deref()
-    }
-
-    /// The 1-based line, when known.
-    pub fn line(&self) -> Option<u64> {
-        self.site.line
-    }
-
-    /// The 1-based column, when known.
-    pub fn column(&self) -> Option<u64> {
-        self.site.column
-    }
-
-    /// The dotted key, such as `webhooks.endpoints[1].url` (empty for the whole file).
-    pub fn key(&self) -> &str {
-        &self.site.key
-    }
-
-    /// What is wrong, without the position.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.site.write(f, &self.message)
+            }
+        }
+    };
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.site.write(f, &self.message)
-    }
-}
+located!(ConfigError, "config error");
 
 impl std::error::Error for ConfigError {}
 
@@ -113,62 +121,7 @@ pub struct Warning {
     message: String,
 }
 
-impl Warning {
-    /// A warning about `key` without a source position.
-    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Warning {
-        Warning {
-            site: Site {
-                key: key.into(),
-                ..Site::default()
-            },
-            message: message.into(),
-        }
-    }
-
-    /// Sets the file name.
-    pub(crate) fn in_file(mut self, file: Option<&str>) -> Warning {
-        self.site.file = file.map(str::to_owned);
-        self
-    }
-
-    /// Sets the line and column.
-    pub(crate) fn at(mut self, line: u64, column: u64) -> Warning {
-        self.site.line = Some(line);
-        self.site.column = Some(column);
-        self
-    }
-
-    /// The file the config came from, if it came from one.
-    pub fn file(&self) -> Option<&str> {
-        self.site.file.as_deref()
-    }
-
-    /// The 1-based line, when known.
-    pub fn line(&self) -> Option<u64> {
-        self.site.line
-    }
-
-    /// The 1-based column, when known.
-    pub fn column(&self) -> Option<u64> {
-        self.site.column
-    }
-
-    /// The dotted key, such as `webhooks.endpoints[1].events[0]`.
-    pub fn key(&self) -> &str {
-        &self.site.key
-    }
-
-    /// What looks wrong, without the position.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.site.write(f, &self.message)
-    }
-}
+located!(Warning, "warning");
 
 /// A problem found while checking a config, before it is placed in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
