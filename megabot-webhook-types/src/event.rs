@@ -171,6 +171,12 @@ impl Event {
     /// struct still parse (see [`EventPayload`]); only a body that is not an
     /// envelope at all is an error.
     pub fn from_slice(body: &[u8]) -> Result<Event, ParseError> {
+        // One pass when `event` comes before `data` (as MegaBot sends it) and the
+        // data fits its struct; anything else takes the general path, which gives the
+        // same event or the error.
+        if let Some(event) = single_pass(body) {
+            return Ok(event);
+        }
         serde_json::from_slice(body).map_err(ParseError::InvalidEnvelope)
     }
 
@@ -304,6 +310,118 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 }
 
+/// Parses `body` in one pass, typing `data` straight from the input once the event
+/// name is known, and checks UTF-8 once for the whole body. `None` whenever the general path is needed: `data` before `event`,
+/// data that does not fit its struct, or any error (the general path reports it).
+fn single_pass(body: &[u8]) -> Option<Event> {
+    // Checking UTF-8 once for the whole body is cheaper than string by string.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let event = de::Deserializer::deserialize_map(&mut deserializer, SinglePassVisitor).ok()?;
+    deserializer.end().ok()?;
+    Some(event)
+}
+
+struct SinglePassVisitor;
+
+impl<'de> Visitor<'de> for SinglePassVisitor {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a MegaBot event envelope with `event` before `data`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+        let mut event: Option<Key<'de>> = None;
+        let mut id: Option<String> = None;
+        let mut timestamp: Option<i64> = None;
+        let mut payload: Option<EventPayload> = None;
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "event" => set_once(&mut event, "event", map.next_value()?)?,
+                "id" => set_once(&mut id, "id", map.next_value()?)?,
+                "timestamp" => set_once(&mut timestamp, "timestamp", map.next_value()?)?,
+                "data" => {
+                    let Some(Key(name)) = &event else {
+                        return Err(de::Error::custom("`data` before `event`"));
+                    };
+                    let seed = DataSeed(name.as_ref());
+                    set_once(&mut payload, "data", map.next_value_seed(seed)?)?;
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        let (Some(Key(event)), Some(id), Some(seconds)) = (event, id, timestamp) else {
+            return Err(de::Error::custom("incomplete envelope"));
+        };
+        let timestamp = DateTime::from_timestamp(seconds, 0)
+            .ok_or_else(|| de::Error::custom("timestamp out of range"))?;
+        let payload = match payload {
+            Some(payload) => payload,
+            None => EventPayload::from_raw(&event, &Box::<RawValue>::default()),
+        };
+        Ok(Event {
+            id,
+            timestamp,
+            payload,
+        })
+    }
+}
+
+/// Deserialises `data` for the event called `.0`: its struct for a known event, a
+/// [`Value`] for an unknown one. Data that does not fit fails (the general path then
+/// makes it [`EventPayload::Malformed`]).
+struct DataSeed<'a>(&'a str);
+
+impl<'de> de::DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = EventPayload;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<EventPayload, D::Error> {
+        use serde::Deserialize as _;
+        let Some(known) = EventName::from_name(self.0) else {
+            return Ok(EventPayload::Unknown {
+                event: self.0.to_owned(),
+                data: Value::deserialize(d)?,
+            });
+        };
+        Ok(match known {
+            EventName::ChatMessageReceived => {
+                EventPayload::ChatMessageReceived(ChatMessageReceived::deserialize(d)?)
+            }
+            EventName::ChatMessageSent => {
+                EventPayload::ChatMessageSent(ChatMessageSent::deserialize(d)?)
+            }
+            EventName::ToolExecutionStarted => {
+                EventPayload::ToolExecutionStarted(ToolExecutionStarted::deserialize(d)?)
+            }
+            EventName::ToolExecutionCompleted => {
+                EventPayload::ToolExecutionCompleted(ToolExecutionCompleted::deserialize(d)?)
+            }
+            EventName::ToolExecutionFailed => {
+                EventPayload::ToolExecutionFailed(ToolExecutionFailed::deserialize(d)?)
+            }
+            EventName::SystemStatusChanged => {
+                EventPayload::SystemStatusChanged(SystemStatusChanged::deserialize(d)?)
+            }
+            EventName::ErrorOccurred => EventPayload::ErrorOccurred(ErrorOccurred::deserialize(d)?),
+            EventName::MemoryLessonLearned => {
+                EventPayload::MemoryLessonLearned(MemoryLessonLearned::deserialize(d)?)
+            }
+            EventName::LokiExecutionStarted => {
+                EventPayload::LokiExecutionStarted(LokiExecutionStarted::deserialize(d)?)
+            }
+            EventName::LokiExecutionCompleted => {
+                EventPayload::LokiExecutionCompleted(LokiExecutionCompleted::deserialize(d)?)
+            }
+            EventName::DeploymentCompleted => {
+                EventPayload::DeploymentCompleted(DeploymentCompleted::deserialize(d)?)
+            }
+        })
+    }
+}
+
 fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> Result<(), E> {
     if slot.is_some() {
         return Err(E::duplicate_field(name));
@@ -360,6 +478,36 @@ mod tests {
     fn duplicate_envelope_keys_are_refused() {
         let body = r#"{"event":"x","id":"a","id":"b","timestamp":1,"data":{}}"#;
         assert!(Event::from_slice(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn single_pass_and_general_path_agree() {
+        let mut bodies: Vec<Vec<u8>> = crate::examples::all()
+            .iter()
+            .map(Event::to_guide_json)
+            .collect();
+        bodies.extend(
+            [
+                r#"{"event":"brand_new","id":"e","timestamp":1,"data":{"a":[1,2.5,null]}}"#,
+                r#"{"event":"error_occurred","id":"e","timestamp":1,"data":{"severity":5}}"#,
+                r#"{"event":"error_occurred","id":"e","timestamp":1,"data":null}"#,
+                r#"{"event":"chat_message_sent","id":"e","timestamp":1}"#,
+                r#"{"event":"chat_message_sent","id":"e","timestamp":1,"data":{"message_id":"m","x":{}},"more":[]}"#,
+                r#"{"event":"chat_message_sent","id":"e","timestamp":1,"data":{"message_id":"a","message_id":"b"}}"#,
+            ]
+            .map(|body| body.as_bytes().to_vec()),
+        );
+        for body in &bodies {
+            let general: Event = serde_json::from_slice(body).unwrap();
+            assert_eq!(Event::from_slice(body).unwrap(), general);
+            if let Some(single) = single_pass(body) {
+                assert_eq!(single, general);
+            }
+        }
+        // Data that does not fit takes the general path.
+        assert!(single_pass(bodies[bodies.len() - 5].as_slice()).is_none());
+        assert!(single_pass(br#"{"data":{},"event":"x","id":"e","timestamp":1}"#).is_none());
+        assert!(single_pass(b"{\"event\":\"x\",\"id\":\"\xff\",\"timestamp\":1}").is_none());
     }
 
     #[test]
