@@ -95,5 +95,5 @@ pub use metrics::MetricsSnapshot;
 pub use redeliver::RedeliveryReport;
 pub use registry::EndpointId;
 pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
-pub use retry::backoff_delay;
+pub use retry::{backoff_delay, parse_retry_after};
 pub use subscription::{Subscription, known_events_matching, pattern_matches};

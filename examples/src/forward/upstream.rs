@@ -2,7 +2,7 @@
 //! cap, and the waits targets ask for.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -11,6 +11,7 @@ use reqwest::{RequestBuilder, Url};
 use super::Error;
 use super::retry::AttemptError;
 use super::text::sanitize;
+use megabot_webhook_verify::sender::parse_retry_after;
 
 /// The `User-Agent` of every request to a target (GitHub requires one).
 pub const USER_AGENT: &str = concat!("megabot-webhook-forwarder/", env!("CARGO_PKG_VERSION"));
@@ -110,7 +111,7 @@ impl Reply {
 
     /// The wait a `Retry-After` header asks for (delay-seconds or an HTTP date).
     pub(crate) fn retry_after(&self, now: DateTime<Utc>) -> Option<Duration> {
-        parse_retry_after(self.header("retry-after")?, now)
+        parse_retry_after(self.header("retry-after")?, now, Duration::MAX)
     }
 
     /// The wait until the unix time in header `name` (GitHub's
@@ -180,19 +181,6 @@ fn transport(error: reqwest::Error) -> AttemptError {
     }
 }
 
-/// Delay-seconds or an HTTP date, relative to `now`. `None` when unparseable.
-pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(
-        date.duration_since(SystemTime::from(now))
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -242,12 +230,15 @@ mod tests {
     #[test]
     fn waits() {
         let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap();
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
+            parse_retry_after(" 7 ", now, Duration::MAX),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now, Duration::MAX),
             Some(Duration::from_secs(60))
         );
-        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("soon", now, Duration::MAX), None);
         let r = reply(
             403,
             &[("x-ratelimit-reset", &(now.timestamp() + 42).to_string())],

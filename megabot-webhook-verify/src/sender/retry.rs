@@ -129,12 +129,9 @@ pub(crate) fn seconds(value: f64) -> Duration {
 }
 
 /// The wait a `Retry-After` value asks for: delay-seconds or an HTTP date
-/// (relative to `now`), capped at `max_delay`. `None` when unparseable.
-pub(crate) fn parse_retry_after(
-    value: &str,
-    now: DateTime<Utc>,
-    max_delay: Duration,
-) -> Option<Duration> {
+/// (relative to `now`; a date in the past is no wait), capped at `max_delay`.
+/// `None` when unparseable.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>, max_delay: Duration) -> Option<Duration> {
     let value = value.trim();
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
