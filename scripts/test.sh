@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages the tests run for real: python3 for the interop tests.
+# Debian packages the tests run for real: python3 (interop tests), redis-server (Redis replay guard).
 missing=()
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 command -v redis-server >/dev/null || missing+=(redis-server)  # the Redis replay guard tests start their own
