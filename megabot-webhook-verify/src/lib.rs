@@ -57,7 +57,7 @@
 //!
 //! # Re-exports
 //!
-//! [`Verifier`], [`VerifierBuilder`], [`Verified`], [`Secret`], [`StandardSecret`],
+//! [`Verifier`], [`VerifierBuilder`], [`Verified`], [`Authenticated`], [`Secret`], [`StandardSecret`],
 //! [`Scheme`], [`Headers`], [`Error`], [`ReplayGuard`], [`Claim`], [`ClaimOutcome`],
 //! [`MemoryReplayGuard`], the defaults [`DEFAULT_TOLERANCE`], [`DEFAULT_MAX_BODY_SIZE`] and
 //! [`DEFAULT_REPLAY_CAPACITY`], and the event type [`Event`] from `megabot-webhook-types`.
@@ -95,7 +95,7 @@ pub use replay::{Claim, ClaimOutcome, ReplayGuard};
 pub use scheme::Scheme;
 pub use secret::{Secret, StandardSecret};
 pub use verified::Verified;
-pub use verifier::Verifier;
+pub use verifier::{Authenticated, Verifier};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -12,6 +12,29 @@ use crate::{
     Error, Headers, Scheme, Secret, StandardSecret, Verified, VerifierBuilder, freshness, signature,
 };
 
+/// A delivery whose size, signature and freshness were checked, and whose event was
+/// not parsed: what [`Verifier::authenticate_at`] returns.
+///
+/// Every field comes from authenticated data. The body is authentic but may still not
+/// be a well-formed event: parse it with [`Event::from_slice`] when you need the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Authenticated {
+    /// The scheme whose signature was checked.
+    pub scheme: Scheme,
+    /// Which configured secret of that scheme matched (index in the order they were
+    /// added to the builder).
+    pub secret_index: usize,
+    /// The replay key: the body's `id` (MegaBot scheme) or `webhook-id` (Standard
+    /// Webhooks).
+    pub delivery_id: String,
+    /// The authenticated timestamp used for freshness: the body's `timestamp` (MegaBot
+    /// scheme) or `webhook-timestamp` (Standard Webhooks).
+    pub signed_at: DateTime<Utc>,
+    /// `signed_at` plus the past tolerance, as [`Verified::expires_at`].
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Checks deliveries of both schemes; cheap to clone (the configuration is shared).
 ///
 /// Build one with [`Verifier::builder`], then call [`Verifier::verify`] (or
@@ -115,6 +138,74 @@ impl Verifier {
         Ok(verified)
     }
 
+    /// [`Verifier::authenticate_at`] with the system clock.
+    pub fn authenticate<H: Headers + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<Authenticated, Error> {
+        self.authenticate_at(headers, body, Utc::now())
+    }
+
+    /// Checks a delivery's body size, signature and freshness against the clock `now`,
+    /// without parsing the event: [`Verifier::verify_at`] minus the typed parse, for
+    /// receivers that store or forward the raw body, or parse it later.
+    ///
+    /// The scheme is chosen as by [`Verifier::verify_at`]. With Standard Webhooks the
+    /// body is not read at all (id and timestamp are signed headers). With the MegaBot
+    /// scheme the body's `id` and `timestamp` are read and nothing else: when the body
+    /// starts as MegaBot writes it, `{"event":"..","id":"..","timestamp":..,`, the rest
+    /// (the whole `data`) is not even scanned; otherwise the envelope is scanned without
+    /// parsing `data`. So a body accepted here may still fail [`Event::from_slice`]
+    /// (for instance a `data` that is not valid JSON, or a repeated envelope key after
+    /// `timestamp`); [`Verifier::verify_at`] refuses those.
+    ///
+    /// Errors: as [`Verifier::verify_at`], where [`Error::InvalidEnvelope`] means that
+    /// no `event`, `id` and integer `timestamp` could be read. The replay claim is a
+    /// separate step: [`ReplayGuard::claim`] on [`Verifier::replay_guard`] with
+    /// `delivery_id` and `expires_at`.
+    pub fn authenticate_at<H: Headers + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Authenticated, Error> {
+        let inner = &*self.inner;
+        if body.len() > inner.max_body_size {
+            return Err(Error::BodyTooLarge {
+                limit: inner.max_body_size,
+            });
+        }
+        if let Some(signature) = self.standard_header(headers) {
+            let (secret_index, id, timestamp) =
+                self.check_standard_signature(headers, signature, body)?;
+            self.check_freshness(timestamp, now)?;
+            let signed_at =
+                DateTime::from_timestamp(timestamp, 0).ok_or(Error::InvalidTimestamp)?;
+            Ok(Authenticated {
+                scheme: Scheme::StandardWebhooks,
+                secret_index,
+                delivery_id: id.to_owned(),
+                signed_at,
+                expires_at: self.expires_at(signed_at, now),
+            })
+        } else if let Some(signature) = self.megabot_header(headers) {
+            let secret_index =
+                signature::verify_megabot_signature(&inner.megabot, signature, body)?;
+            let (delivery_id, signed_at) = envelope::id_and_timestamp(body)?;
+            self.check_freshness(signed_at.timestamp(), now)?;
+            Ok(Authenticated {
+                scheme: Scheme::MegaBot,
+                secret_index,
+                delivery_id,
+                signed_at,
+                expires_at: self.expires_at(signed_at, now),
+            })
+        } else {
+            Err(Error::MissingSignature)
+        }
+    }
+
     fn standard_header<'h, H: Headers + ?Sized>(&self, headers: &'h H) -> Option<&'h str> {
         if self.inner.standard.is_empty() {
             return None;
@@ -136,6 +227,29 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Verified, Error> {
+        let (secret_index, id, timestamp) =
+            self.check_standard_signature(headers, signature, body)?;
+        let event = parse(body)?;
+        self.check_freshness(timestamp, now)?;
+        let signed_at = DateTime::from_timestamp(timestamp, 0).ok_or(Error::InvalidTimestamp)?;
+        Ok(Verified {
+            event,
+            scheme: Scheme::StandardWebhooks,
+            secret_index,
+            delivery_id: id.to_owned(),
+            signed_at,
+            expires_at: self.expires_at(signed_at, now),
+        })
+    }
+
+    /// The Standard Webhooks headers and signature: the matching secret's index, the
+    /// `webhook-id` and the `webhook-timestamp`.
+    fn check_standard_signature<'h, H: Headers + ?Sized>(
+        &self,
+        headers: &'h H,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<(usize, &'h str, i64), Error> {
         let inner = &*self.inner;
         let id = headers
             .header(headers::WEBHOOK_ID)
@@ -151,17 +265,7 @@ impl Verifier {
         let timestamp = freshness::parse_unix_seconds(timestamp)?;
         let secret_index =
             signature::verify_standard_signature(&inner.standard, id, timestamp, signature, body)?;
-        let event = parse(body)?;
-        self.check_freshness(timestamp, now)?;
-        let signed_at = DateTime::from_timestamp(timestamp, 0).ok_or(Error::InvalidTimestamp)?;
-        Ok(Verified {
-            event,
-            scheme: Scheme::StandardWebhooks,
-            secret_index,
-            delivery_id: id.to_owned(),
-            signed_at,
-            expires_at: self.expires_at(signed_at, now),
-        })
+        Ok((secret_index, id, timestamp))
     }
 
     fn verify_megabot(
@@ -258,6 +362,155 @@ fn parse(body: &[u8]) -> Result<Event, Error> {
     })
 }
 
+/// Reading the envelope's `id` and `timestamp` alone, for [`Verifier::authenticate_at`].
+mod envelope {
+    use chrono::{DateTime, Utc};
+    use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+
+    use crate::Error;
+
+    /// The body's `id` and `timestamp`: straight from the first bytes when the body
+    /// starts as MegaBot writes it, else by scanning the envelope without parsing `data`.
+    pub(super) fn id_and_timestamp(body: &[u8]) -> Result<(String, DateTime<Utc>), Error> {
+        if let Some((id, seconds)) = canonical_prefix(body) {
+            if let Some(at) = DateTime::from_timestamp(seconds, 0) {
+                return Ok((id.to_owned(), at));
+            }
+        }
+        let head: Head = serde_json::from_slice(body).map_err(|error| Error::InvalidEnvelope {
+            message: error.to_string(),
+        })?;
+        let at =
+            DateTime::from_timestamp(head.timestamp, 0).ok_or_else(|| Error::InvalidEnvelope {
+                message: format!("timestamp {} is out of range", head.timestamp),
+            })?;
+        Ok((head.id, at))
+    }
+
+    /// `{"event":"<name>","id":"<id>","timestamp":<digits>` followed by `,` or `}`,
+    /// with no whitespace and plain strings (no escapes, no control characters, valid
+    /// UTF-8): the id and the timestamp. `None` for anything else.
+    fn canonical_prefix(body: &[u8]) -> Option<(&str, i64)> {
+        let rest = body.strip_prefix(br#"{"event":""#)?;
+        let (_name, rest) = plain_string(rest)?;
+        let rest = rest.strip_prefix(br#","id":""#)?;
+        let (id, rest) = plain_string(rest)?;
+        let rest = rest.strip_prefix(br#","timestamp":"#)?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        // JSON has no leading zeros; 19 digits cover every i64.
+        if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
+            return None;
+        }
+        if !matches!(rest.get(digits), Some(b',' | b'}')) {
+            return None;
+        }
+        let seconds = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        Some((id, seconds))
+    }
+
+    /// The string up to the next `"`, and what follows that quote; `None` when it holds
+    /// an escape, a control character or invalid UTF-8.
+    fn plain_string(input: &[u8]) -> Option<(&str, &[u8])> {
+        let end = input
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if input[end] != b'"' {
+            return None;
+        }
+        let text = std::str::from_utf8(&input[..end]).ok()?;
+        Some((text, &input[end + 1..]))
+    }
+
+    /// The envelope's `id` and `timestamp`; `event` must be a string, `data` may be any
+    /// JSON value and is not parsed.
+    struct Head {
+        id: String,
+        timestamp: i64,
+    }
+
+    impl<'de> serde::Deserialize<'de> for Head {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(HeadVisitor)
+        }
+    }
+
+    struct HeadVisitor;
+
+    impl<'de> Visitor<'de> for HeadVisitor {
+        type Value = Head;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a MegaBot event envelope {\"event\",\"id\",\"timestamp\",\"data\"}")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+            let mut event = false;
+            let mut id: Option<String> = None;
+            let mut timestamp: Option<i64> = None;
+            let mut data = false;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "event" => {
+                        once(event, "event")?;
+                        map.next_value::<EventName>()?;
+                        event = true;
+                    }
+                    "id" => {
+                        once(id.is_some(), "id")?;
+                        id = Some(map.next_value()?);
+                    }
+                    "timestamp" => {
+                        once(timestamp.is_some(), "timestamp")?;
+                        timestamp = Some(map.next_value()?);
+                    }
+                    "data" => {
+                        once(data, "data")?;
+                        map.next_value::<IgnoredAny>()?;
+                        data = true;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            if !event {
+                return Err(de::Error::missing_field("event"));
+            }
+            Ok(Head {
+                id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+                timestamp: timestamp.ok_or_else(|| de::Error::missing_field("timestamp"))?,
+            })
+        }
+    }
+
+    fn once<E: de::Error>(seen: bool, name: &'static str) -> Result<(), E> {
+        if seen {
+            Err(E::duplicate_field(name))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Any JSON string, not kept.
+    struct EventName;
+
+    impl<'de> serde::Deserialize<'de> for EventName {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct StrVisitor;
+            impl Visitor<'_> for StrVisitor {
+                type Value = EventName;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an event name")
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<EventName, E> {
+                    Ok(EventName)
+                }
+            }
+            deserializer.deserialize_str(StrVisitor)
+        }
+    }
+}
+
 /// Logs unsigned headers that disagree with the verified body; their values are
 /// never used.
 fn warn_on_disagreeing_headers<H: Headers + ?Sized>(headers: &H, event: &Event) {
@@ -302,5 +555,163 @@ impl fmt::Debug for Verifier {
             .field("check_timestamp", &inner.check_timestamp)
             .field("replay_guard", &inner.replay_guard)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::{megabot_signature, standard_signature};
+
+    const NOW: i64 = 1_640_995_300;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(NOW, 0).unwrap()
+    }
+
+    fn secret() -> Secret {
+        Secret::new("your_webhook_secret").unwrap()
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::builder()
+            .megabot_secret(Secret::new("old").unwrap())
+            .megabot_secret(secret())
+            .standard_secret(StandardSecret::from_bytes(&[7; 32]).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn megabot(body: &str) -> Result<Authenticated, Error> {
+        let signature = megabot_signature(&secret(), body.as_bytes());
+        verifier().authenticate_at(
+            &[("X-MegaBot-Signature", signature)],
+            body.as_bytes(),
+            now(),
+        )
+    }
+
+    #[test]
+    fn authenticate_agrees_with_verify_on_valid_bodies() {
+        let verifier = verifier();
+        let bodies = [
+            format!(
+                r#"{{"event":"error_occurred","id":"evt_1","timestamp":{NOW},"data":{{"message":"m"}}}}"#
+            ),
+            format!(
+                r#"{{"event":"brand_new","id":"évt","timestamp":{},"data":[]}}"#,
+                NOW - 300
+            ),
+            format!(r#"{{"event":"x","id":"e","timestamp":{}}}"#, NOW + 300),
+            format!(r#" {{ "event" : "x", "id" : "e2", "timestamp" : {NOW}, "data" : null }}"#),
+            format!(r#"{{"data":{{"a":1}},"timestamp":{NOW},"id":"e3","event":"x","more":1}}"#),
+            format!(r#"{{"event":"x","id":"evt\u005f4","timestamp":{NOW},"data":{{}}}}"#),
+            format!(r#"{{"event":"x\n","id":"e5","timestamp":{NOW},"data":{{}}}}"#),
+        ];
+        for body in &bodies {
+            let signature = megabot_signature(&secret(), body.as_bytes());
+            let headers = [("X-MegaBot-Signature", signature.as_str())];
+            let verified = verifier
+                .verify_at(&headers, body.as_bytes(), now())
+                .unwrap();
+            let authenticated = verifier
+                .authenticate_at(&headers, body.as_bytes(), now())
+                .unwrap();
+            assert_eq!(authenticated.scheme, Scheme::MegaBot);
+            assert_eq!(authenticated.secret_index, 1);
+            assert_eq!(authenticated.delivery_id, verified.delivery_id, "{body}");
+            assert_eq!(authenticated.signed_at, verified.signed_at);
+            assert_eq!(authenticated.expires_at, verified.expires_at);
+        }
+    }
+
+    #[test]
+    fn authenticate_reads_only_the_envelope_head_of_canonical_bodies() {
+        // Everything after the timestamp is left to Event::from_slice.
+        let body = format!(r#"{{"event":"x","id":"e","timestamp":{NOW},"data":{{not json"#);
+        let authenticated = megabot(&body).unwrap();
+        assert_eq!(authenticated.delivery_id, "e");
+        assert_eq!(authenticated.signed_at, now());
+        let signature = megabot_signature(&secret(), body.as_bytes());
+        let headers = [("X-MegaBot-Signature", signature)];
+        let error = verifier()
+            .verify_at(&headers, body.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_envelope");
+    }
+
+    #[test]
+    fn authenticate_refuses_what_has_no_envelope_head() {
+        for body in [
+            "not json".to_owned(),
+            "[1,2]".to_owned(),
+            format!(r#"{{"id":"e","timestamp":{NOW}}}"#),
+            format!(r#"{{"event":1,"id":"e","timestamp":{NOW}}}"#),
+            format!(r#"{{"event":"x","timestamp":{NOW}}}"#),
+            r#"{"event":"x","id":"e","timestamp":1640995300.0}"#.to_owned(),
+            r#"{"event":"x","id":"e","timestamp":01640995300}"#.to_owned(),
+            r#"{"event":"x","id":"e","timestamp":"1640995300"}"#.to_owned(),
+            r#"{"event":"x","id":"e","timestamp":9223372036854775807}"#.to_owned(),
+            r#"{"event":"x","id":"e","timestamp":99999999999999999999}"#.to_owned(),
+            format!(r#"{{"event":"x","id":"e","id":"f","timestamp":{NOW}}}"#),
+            format!(r#"{{"event":"x","id":"e\ud800","timestamp":{NOW},"data":1,"data":2}}"#),
+        ] {
+            let error = megabot(&body).unwrap_err();
+            assert_eq!(error.code(), "invalid_envelope", "{body}: {error}");
+        }
+    }
+
+    #[test]
+    fn authenticate_checks_signature_first_then_freshness() {
+        let body = r#"{"event":"x","id":"e","timestamp":1}"#;
+        let headers = [("X-MegaBot-Signature", format!("sha256={}", "0".repeat(64)))];
+        let error = verifier()
+            .authenticate_at(&headers, b"not json", now())
+            .unwrap_err();
+        assert_eq!(error.code(), "signature_mismatch");
+        let error = megabot(body).unwrap_err();
+        assert!(matches!(error, Error::TimestampTooOld { .. }), "{error}");
+        let future = format!(r#"{{"event":"x","id":"e","timestamp":{}}}"#, NOW + 301);
+        assert!(matches!(
+            megabot(&future),
+            Err(Error::TimestampTooNew { .. })
+        ));
+        let missing = verifier().authenticate_at(&[("X-Other", "1")], body.as_bytes(), now());
+        assert!(matches!(missing, Err(Error::MissingSignature)));
+        let large = Verifier::builder()
+            .megabot_secret(secret())
+            .max_body_size(4)
+            .build()
+            .unwrap()
+            .authenticate_at(&[("X-MegaBot-Signature", "x")], body.as_bytes(), now());
+        assert!(matches!(large, Err(Error::BodyTooLarge { limit: 4 })));
+    }
+
+    #[test]
+    fn authenticate_standard_webhooks_does_not_read_the_body() {
+        let secret = StandardSecret::from_bytes(&[7; 32]).unwrap();
+        let body = b"\xff not even utf-8";
+        let signature = standard_signature(&secret, "msg_1", NOW - 10, body);
+        let timestamp = (NOW - 10).to_string();
+        let headers = [
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", timestamp.as_str()),
+            ("webhook-signature", signature.as_str()),
+        ];
+        let authenticated = verifier().authenticate_at(&headers, body, now()).unwrap();
+        assert_eq!(authenticated.scheme, Scheme::StandardWebhooks);
+        assert_eq!(authenticated.delivery_id, "msg_1");
+        assert_eq!(authenticated.signed_at.timestamp(), NOW - 10);
+        assert_eq!(authenticated.expires_at.timestamp(), NOW + 290);
+        let error = verifier().verify_at(&headers, body, now()).unwrap_err();
+        assert_eq!(error.code(), "invalid_envelope");
+        let stale = verifier()
+            .authenticate_at(
+                &headers,
+                body,
+                DateTime::from_timestamp(NOW + 400, 0).unwrap(),
+            )
+            .unwrap_err();
+        assert!(matches!(stale, Error::TimestampTooOld { .. }));
     }
 }
