@@ -75,12 +75,16 @@ fn megabot(c: &mut Criterion) {
         hex::decode_to_slice(&header[7..], &mut expected).expect("hex");
         assert!(raw_hmac(MEGABOT_SECRET.as_bytes(), &[&body], &expected));
         assert!(verifier.verify(&headers, &body).is_ok());
+        assert!(verifier.authenticate(&headers, &body).is_ok());
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("raw_hmac", size), &body, |b, body| {
             b.iter(|| raw_hmac(MEGABOT_SECRET.as_bytes(), &[black_box(body)], &expected))
         });
         group.bench_with_input(BenchmarkId::new("signature", size), &body, |b, body| {
             b.iter(|| verify_megabot_signature(&secrets, black_box(&header), black_box(body)))
+        });
+        group.bench_with_input(BenchmarkId::new("authenticate", size), &body, |b, body| {
+            b.iter(|| verifier.authenticate(&headers, black_box(body)))
         });
         group.bench_with_input(BenchmarkId::new("verify", size), &body, |b, body| {
             b.iter(|| verifier.verify(&headers, black_box(body)))
@@ -157,6 +161,9 @@ fn standard(c: &mut Criterion) {
                     black_box(body),
                 )
             })
+        });
+        group.bench_with_input(BenchmarkId::new("authenticate", size), &body, |b, body| {
+            b.iter(|| verifier.authenticate(&headers, black_box(body)))
         });
         group.bench_with_input(BenchmarkId::new("verify", size), &body, |b, body| {
             b.iter(|| verifier.verify(&headers, black_box(body)))

@@ -20,8 +20,11 @@ use megabot_webhook_verify::signature::{verify_megabot_signature, verify_standar
 use megabot_webhook_verify::{Error, Secret, StandardSecret, Verifier};
 use serde_json::Value;
 
+/// A fuzz target's check: panics when a property does not hold for the input.
+pub type Check = fn(&[u8]);
+
 /// Every fuzz target, by name, with the function it runs.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("megabot_signature_header", megabot_signature_header),
     ("standard_headers", standard_headers),
     ("verify_request", verify_request),
@@ -180,8 +183,11 @@ pub fn standard_headers(data: &[u8]) {
 /// Flags: bit 0 appends a correct `X-MegaBot-Signature`, bit 1 correct Standard
 /// Webhooks headers (timestamp [`NOW`]), bit 2 accepts the MegaBot scheme only, bit 3
 /// the Standard Webhooks scheme only. Checks that nothing panics, that errors carry a
-/// 4xx status and never a secret, and that an accepted delivery is authentic, fresh and
-/// parses to the same event as [`Event::from_slice`].
+/// 4xx status and never a secret, that an accepted delivery is authentic, fresh and
+/// parses to the same event as [`Event::from_slice`], and that
+/// [`Verifier::authenticate_at`] agrees with [`Verifier::verify_at`] (same id, times and
+/// scheme; where they differ, only because `verify_at` parsed what `authenticate_at`
+/// does not read).
 pub fn verify_request(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
@@ -228,7 +234,36 @@ pub fn verify_request(data: &[u8]) {
     let Ok(verifier) = builder.build() else {
         return;
     };
-    match verifier.verify_at(&headers, body, now()) {
+    let authenticated = verifier.authenticate_at(&headers, body, now());
+    let verified = verifier.verify_at(&headers, body, now());
+    match (&authenticated, &verified) {
+        (Ok(authenticated), Ok(verified)) => {
+            assert_eq!(authenticated.scheme, verified.scheme);
+            assert_eq!(authenticated.secret_index, verified.secret_index);
+            assert_eq!(authenticated.delivery_id, verified.delivery_id);
+            assert_eq!(authenticated.signed_at, verified.signed_at);
+            assert_eq!(authenticated.expires_at, verified.expires_at);
+        }
+        (Err(authenticated), Ok(_)) => {
+            panic!("verify_at accepted, authenticate_at refused: {authenticated}")
+        }
+        // verify_at parses the whole body before checking freshness; authenticate_at
+        // reads only the envelope head, then checks freshness.
+        (Ok(_), Err(error)) => assert_eq!(error.code(), "invalid_envelope", "{error}"),
+        (Err(a), Err(v)) => {
+            if a.code() != v.code() {
+                assert_eq!(v.code(), "invalid_envelope", "{a} / {v}");
+                assert!(matches!(a.status(), 400 | 401), "{a}");
+            }
+        }
+    }
+    if let (Ok(authenticated), Ok(event)) = (&authenticated, Event::from_slice(body)) {
+        if authenticated.scheme == megabot_webhook_verify::Scheme::MegaBot {
+            assert_eq!(authenticated.delivery_id, event.id);
+            assert_eq!(authenticated.signed_at, event.timestamp);
+        }
+    }
+    match verified {
         Ok(verified) => {
             let age = (NOW - verified.signed_at.timestamp()).abs();
             assert!(age <= 300, "accepted a timestamp {age} s away");
