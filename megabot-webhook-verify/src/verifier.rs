@@ -404,7 +404,9 @@ mod envelope {
         if !matches!(rest.get(digits), Some(b',' | b'}')) {
             return None;
         }
-        let seconds = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        let seconds = rest[..digits].iter().try_fold(0i64, |value, &digit| {
+            value.checked_mul(10)?.checked_add(i64::from(digit - b'0'))
+        })?;
         Some((id, seconds))
     }
 
