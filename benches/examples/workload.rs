@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Workloads: `typed:<event>`, `value:<event>` (the built-in examples), `hmac:<bytes>`,
-//! `signature:<bytes>`, `verify:<bytes>` (MegaBot scheme, full `verify_at`).
+//! `signature:<bytes>`, `authenticate:<bytes>`, `verify:<bytes>` (MegaBot scheme, full `verify_at`).
 
 use std::hint::black_box;
 
@@ -55,7 +55,7 @@ fn main() {
                 }
             }
         }
-        "hmac" | "signature" | "verify" => {
+        "hmac" | "signature" | "authenticate" | "verify" => {
             let body = event_body(arg.parse().expect("size"));
             let header = megabot_signature(&secret, &body);
             let secrets = [secret.clone()];
@@ -71,6 +71,13 @@ fn main() {
                             Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
                         mac.update(black_box(&body));
                         black_box(mac.finalize());
+                    }
+                    "authenticate" => {
+                        black_box(
+                            verifier
+                                .authenticate_at(&headers, black_box(&body), now)
+                                .expect("valid"),
+                        );
                     }
                     "signature" => {
                         black_box(

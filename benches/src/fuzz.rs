@@ -12,6 +12,7 @@
 //! | `verify_request` | [`verify_request`] |
 //! | `event_parse` | [`event_parse`] |
 //! | `guide_json` | [`guide_json`] |
+//! | `config_load` | [`config_load`] |
 
 use chrono::{DateTime, Utc};
 use megabot_webhook_types::{Event, EventPayload, guide_json as writer};
@@ -30,6 +31,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("verify_request", verify_request),
     ("event_parse", event_parse),
     ("guide_json", guide_json),
+    ("config_load", config_load),
 ];
 
 /// The MegaBot secrets the targets use (two: key rotation).
@@ -346,4 +348,53 @@ pub fn guide_json(data: &[u8]) {
     assert_eq!(parsed, value, "{}", String::from_utf8_lossy(&written));
     let rewritten = writer::to_vec(&parsed).expect("serialises");
     assert_eq!(rewritten, written, "not a fixed point");
+}
+
+/// The variables [`config_load`] expands, with their values.
+pub const CONFIG_ENV: [(&str, &str); 5] = [
+    ("WEBHOOK_SECRET_KEY", "fuzz-secret-value-1"),
+    ("WEBHOOK_OLD_SECRET_KEY", "fuzz-secret-value-0"),
+    ("GITHUB_TOKEN", "ghp_fuzz"),
+    ("MAX_ATTEMPTS", "3"),
+    ("MONITORING_URL", "https://monitoring.example.com/webhook"),
+];
+
+/// The sender's config loader (`mega-config.yaml`): the input is the file's text.
+///
+/// Checks that loading never panics, that it is deterministic, that every error names
+/// the file, and that a loaded config's `Debug` never shows a secret that came from
+/// the environment.
+pub fn config_load(data: &[u8]) {
+    use megabot_webhook_verify::sender::ConfigLoader;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let loader = ConfigLoader::with_env(|name| {
+        CONFIG_ENV
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    });
+    let first = loader.load_str(text, "fuzz.yaml");
+    let second = loader.load_str(text, "fuzz.yaml");
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => {
+            let shown = format!("{:?}", a.config);
+            assert_eq!(shown, format!("{:?}", b.config));
+            for (_, secret) in &CONFIG_ENV[..2] {
+                if !text.contains(secret) {
+                    assert!(!shown.contains(secret), "Debug shows a secret: {shown}");
+                }
+            }
+            for warning in &a.warnings {
+                assert!(warning.to_string().starts_with("fuzz.yaml"), "{warning}");
+            }
+        }
+        (Err(a), Err(b)) => {
+            let message = a.to_string();
+            assert_eq!(message, b.to_string());
+            assert!(message.contains("fuzz.yaml"), "{message}");
+        }
+        _ => panic!("loading twice gave different outcomes"),
+    }
 }

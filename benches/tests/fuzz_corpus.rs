@@ -39,6 +39,7 @@ fn every_target_has_a_replay_test() {
         "verify_request",
         "event_parse",
         "guide_json",
+        "config_load",
     ];
     for (name, _) in TARGETS {
         assert!(tested.contains(name), "{name} has no replay test");
@@ -68,4 +69,9 @@ fn event_parse() {
 #[test]
 fn guide_json() {
     replay("guide_json");
+}
+
+#[test]
+fn config_load() {
+    replay("config_load");
 }

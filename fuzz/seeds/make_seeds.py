@@ -78,3 +78,10 @@ for name, b in compact[:5]:
     write("guide_json", name, b)
 write("guide_json", "floats", b'[1e16,1e-5,100.0,28.5,0.1,-0.0,5e-324,1.7976931348623157e308,123456789012345678901234567890,-9223372036854775808,18446744073709551615]')
 write("guide_json", "strings", '{"a":"caf\u00e9 \U0001F600","\\u0000":"\\ud83d\\ude00\\n\\t\\u007f/"}'.encode())
+
+# config_load: the sender's own test configs (good and bad ones)
+import shutil
+for path in sorted(glob.glob(os.path.join(HERE, "..", "..", "megabot-webhook-verify", "tests", "data", "config", "*.yaml"))):
+    d = os.path.join(CORPUS, "config_load")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(path, os.path.join(d, os.path.basename(path)[:-5]))
