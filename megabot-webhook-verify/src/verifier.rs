@@ -392,9 +392,14 @@ mod envelope {
     /// UTF-8): the id and the timestamp. `None` for anything else.
     fn canonical_prefix(body: &[u8]) -> Option<(&str, i64)> {
         let rest = body.strip_prefix(br#"{"event":""#)?;
-        let (_name, rest) = plain_string(rest)?;
+        let (name, rest) = plain_string(rest)?;
+        // The name is not used: only check that it is UTF-8 (ASCII needs no more).
+        if !name.is_ascii() {
+            std::str::from_utf8(name).ok()?;
+        }
         let rest = rest.strip_prefix(br#","id":""#)?;
         let (id, rest) = plain_string(rest)?;
+        let id = std::str::from_utf8(id).ok()?;
         let rest = rest.strip_prefix(br#","timestamp":"#)?;
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         // JSON has no leading zeros; 19 digits cover every i64.
@@ -410,17 +415,16 @@ mod envelope {
         Some((id, seconds))
     }
 
-    /// The string up to the next `"`, and what follows that quote; `None` when it holds
-    /// an escape, a control character or invalid UTF-8.
-    fn plain_string(input: &[u8]) -> Option<(&str, &[u8])> {
+    /// The bytes up to the next `"`, and what follows that quote; `None` when they hold
+    /// an escape or a control character (UTF-8 is the caller's to check).
+    fn plain_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
         let end = input
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         if input[end] != b'"' {
             return None;
         }
-        let text = std::str::from_utf8(&input[..end]).ok()?;
-        Some((text, &input[end + 1..]))
+        Some((&input[..end], &input[end + 1..]))
     }
 
     /// The envelope's `id` and `timestamp`; `event` must be a string, `data` may be any
