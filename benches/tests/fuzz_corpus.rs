@@ -75,3 +75,19 @@ fn guide_json() {
 fn config_load() {
     replay("config_load");
 }
+
+#[test]
+fn the_verify_request_corpus_reaches_acceptance() {
+    // Guards against a corpus (or a clock constant) that only exercises refusals.
+    let dir = corpus_dir("verify_request");
+    let accepted = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|entry| std::fs::read(entry.expect("entry").path()).expect("file"))
+        .filter(|data| megabot_webhook_benches::fuzz::verify_request_accepts(data))
+        .count();
+    assert!(
+        accepted >= 5,
+        "only {accepted} accepted deliveries in {}",
+        dir.display()
+    );
+}
