@@ -401,30 +401,36 @@ mod envelope {
         let (id, rest) = plain_string(rest)?;
         let id = std::str::from_utf8(id).ok()?;
         let rest = rest.strip_prefix(br#","timestamp":"#)?;
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         // JSON has no leading zeros; 19 digits cover every i64.
-        if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
-            return None;
+        let (&first, mut rest) = rest.split_first()?;
+        let mut seconds = i64::from(first.checked_sub(b'0').filter(|d| *d <= 9)?);
+        let mut digits = 1;
+        while let Some((&byte, tail)) = rest.split_first() {
+            let Some(digit) = byte.checked_sub(b'0').filter(|d| *d <= 9) else {
+                break;
+            };
+            if seconds == 0 || digits == 19 {
+                return None;
+            }
+            seconds = seconds.checked_mul(10)?.checked_add(i64::from(digit))?;
+            digits += 1;
+            rest = tail;
         }
-        if !matches!(rest.get(digits), Some(b',' | b'}')) {
-            return None;
-        }
-        let seconds = rest[..digits].iter().try_fold(0i64, |value, &digit| {
-            value.checked_mul(10)?.checked_add(i64::from(digit - b'0'))
-        })?;
-        Some((id, seconds))
+        matches!(rest.first(), Some(b',' | b'}')).then_some((id, seconds))
     }
 
     /// The bytes up to the next `"`, and what follows that quote; `None` when they hold
     /// an escape or a control character (UTF-8 is the caller's to check).
     fn plain_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
-        let end = input
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if input[end] != b'"' {
-            return None;
+        for (at, &byte) in input.iter().enumerate() {
+            if byte == b'"' {
+                return Some((&input[..at], &input[at + 1..]));
+            }
+            if byte == b'\\' || byte < 0x20 {
+                return None;
+            }
         }
-        Some((&input[..end], &input[end + 1..]))
+        None
     }
 
     /// The envelope's `id` and `timestamp`; `event` must be a string, `data` may be any
