@@ -207,14 +207,25 @@ fn redeliver_sends_the_dead_letters_once_the_receiver_is_up() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `check-config` on a test config, with or without the variables the guide's config uses.
+fn check_config(path: &str, with_env: bool) -> std::process::Output {
+    let mut command = common::bin();
+    command.args(["check-config", &data(path)]);
+    if with_env {
+        command
+            .env("WEBHOOK_SECRET_KEY", "x")
+            .env("GITHUB_TOKEN", "y");
+    } else {
+        command
+            .env_remove("WEBHOOK_SECRET_KEY")
+            .env_remove("GITHUB_TOKEN");
+    }
+    command.output().unwrap()
+}
+
 #[test]
 fn check_config_shows_endpoints_and_names_file_line_and_key() {
-    let out = common::bin()
-        .args(["check-config", &data("config/guide_corrected.yaml")])
-        .env("WEBHOOK_SECRET_KEY", "x")
-        .env("GITHUB_TOKEN", "y")
-        .output()
-        .unwrap();
+    let out = check_config("config/guide_corrected.yaml", true);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -227,22 +238,13 @@ fn check_config_shows_endpoints_and_names_file_line_and_key() {
         "{stderr}"
     );
 
-    let out = common::bin()
-        .args(["check-config", &data("config/guide_as_printed.yaml")])
-        .env("WEBHOOK_SECRET_KEY", "x")
-        .env("GITHUB_TOKEN", "y")
-        .output()
-        .unwrap();
+    let out = check_config("config/guide_as_printed.yaml", true);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("guide_as_printed.yaml:13:"), "{stderr}");
     assert!(stderr.contains("indentation"), "{stderr}");
 
-    let out = common::bin()
-        .args(["check-config", &data("config/unknown_key.yaml")])
-        .env("WEBHOOK_SECRET_KEY", "x")
-        .output()
-        .unwrap();
+    let out = check_config("config/unknown_key.yaml", true);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: "), "{stderr}");
@@ -252,11 +254,7 @@ fn check_config_shows_endpoints_and_names_file_line_and_key() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    let out = common::bin()
-        .args(["check-config", &data("config/unknown_key.yaml")])
-        .env_remove("WEBHOOK_SECRET_KEY")
-        .output()
-        .unwrap();
+    let out = check_config("config/unknown_key.yaml", false);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
