@@ -36,14 +36,17 @@ fn envelope(id: &str, timestamp: i64) -> Vec<u8> {
 }
 
 /// Replaces the character at `position` by one that differs from it in a way that
-/// matters: for hex digits, not merely in case.
+/// matters: for hex digits, not merely in case; for the last character, not by a
+/// space (a space replacing the trailing base64 `=` leaves the same signature without
+/// its optional padding, which is valid: see `unpadded_standard_signature_is_the_same_signature`).
 fn change_char(value: &str, position: usize, replacement_seed: u8) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefABCDEFGHxyz+/=,v ";
     let bytes = value.as_bytes();
     let position = position % bytes.len();
     let original = bytes[position];
+    let last = position + 1 == bytes.len();
     let mut index = usize::from(replacement_seed) % ALPHABET.len();
-    while ALPHABET[index].eq_ignore_ascii_case(&original) {
+    while ALPHABET[index].eq_ignore_ascii_case(&original) || (last && ALPHABET[index] == b' ') {
         index = (index + 1) % ALPHABET.len();
     }
     let mut changed = bytes.to_vec();
@@ -256,5 +259,25 @@ proptest! {
                 "{:?}", error
             );
         }
+    }
+}
+
+/// The decision the property above relies on: base64 padding is optional in a `v1,`
+/// entry, and trailing white space is not part of it, so a space in place of the `=`
+/// is the same signature.
+#[test]
+fn unpadded_standard_signature_is_the_same_signature() {
+    let key = StandardSecret::from_bytes(&[7; 24]).unwrap();
+    let body = br#"{"event":"x"}"#;
+    let header = standard_signature(&key, "msg_1", 1_614_265_330, body);
+    assert!(header.ends_with('='), "{header}");
+    let spaced = format!("{} ", &header[..header.len() - 1]);
+    let unpadded = &header[..header.len() - 1];
+    for variant in [spaced.as_str(), unpadded] {
+        assert_eq!(
+            verify_standard_signature(&[key.clone()], "msg_1", 1_614_265_330, variant, body).ok(),
+            Some(0),
+            "{variant:?}"
+        );
     }
 }
