@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use megabot_webhook_adapters::Webhook;
+use megabot_webhook_sender::{ConfigLoader, Sender};
 use megabot_webhook_types::{Event, EventName, examples};
-use megabot_webhook_verify::sender::{ConfigLoader, Sender};
 use megabot_webhook_verify::{MemoryReplayGuard, Secret, Verifier};
 
 const SECRET: &str = "your_webhook_secret";

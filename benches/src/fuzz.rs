@@ -373,7 +373,7 @@ pub const CONFIG_ENV: [(&str, &str); 5] = [
 /// the file, and that a loaded config's `Debug` never shows a secret that came from
 /// the environment.
 pub fn config_load(data: &[u8]) {
-    use megabot_webhook_verify::sender::ConfigLoader;
+    use megabot_webhook_sender::ConfigLoader;
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -18,6 +18,9 @@ pub(crate) enum CliError {
     /// The SDK refused something (a secret, a verifier setting).
     #[error("{0}")]
     Sdk(#[from] megabot_webhook_verify::Error),
+    /// The sender refused something (a config, a dead-letter file, a delivery).
+    #[error("{0}")]
+    Sender(#[from] megabot_webhook_sender::Error),
     /// Arguments that do not fit together.
     #[error("{0}")]
     Usage(String),

@@ -30,7 +30,7 @@
 //! use std::sync::Arc;
 //! use megabot_webhook_examples::forward::{Forwarder, RetrySettings, Selection, router};
 //! use megabot_webhook_examples::forward::slack::{Slack, SlackConfig};
-//! use megabot_webhook_types::config::Filters;
+//! use megabot_webhook_sender::config::Filters;
 //! use megabot_webhook_verify::{Secret, Verifier};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,8 +47,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`RetryPolicy`]: megabot_webhook_types::config::RetryPolicy
-//! [`backoff_delay`]: megabot_webhook_verify::sender::backoff_delay
+//! [`RetryPolicy`]: megabot_webhook_sender::config::RetryPolicy
+//! [`backoff_delay`]: megabot_webhook_sender::backoff_delay
 
 mod app;
 pub mod datadog;

@@ -10,8 +10,8 @@ use common_forward::{
 };
 use megabot_webhook_examples::forward::Selection;
 use megabot_webhook_examples::forward::slack::{Slack, SlackConfig};
+use megabot_webhook_sender::config::Filters;
 use megabot_webhook_types::EventName;
-use megabot_webhook_types::config::Filters;
 use serde_json::json;
 use tokio::time::Instant;
 

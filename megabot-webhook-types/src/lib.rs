@@ -34,8 +34,6 @@
 //!
 //! # Modules
 //!
-//! - [`config`]: the sender's configuration schema (the `webhooks:` section of
-//!   `mega-config.yaml` and the registration API body).
 //!
 //! # Features
 //!
@@ -43,7 +41,6 @@
 //! |---|---|---|
 //! | — | — | this crate has no optional features |
 
-pub mod config;
 pub mod data;
 mod error;
 mod event;

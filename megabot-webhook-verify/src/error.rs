@@ -98,39 +98,6 @@ pub enum Error {
         /// Why the secret was refused (never the secret itself).
         reason: &'static str,
     },
-
-    // ---- feature `sender` (maintained with `src/sender/`) ----
-    /// The sender's configuration is invalid. The message names the file, line
-    /// and key when the config came from a file (see `sender::ConfigError`).
-    #[cfg(feature = "sender")]
-    #[error(transparent)]
-    Config(Box<crate::sender::ConfigError>),
-
-    /// A dead-letter file could not be read, written or parsed.
-    #[cfg(feature = "sender")]
-    #[error("dead-letter file {path}: {message}")]
-    DeadLetter {
-        /// The file.
-        path: String,
-        /// What went wrong (with the line, for a record that does not parse).
-        message: String,
-    },
-
-    /// The sender's HTTP client could not be set up.
-    #[cfg(feature = "sender")]
-    #[error("cannot set up the http client: {message}")]
-    HttpClient {
-        /// Why.
-        message: String,
-    },
-
-    /// A delivery cannot be built from the given event or body.
-    #[cfg(feature = "sender")]
-    #[error("invalid delivery: {message}")]
-    InvalidDelivery {
-        /// Why.
-        message: String,
-    },
 }
 
 impl Error {
@@ -164,14 +131,6 @@ impl Error {
             Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
             Error::NoSecret => "no_secret",
             Error::InvalidSecret { .. } => "invalid_secret",
-            #[cfg(feature = "sender")]
-            Error::Config(_) => "invalid_config",
-            #[cfg(feature = "sender")]
-            Error::DeadLetter { .. } => "dead_letter",
-            #[cfg(feature = "sender")]
-            Error::HttpClient { .. } => "http_client",
-            #[cfg(feature = "sender")]
-            Error::InvalidDelivery { .. } => "invalid_delivery",
         }
     }
 
@@ -195,11 +154,6 @@ impl Error {
             Error::DuplicateDelivery => 200,
             Error::ReplayStoreFull | Error::ReplayStoreUnavailable { .. } => 503,
             Error::NoSecret | Error::InvalidSecret { .. } => 500,
-            #[cfg(feature = "sender")]
-            Error::Config(_)
-            | Error::DeadLetter { .. }
-            | Error::HttpClient { .. }
-            | Error::InvalidDelivery { .. } => 500,
         }
     }
 

@@ -44,7 +44,6 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `sender` | no | module `sender`: signed delivery with retries, subscriptions, filters, metrics, dead letters and `mega-config.yaml` loading |
 //! | `redis` | no | `RedisReplayGuard`: a Redis [`ReplayGuard`] shared by receivers on several instances (needs a Tokio runtime) |
 //!
 //! # Modules
@@ -72,8 +71,6 @@ mod redis_guard;
 pub mod replay;
 mod scheme;
 mod secret;
-#[cfg(feature = "sender")]
-pub mod sender;
 pub mod sign;
 pub mod signature;
 mod verified;

@@ -275,7 +275,14 @@ fn unpadded_standard_signature_is_the_same_signature() {
     let unpadded = &header[..header.len() - 1];
     for variant in [spaced.as_str(), unpadded] {
         assert_eq!(
-            verify_standard_signature(&[key.clone()], "msg_1", 1_614_265_330, variant, body).ok(),
+            verify_standard_signature(
+                std::slice::from_ref(&key),
+                "msg_1",
+                1_614_265_330,
+                variant,
+                body
+            )
+            .ok(),
             Some(0),
             "{variant:?}"
         );

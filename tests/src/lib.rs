@@ -19,8 +19,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
 use megabot_webhook_adapters::Webhook;
-use megabot_webhook_types::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
-use megabot_webhook_verify::sender::{self, Sender};
+use megabot_webhook_sender::Sender;
+use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
 use megabot_webhook_verify::{RedisReplayGuard, Secret, Verifier, sign};
 use serde_json::Value;
 use warp::Filter;
@@ -633,8 +633,8 @@ pub fn sender(url: &str, max_attempts: u32, delay: Duration, max_delay: Duration
 
 impl Delivery {
     /// The delivery as the SDK's sender takes it (it signs it itself).
-    pub fn for_sender(&self) -> sender::Delivery {
-        sender::Delivery::from_json(&self.body).expect("a valid envelope")
+    pub fn for_sender(&self) -> megabot_webhook_sender::Delivery {
+        megabot_webhook_sender::Delivery::from_json(&self.body).expect("a valid envelope")
     }
 }
 

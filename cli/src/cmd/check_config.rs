@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use megabot_webhook_types::config::{EndpointConfig, WebhooksConfig};
-use megabot_webhook_verify::sender::{ConfigLoader, known_events_matching};
+use megabot_webhook_sender::config::{EndpointConfig, WebhooksConfig};
+use megabot_webhook_sender::{ConfigLoader, known_events_matching};
 
 use crate::error::CliError;
 

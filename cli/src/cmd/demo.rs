@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Args;
 use megabot_webhook_adapters::Webhook;
-use megabot_webhook_types::config::EndpointConfig;
+use megabot_webhook_sender::config::EndpointConfig;
+use megabot_webhook_sender::{Delivery, EndpointReport, Sender};
 use megabot_webhook_types::{Event, EventName, EventPayload, headers};
-use megabot_webhook_verify::sender::{Delivery, EndpointReport, Sender};
 use megabot_webhook_verify::{Secret, StandardSecret, sign};
 
 use crate::cmd::listen::build_verifier;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use megabot_webhook_verify::sender::{ConfigLoader, Sender};
+use megabot_webhook_sender::{ConfigLoader, Sender};
 
 use crate::cmd::send::describe;
 use crate::error::CliError;

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use megabot_webhook_types::config::{
+use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
+use megabot_webhook_sender::{Delivery, EndpointReport, Sender};
 use megabot_webhook_types::{EventName, examples};
-use megabot_webhook_verify::sender::{Delivery, EndpointReport, Sender};
 
 use crate::error::CliError;
 use crate::input::read_body;

@@ -31,7 +31,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use megabot_webhook_types::config::SecretString;
+use megabot_webhook_sender::config::SecretString;
 use megabot_webhook_types::{Event, EventPayload, Severity};
 use reqwest::Url;
 use serde_json::{Value, json};

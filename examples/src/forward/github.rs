@@ -37,8 +37,8 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::Utc;
+use megabot_webhook_sender::config::SecretString;
 use megabot_webhook_types::Event;
-use megabot_webhook_types::config::SecretString;
 use reqwest::Url;
 use serde_json::{Map, Value, json};
 

@@ -26,8 +26,8 @@
 use std::fmt;
 
 use chrono::Utc;
+use megabot_webhook_sender::config::SecretString;
 use megabot_webhook_types::Event;
-use megabot_webhook_types::config::SecretString;
 use reqwest::Url;
 use serde_json::Value;
 

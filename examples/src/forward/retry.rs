@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use megabot_webhook_types::config::RetryPolicy;
-use megabot_webhook_verify::sender::{RandomSource, SystemRandom, backoff_delay};
+use megabot_webhook_sender::config::RetryPolicy;
+use megabot_webhook_sender::{RandomSource, SystemRandom, backoff_delay};
 use tokio::time::Instant;
 
 use super::{Env, Error};

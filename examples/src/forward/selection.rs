@@ -4,9 +4,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use megabot_webhook_types::config::Filters;
+use megabot_webhook_sender::config::Filters;
+use megabot_webhook_sender::{EventFilter, FilterKind, Subscription};
 use megabot_webhook_types::{Event, Severity};
-use megabot_webhook_verify::sender::{EventFilter, FilterKind, Subscription};
 
 use super::{Env, Error};
 
@@ -46,7 +46,7 @@ impl Selection {
     ///
     /// ```
     /// use megabot_webhook_examples::forward::Selection;
-    /// use megabot_webhook_types::config::Filters;
+    /// use megabot_webhook_sender::config::Filters;
     /// use megabot_webhook_types::{EventName, examples::example};
     ///
     /// let filters: Filters = serde_json::from_str(r#"{"min_severity":"warning"}"#)?;

@@ -11,7 +11,7 @@ use reqwest::{RequestBuilder, Url};
 use super::Error;
 use super::retry::AttemptError;
 use super::text::sanitize;
-use megabot_webhook_verify::sender::parse_retry_after;
+use megabot_webhook_sender::parse_retry_after;
 
 /// The `User-Agent` of every request to a target (GitHub requires one).
 pub const USER_AGENT: &str = concat!("megabot-webhook-forwarder/", env!("CARGO_PKG_VERSION"));

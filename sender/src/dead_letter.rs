@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::config::{EndpointConfig, Headers, RetryPolicy};
 use base64::Engine as _;
-use megabot_webhook_types::config::{EndpointConfig, Headers, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 use super::delivery::Delivery;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::config::{ContentFilter, Filters, TimeWindow};
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use megabot_webhook_types::Severity;
-use megabot_webhook_types::config::{ContentFilter, Filters, TimeWindow};
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
@@ -66,8 +66,8 @@ impl fmt::Display for FilterKind {
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
-/// use megabot_webhook_types::config::Filters;
-/// use megabot_webhook_verify::sender::{EventFilter, FilterKind};
+/// use megabot_webhook_sender::config::Filters;
+/// use megabot_webhook_sender::{EventFilter, FilterKind};
 /// use serde_json::json;
 ///
 /// let filters: Filters = serde_json::from_value(json!({

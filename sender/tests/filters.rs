@@ -1,16 +1,15 @@
 //! Filters and subscriptions, table-tested against the guide's fixtures.
-#![cfg(feature = "sender")]
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use megabot_webhook_types::Event;
-use megabot_webhook_types::config::{EndpointConfig, Filters, SecretKeys, WebhooksConfig};
-use megabot_webhook_verify::sender::Sender;
-use megabot_webhook_verify::sender::{
+use megabot_webhook_sender::Sender;
+use megabot_webhook_sender::config::{EndpointConfig, Filters, SecretKeys, WebhooksConfig};
+use megabot_webhook_sender::{
     Delivery, EventFilter, FilterKind, FixedClock, SkipReason, Subscription, pattern_matches,
 };
+use megabot_webhook_types::Event;
 use serde_json::{Value, json};
 
 /// Every fixture as (file stem, delivery), sorted by stem.

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{EndpointConfig, WebhooksConfig};
 use megabot_webhook_types::Event;
-use megabot_webhook_types::config::{EndpointConfig, WebhooksConfig};
 
 use super::clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 use super::config_load::ConfigLoader;
@@ -18,7 +18,8 @@ use super::endpoint::{self, CompiledEndpoint};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::registry::{EndpointId, Registry};
 use super::report::{EndpointReport, Outcome, SendReport, SkipReason, Skipped};
-use crate::{Error, Secret};
+use crate::Error;
+use megabot_webhook_verify::Secret;
 
 /// The key runtime-registered endpoints are checked under.
 const ENDPOINT_KEY: &str = "endpoint";
@@ -30,8 +31,8 @@ const ENDPOINT_KEY: &str = "endpoint";
 /// enabled (`#[tokio::main]` has it).
 ///
 /// ```no_run
-/// use megabot_webhook_verify::sender::Sender;
-/// # async fn run(event: megabot_webhook_types::Event) -> Result<(), megabot_webhook_verify::Error> {
+/// use megabot_webhook_sender::Sender;
+/// # async fn run(event: megabot_webhook_types::Event) -> Result<(), megabot_webhook_sender::Error> {
 /// let (sender, warnings) = Sender::from_config_file("mega-config.yaml")?;
 /// for warning in &warnings {
 ///     eprintln!("warning: {warning}");
@@ -71,8 +72,8 @@ impl fmt::Debug for Sender {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
-/// use megabot_webhook_verify::sender::{MemoryDeadLetters, RecordingSleeper, Sender};
+/// use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+/// use megabot_webhook_sender::{MemoryDeadLetters, RecordingSleeper, Sender};
 ///
 /// let config = WebhooksConfig {
 ///     secret_key: Some(SecretKeys::one("your_webhook_secret")),
@@ -86,7 +87,7 @@ impl fmt::Debug for Sender {
 ///     .build()?;
 /// assert!(warnings.is_empty());
 /// assert_eq!(sender.endpoints().len(), 1);
-/// # Ok::<(), megabot_webhook_verify::Error>(())
+/// # Ok::<(), megabot_webhook_sender::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct SenderBuilder {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Severity;
+use megabot_webhook_types::Severity;
 
 /// Which events of the subscribed kinds an endpoint receives. Every filter
 /// that is set must pass; an empty list means "no filter".

@@ -1,13 +1,12 @@
 //! Loading `mega-config.yaml`: the guide's example (as printed and corrected),
 //! and errors that name the file, line and key.
-#![cfg(feature = "sender")]
 
 use std::path::PathBuf;
 
+use megabot_webhook_sender::Error;
+use megabot_webhook_sender::config::{ContentFilter, EndpointConfig, SecretKeys, WebhooksConfig};
+use megabot_webhook_sender::{ConfigLoader, Sender};
 use megabot_webhook_types::Severity;
-use megabot_webhook_types::config::{ContentFilter, EndpointConfig, SecretKeys, WebhooksConfig};
-use megabot_webhook_verify::Error;
-use megabot_webhook_verify::sender::{ConfigLoader, Sender};
 
 fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::config::RetryPolicy;
 use chrono::{DateTime, Utc};
-use megabot_webhook_types::config::RetryPolicy;
 
 use super::diagnostic::{Issue, join_key};
 
@@ -91,8 +91,8 @@ pub(crate) fn validate(policy: &RetryPolicy, key: &str) -> Result<(), Issue> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use megabot_webhook_types::config::RetryPolicy;
-/// use megabot_webhook_verify::sender::backoff_delay;
+/// use megabot_webhook_sender::config::RetryPolicy;
+/// use megabot_webhook_sender::backoff_delay;
 ///
 /// let policy = RetryPolicy::default();
 /// let waits: Vec<Duration> = (1..5).map(|k| backoff_delay(&policy, k)).collect();

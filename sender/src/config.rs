@@ -7,7 +7,7 @@
 //! time zones, secrets) and reports errors with file, line and key.
 //!
 //! ```
-//! use megabot_webhook_types::config::{EndpointConfig, RetryPolicy};
+//! use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy};
 //!
 //! // The guide's dynamic registration body.
 //! let endpoint: EndpointConfig = serde_json::from_str(r#"{

@@ -1,12 +1,12 @@
 //! The headers of each attempt (SPEC section 3), signed.
 
-use megabot_webhook_types::config::Headers;
+use crate::config::Headers;
 use megabot_webhook_types::headers as names;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::delivery::Delivery;
 use super::diagnostic::{Issue, join_key};
-use crate::{Secret, StandardSecret, sign};
+use megabot_webhook_verify::{Secret, StandardSecret, sign};
 
 /// Headers the sender sets itself; an endpoint may not configure them.
 const RESERVED: [&str; 13] = [

@@ -12,7 +12,7 @@ use crate::Error;
 /// `X-MegaBot-*` and `webhook-*` headers) and the exact body bytes.
 ///
 /// ```
-/// use megabot_webhook_verify::sender::Delivery;
+/// use megabot_webhook_sender::Delivery;
 ///
 /// // A user's JSON file, key order kept, written in the guide's compact form.
 /// let delivery = Delivery::from_json(br#"{"event": "x_happened", "id": "evt_1",
@@ -22,7 +22,7 @@ use crate::Error;
 ///     delivery.body(),
 ///     br#"{"event":"x_happened","id":"evt_1","timestamp":1640995200,"data":{"b":1.0,"a":"caf\u00e9"}}"#
 /// );
-/// # Ok::<(), megabot_webhook_verify::Error>(())
+/// # Ok::<(), megabot_webhook_sender::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Delivery {

@@ -3,7 +3,6 @@
 //! and generated unicode / float payloads. It refuses what it should: a wrong
 //! secret, a body with spaces, and two signature entries (which is why the
 //! sender sends exactly one by default).
-#![cfg(feature = "sender")]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -12,11 +11,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+use megabot_webhook_sender::{Delivery, MemoryDeadLetters, Outcome, RecordingSleeper, Sender};
 use megabot_webhook_types::Event;
-use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
-use megabot_webhook_verify::sender::{
-    Delivery, MemoryDeadLetters, Outcome, RecordingSleeper, Sender,
-};
 use serde_json::{Map, Value, json};
 
 /// The Flask app on a free loopback port, killed when dropped.

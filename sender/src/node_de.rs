@@ -288,7 +288,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use megabot_webhook_types::config::{EndpointConfig, RetryPolicy, WebhooksConfig};
+    use crate::config::{EndpointConfig, RetryPolicy, WebhooksConfig};
 
     use super::super::yaml_node::parse;
     use super::*;

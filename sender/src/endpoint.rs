@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use megabot_webhook_types::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
+use crate::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 
@@ -12,7 +12,7 @@ use super::filter::EventFilter;
 use super::request::compile_headers;
 use super::retry;
 use super::subscription::Subscription;
-use crate::{Secret, StandardSecret};
+use megabot_webhook_verify::{Secret, StandardSecret};
 
 /// The longest per-attempt timeout accepted, in seconds (an hour).
 const MAX_TIMEOUT_SECS: f64 = 3_600.0;
@@ -211,7 +211,7 @@ fn is_loopback(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use megabot_webhook_types::config::{SecretKeys, StandardWebhooksConfig};
+    use crate::config::{SecretKeys, StandardWebhooksConfig};
 
     use super::*;
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use megabot_webhook_types::config::WebhooksConfig;
+use crate::config::WebhooksConfig;
 
 use super::diagnostic::{ConfigError, Issue, Warning, index_key, join_key};
 use super::endpoint;
@@ -46,7 +46,7 @@ type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 ///   unknown time zones, missing or invalid secrets, reserved headers.
 ///
 /// ```
-/// use megabot_webhook_verify::sender::ConfigLoader;
+/// use megabot_webhook_sender::ConfigLoader;
 ///
 /// let yaml = r#"
 /// webhooks:

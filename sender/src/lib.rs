@@ -1,8 +1,8 @@
-//! Signed delivery of MegaBot events with retries, as MegaBot's dispatcher
-//! does it (SPEC sections 3 and 6). Feature `sender`.
+//! MegaBot's sending side: signed delivery of MegaBot events with retries, as
+//! MegaBot's dispatcher does it (SPEC sections 3 and 6).
 //!
 //! - **Config**: [`ConfigLoader`] reads the `webhooks:` section of
-//!   `mega-config.yaml` (schema in [`megabot_webhook_types::config`]) with
+//!   `mega-config.yaml` (schema in [`crate::config`]) with
 //!   `${VAR}` / `${VAR:-default}` expansion; every error names the file, line
 //!   and key, unknown keys come with a "did you mean", and event patterns
 //!   that match no known event are [`Warning`]s.
@@ -35,9 +35,9 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use megabot_webhook_types::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+//! use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
 //! use megabot_webhook_types::Event;
-//! use megabot_webhook_verify::sender::Sender;
+//! use megabot_webhook_sender::Sender;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut endpoint = EndpointConfig::new("https://your-service.com/webhook");
@@ -59,6 +59,7 @@
 
 mod client;
 mod clock;
+pub mod config;
 mod config_load;
 mod dead_letter;
 mod deliver;
@@ -66,6 +67,7 @@ mod delivery;
 mod diagnostic;
 mod endpoint;
 mod env_expand;
+mod error;
 mod filter;
 mod metrics;
 mod node_de;
@@ -90,6 +92,7 @@ pub use dead_letter::{
 };
 pub use delivery::Delivery;
 pub use diagnostic::{ConfigError, Warning};
+pub use error::Error;
 pub use filter::{EventFilter, FilterKind};
 pub use metrics::MetricsSnapshot;
 pub use redeliver::RedeliveryReport;
@@ -97,3 +100,8 @@ pub use registry::EndpointId;
 pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 pub use retry::{backoff_delay, parse_retry_after};
 pub use subscription::{Subscription, known_events_matching, pattern_matches};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

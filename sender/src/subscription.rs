@@ -14,7 +14,7 @@ use crate::Error;
 /// An event is subscribed when any pattern matches its name.
 ///
 /// ```
-/// use megabot_webhook_verify::sender::Subscription;
+/// use megabot_webhook_sender::Subscription;
 ///
 /// let (subscription, warnings) = Subscription::new(["tool_execution_*", "chat_message"])?;
 /// assert!(subscription.matches("tool_execution_failed"));
@@ -22,7 +22,7 @@ use crate::Error;
 /// // `chat_message` is no event of the guide: a warning, not an error.
 /// assert_eq!(warnings.len(), 1);
 /// assert!(warnings[0].message().contains("did you mean `chat_message_received`"));
-/// # Ok::<(), megabot_webhook_verify::Error>(())
+/// # Ok::<(), megabot_webhook_sender::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
@@ -70,7 +70,7 @@ fn glob_match(pieces: &[String], name: &str) -> bool {
 /// Whether the event pattern `pattern` matches the event name `event`.
 ///
 /// ```
-/// use megabot_webhook_verify::sender::pattern_matches;
+/// use megabot_webhook_sender::pattern_matches;
 ///
 /// assert!(pattern_matches("*", "anything_new"));
 /// assert!(pattern_matches("loki_*_completed", "loki_execution_completed"));

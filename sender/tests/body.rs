@@ -1,14 +1,13 @@
 //! The sender's body bytes are exactly Python's
 //! `json.dumps(payload, separators=(",", ":"))`, on every fixture and on
 //! generated unicode and float payloads.
-#![cfg(feature = "sender")]
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use megabot_webhook_sender::Delivery;
 use megabot_webhook_types::Event;
-use megabot_webhook_verify::sender::Delivery;
 use serde_json::{Map, Value, json};
 
 /// Runs Python's `json.dumps(json.loads(line), separators=(",", ":"))` on each

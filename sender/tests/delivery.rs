@@ -1,7 +1,6 @@
 //! Delivery against loopback servers with scripted answers: retries, final
 //! statuses, `Retry-After`, timeouts, redirects, dead letters, redelivery.
 //! In every case the event is either delivered or in the dead-letter file.
-#![cfg(feature = "sender")]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,14 +12,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
-use megabot_webhook_types::config::{
+use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
-use megabot_webhook_types::{Event, EventName, examples};
-use megabot_webhook_verify::sender::{
+use megabot_webhook_sender::{
     Clock, Delivery, EndpointReport, FixedClock, FixedRandom, Outcome, RecordingSleeper, Sender,
     read_dead_letters,
 };
+use megabot_webhook_types::{Event, EventName, examples};
 use megabot_webhook_verify::{Scheme, Secret, StandardSecret, Verifier, sign};
 
 const SECRET: &str = "your_webhook_secret";
