@@ -114,25 +114,70 @@ pub(crate) fn endpoint_for(
     endpoint
 }
 
-/// One line about a delivery's outcome.
+/// What an SDK receiver said in its answer's body: `{"status":"duplicate"}`, or
+/// `{"error": code, "message": ...}` on a refusal.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReceiverAnswer {
+    /// `duplicate`, `ok`, or the refusal's code (`signature_mismatch`, ...).
+    pub(crate) code: Option<String>,
+    /// The refusal's message.
+    pub(crate) message: Option<String>,
+}
+
+impl ReceiverAnswer {
+    /// Reads an answer body; anything that is not such JSON says nothing.
+    pub(crate) fn parse(body: Option<&str>) -> ReceiverAnswer {
+        let Some(value) = body.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        else {
+            return ReceiverAnswer::default();
+        };
+        let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        ReceiverAnswer {
+            code: text("error").or_else(|| text("status")),
+            message: text("message"),
+        }
+    }
+
+    fn is_duplicate(&self) -> bool {
+        self.code.as_deref() == Some("duplicate")
+    }
+}
+
+/// One line about a delivery's outcome: `delivered`, `duplicate` (the receiver had
+/// handled this event id already) or `failed`, with the receiver's error code and
+/// message when it refused.
 pub(crate) fn describe(report: &EndpointReport) -> String {
     let status = report
         .final_status
         .map_or_else(|| "no answer".to_owned(), |s| format!("status {s}"));
+    let answer = ReceiverAnswer::parse(
+        report
+            .attempts
+            .last()
+            .and_then(|a| a.response_body.as_deref()),
+    );
     let attempts = report.attempts.len();
     let plural = if attempts == 1 { "" } else { "s" };
+    let verdict = match (report.is_delivered(), answer.is_duplicate()) {
+        (true, true) => "duplicate",
+        (true, false) => "delivered",
+        (false, _) => "failed",
+    };
     let mut line = format!(
-        "{} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
-        if report.is_delivered() {
-            "delivered"
-        } else {
-            "failed"
-        },
+        "{verdict} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
         report.event,
         report.delivery_id,
         report.url,
         report.duration.as_millis(),
     );
+    if !report.is_delivered() {
+        if let Some(code) = &answer.code {
+            line.push_str(&format!(", receiver said {code}"));
+            if let Some(message) = &answer.message {
+                line.push_str(&format!(": {message}"));
+            }
+        }
+    }
     if let Some(error) = &report.error {
         line.push_str(&format!(" ({error})"));
     }
@@ -159,4 +204,27 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReceiverAnswer;
+
+    #[test]
+    fn receiver_answers_are_read_from_sdk_bodies_only() {
+        let duplicate = ReceiverAnswer::parse(Some(r#"{"status":"duplicate"}"#));
+        assert!(duplicate.is_duplicate());
+        let refused = ReceiverAnswer::parse(Some(
+            r#"{"error":"signature_mismatch","message":"signature mismatch"}"#,
+        ));
+        assert_eq!(refused.code.as_deref(), Some("signature_mismatch"));
+        assert_eq!(refused.message.as_deref(), Some("signature mismatch"));
+        for other in [None, Some("<html>"), Some("[]"), Some(r#"{"error":7}"#)] {
+            assert_eq!(
+                ReceiverAnswer::parse(other),
+                ReceiverAnswer::default(),
+                "{other:?}"
+            );
+        }
+    }
 }
