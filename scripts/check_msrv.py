@@ -50,7 +50,7 @@ def main():
 
     needs = sorted(
         ((version_tuple(packages[i]["rust_version"]), packages[i]["name"], packages[i]["version"])
-         for i in seen if packages[i].get("rust_version")),
+         for i in seen - members if packages[i].get("rust_version")),
         reverse=True,
     )
     highest = needs[0][0] if needs else (0, 0, 0)

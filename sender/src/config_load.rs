@@ -275,14 +275,14 @@ fn key_near(text: &str, line: u64) -> String {
             continue;
         }
         limit = indent(candidate);
-        if !trimmed.starts_with('-') {
-            if let Some((key, _)) = trimmed.split_once(':') {
-                keys.push(
-                    key.trim()
-                        .trim_matches(|c| c == '"' || c == '\'')
-                        .to_owned(),
-                );
-            }
+        if !trimmed.starts_with('-')
+            && let Some((key, _)) = trimmed.split_once(':')
+        {
+            keys.push(
+                key.trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_owned(),
+            );
         }
         if limit == 0 {
             break;

@@ -170,12 +170,12 @@ pub(crate) fn describe(report: &EndpointReport) -> String {
         report.url,
         report.duration.as_millis(),
     );
-    if !report.is_delivered() {
-        if let Some(code) = &answer.code {
-            line.push_str(&format!(", receiver said {code}"));
-            if let Some(message) = &answer.message {
-                line.push_str(&format!(": {message}"));
-            }
+    if !report.is_delivered()
+        && let Some(code) = &answer.code
+    {
+        line.push_str(&format!(", receiver said {code}"));
+        if let Some(message) = &answer.message {
+            line.push_str(&format!(": {message}"));
         }
     }
     if let Some(error) = &report.error {
