@@ -472,7 +472,7 @@ pub async fn check_destination(
         policy.check(ip)?;
         return Ok(Vec::new());
     }
-    let Some(host) = url.host_str() else {
+    let Some(host) = url.host_str().filter(|host| !host.is_empty()) else {
         return Err(Refusal::invalid_url("no host".to_owned()));
     };
     let unresolved = |why: String| {
@@ -844,6 +844,13 @@ mod tests {
                 warnings[0].message().contains("does not resolve now"),
                 "{}",
                 warnings[0]
+            );
+        }
+        for no_host in ["file:///etc/passwd", "mailto:someone@example.com"] {
+            let refusal = check(no_host, server.clone()).await.unwrap_err();
+            assert_eq!(
+                refusal.to_string(),
+                "destination refused: invalid url: no host"
             );
         }
         let invalid = check("not a url", server.clone()).await.unwrap_err();
