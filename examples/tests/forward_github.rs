@@ -3,8 +3,6 @@
 
 mod common_forward;
 
-use std::time::Duration;
-
 use chrono::Utc;
 use common_forward::{
     Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary, start_forwarder,

@@ -36,6 +36,11 @@ pub enum Error {
         message: String,
     },
 
+    /// The destination guard refused a destination (see
+    /// [`DestinationPolicy`](crate::DestinationPolicy)); nothing was sent.
+    #[error(transparent)]
+    DestinationRefused(#[from] crate::Refusal),
+
     /// A secret could not be used for signing.
     #[error(transparent)]
     Secret(#[from] megabot_webhook_verify::Error),
@@ -47,6 +52,7 @@ impl Error {
         match self {
             Error::Config(_) => "invalid_config",
             Error::DeadLetter { .. } => "dead_letter",
+            Error::DestinationRefused(_) => "destination_refused",
             Error::HttpClient { .. } => "http_client",
             Error::InvalidDelivery { .. } => "invalid_delivery",
             Error::Secret(error) => error.code(),

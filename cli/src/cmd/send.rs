@@ -9,7 +9,7 @@ use clap::Args;
 use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
-use megabot_webhook_sender::{Delivery, EndpointReport, Sender};
+use megabot_webhook_sender::{Delivery, DestinationPolicy, EndpointReport, Sender};
 use megabot_webhook_types::{EventName, examples};
 
 use crate::error::CliError;
@@ -79,7 +79,10 @@ fn delivery(args: &SendArgs) -> Result<Delivery, CliError> {
     Ok(Delivery::from_json(&body)?)
 }
 
-/// A sender signing with `secrets` and no registered endpoint.
+/// A sender signing with `secrets` and no registered endpoint, under the
+/// local tools' destination policy (loopback and global addresses; the
+/// other special-purpose ranges are refused). `send`, `demo` and
+/// `redeliver` use it.
 pub(crate) fn sender_for(
     secrets: &[String],
     dead_letters: Option<&PathBuf>,
@@ -88,7 +91,7 @@ pub(crate) fn sender_for(
         secret_key: Some(SecretKeys::many(secrets.iter().cloned())),
         ..WebhooksConfig::default()
     };
-    let mut builder = Sender::builder(config);
+    let mut builder = Sender::builder(config).destination_policy(DestinationPolicy::local_tools());
     if let Some(path) = dead_letters {
         builder = builder.dead_letter_file(path.clone());
     }
