@@ -33,10 +33,10 @@
 //!
 //! | feature | supports | what it adds |
 //! |---|---|---|
-//! | `axum` | axum 0.8 | [`axum::webhook`](crate::axum::webhook): a `POST` route |
-//! | `actix-web` | actix-web 4 | [`actix_web::webhook`](crate::actix_web::webhook): a `POST` resource |
-//! | `warp` | warp 0.4 | [`warp::webhook`](crate::warp::webhook): a filter; `warp::recover` |
-//! | `tower` | tower-service 0.3 over http 1 (hyper 1, ...) | [`tower::WebhookLayer`](crate::tower::WebhookLayer) |
+//! | `axum` | axum 0.8 | `axum::webhook`: a `POST` route |
+//! | `actix-web` | actix-web 4 | `actix_web::webhook`: a `POST` resource |
+//! | `warp` | warp 0.4 | `warp::webhook`: a filter; `warp::recover` |
+//! | `tower` | tower-service 0.3 over http 1 (hyper 1, ...) | `tower::WebhookLayer` |
 //!
 //! None is on by default and each builds on its own. The adapters enable no server
 //! features of the frameworks: enable `axum/http1` + `axum/tokio`, `warp/server`, or
@@ -115,7 +115,7 @@
 //!
 //! # tower (hyper and other tower servers)
 //!
-//! [`tower::WebhookLayer`](crate::tower::WebhookLayer) wraps a
+//! `tower::WebhookLayer` wraps a
 //! `Service<http::Request<Webhook>>`; its module docs show it served by hyper alone.
 //!
 //! # Idempotency (SPEC 4.4)

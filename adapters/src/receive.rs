@@ -42,6 +42,7 @@ where
     Fut: Future,
 {
     let (webhook, claim) = receive(verifier, headers, body).await?;
+    let delivery_id = claim.id.clone();
     let settlement = Settlement::new(verifier, claim);
     // Calling the handler inside the caught future: a panic before its first await is
     // caught as well.
@@ -53,7 +54,7 @@ where
         Err(_panicked) => {
             settlement.finish(500).await;
             let error = Error::HandlerPanicked;
-            trace::rejected(&error, None);
+            trace::rejected(&error, Some(&delivery_id));
             Err(error)
         }
     }

@@ -21,8 +21,7 @@
 //!
 //! # With hyper alone
 //!
-#![cfg_attr(feature = "tower", doc = "```no_run")]
-#![cfg_attr(not(feature = "tower"), doc = "```ignore")]
+//! ```no_run
 //! use hyper_util::rt::TokioIo;
 //! use hyper_util::service::TowerToHyperService;
 //! use megabot_webhook_adapters::tower::WebhookLayer;
