@@ -62,7 +62,7 @@ where
 
 /// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every
 /// refusal; the caller settles the claim.
-pub(crate) async fn receive<H, S, B, E>(
+async fn receive<H, S, B, E>(
     verifier: &Verifier,
     headers: &H,
     body: S,
