@@ -4,6 +4,7 @@ use std::fmt;
 
 /// A signature scheme (SPEC 4.1 and 4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// The guide's scheme: `X-MegaBot-Signature: sha256=<hex>` over the raw body.
     MegaBot,

@@ -26,6 +26,7 @@ pub struct AttemptReport {
 
 /// How a delivery to one endpoint ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// An attempt got a 2xx answer.
     Delivered,

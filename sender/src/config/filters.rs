@@ -43,6 +43,7 @@ impl Filters {
 /// array. A path that does not exist never matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawContentFilter", tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ContentFilter {
     /// `type: contains`: the field's text contains `value`.
     Contains {
@@ -81,6 +82,7 @@ impl ContentFilter {
 /// The `type` of a content filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ContentFilterKind {
     /// `contains`
     Contains,
