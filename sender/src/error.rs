@@ -36,6 +36,27 @@ pub enum Error {
         message: String,
     },
 
+    /// The dispatcher's delivery store failed (SPEC section 7). The message
+    /// never holds a URL password or a secret.
+    #[error("delivery store: {message}")]
+    Store {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The store file is held by another dispatcher (SPEC 9.5: one at a time).
+    #[error(
+        "store file {path} is in use by another dispatcher (it holds an exclusive lock); stop it or use another file"
+    )]
+    StoreLocked {
+        /// The file.
+        path: String,
+    },
+
+    /// The dispatcher is shutting down and takes no new work.
+    #[error("the dispatcher is shut down")]
+    ShutDown,
+
     /// A secret could not be used for signing.
     #[error(transparent)]
     Secret(#[from] megabot_webhook_verify::Error),
@@ -49,6 +70,9 @@ impl Error {
             Error::DeadLetter { .. } => "dead_letter",
             Error::HttpClient { .. } => "http_client",
             Error::InvalidDelivery { .. } => "invalid_delivery",
+            Error::Store { .. } => "store",
+            Error::StoreLocked { .. } => "store_locked",
+            Error::ShutDown => "shut_down",
             Error::Secret(error) => error.code(),
         }
     }

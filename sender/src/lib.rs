@@ -33,6 +33,14 @@
 //!   [`Sleeper`], [`RandomSource`]); [`RecordingSleeper`] records the waits
 //!   and returns at once.
 //!
+//! ## Cargo features
+//!
+//! | Feature | What it adds |
+//! |---|---|
+//! | *(none)* | The feature-free core: config, subscriptions, filters, [`Sender`] with retries and dead letters (the forwarders use only this). |
+//! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
+//! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
@@ -65,6 +73,8 @@ mod dead_letter;
 mod deliver;
 mod delivery;
 mod diagnostic;
+#[cfg(feature = "dispatcher")]
+pub mod dispatcher;
 mod endpoint;
 mod env_expand;
 mod error;
@@ -92,6 +102,10 @@ pub use dead_letter::{
 };
 pub use delivery::Delivery;
 pub use diagnostic::{ConfigError, Warning};
+#[cfg(feature = "sqlite")]
+pub use dispatcher::SqliteStore;
+#[cfg(feature = "dispatcher")]
+pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
 pub use filter::{EventFilter, FilterKind};
 pub use metrics::MetricsSnapshot;
