@@ -40,6 +40,7 @@
 //! | *(none)* | The feature-free core: config, subscriptions, filters, [`Sender`] with retries and dead letters (the forwarders use only this). |
 //! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
+//! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -102,6 +103,8 @@ pub use dead_letter::{
 };
 pub use delivery::Delivery;
 pub use diagnostic::{ConfigError, Warning};
+#[cfg(feature = "redis")]
+pub use dispatcher::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use dispatcher::SqliteStore;
 #[cfg(feature = "dispatcher")]

@@ -26,6 +26,8 @@
 mod store;
 mod worker;
 
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -51,6 +53,8 @@ use super::delivery::Delivery;
 use super::diagnostic::{ConfigError, index_key, join_key};
 use super::endpoint::{self, CompiledEndpoint};
 
+#[cfg(feature = "redis")]
+pub use self::redis::{DEFAULT_REDIS_PREFIX, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
