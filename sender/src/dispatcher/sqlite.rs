@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_error TEXT,
     conflict_since INTEGER
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries(event_id);
 CREATE INDEX IF NOT EXISTS deliveries_ended ON deliveries(state, updated_at);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -215,18 +215,25 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE;") {
+        let begun = conn.execute_batch("BEGIN IMMEDIATE;").or_else(|_| {
+            // A transaction left open by a failed commit: end it, try again.
+            let _ = conn.execute_batch("ROLLBACK;");
+            conn.execute_batch("BEGIN IMMEDIATE;")
+        });
+        if let Err(error) = begun {
             let message = error.to_string();
-            for job in group {
-                // Not run: answered with the error.
-                drop(job);
-            }
             tracing::error!(error = %message, "sqlite store cannot begin a transaction");
+            for job in group {
+                // Each request runs alone, outside a group transaction.
+                let reply = job(conn);
+                reply(None);
+            }
             continue;
         }
         let replies: Vec<Reply> = group.into_iter().map(|job| job(conn)).collect();
         let commit = conn.execute_batch("COMMIT;").err().map(|e| e.to_string());
-        if commit.is_some() {
+        if let Some(message) = &commit {
+            tracing::error!(error = %message, "sqlite store commit failed, the group's requests fail");
             let _ = conn.execute_batch("ROLLBACK;");
         }
         for reply in replies {
@@ -240,10 +247,10 @@ fn in_savepoint<R>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
 ) -> rusqlite::Result<R> {
-    conn.execute_batch("SAVEPOINT request;")?;
+    conn.prepare_cached("SAVEPOINT request")?.execute([])?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE request;")?;
+            conn.prepare_cached("RELEASE request")?.execute([])?;
             Ok(value)
         }
         Err(error) => {
@@ -925,5 +932,21 @@ mod tests {
         assert_eq!(attempts[0].status, Some(200));
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.pending, stats.delivered), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_failing_request_leaves_nothing_and_others_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.sqlite3")).unwrap();
+        let failing = store.call(|conn| {
+            insert_record(conn, &record("dlv_half", "evt_h"))?;
+            Err::<(), _>(rusqlite::Error::InvalidQuery)
+        });
+        let fine = store.call(|conn| insert_record(conn, &record("dlv_ok", "evt_o")));
+        let (failing, fine) = tokio::join!(failing, fine);
+        assert_eq!(failing.unwrap_err().code(), "store");
+        assert_eq!(fine.unwrap(), 1);
+        assert!(store.get("dlv_half").await.unwrap().is_none());
+        assert!(store.get("dlv_ok").await.unwrap().is_some());
     }
 }

@@ -387,11 +387,13 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
 }
 
 /// Unix milliseconds of `time`.
+#[cfg_attr(not(any(feature = "sqlite", feature = "redis")), allow(dead_code))]
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
 
 /// The time at unix milliseconds `ms` (clamped, never panics).
+#[cfg_attr(not(any(feature = "sqlite", feature = "redis")), allow(dead_code))]
 pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(if ms > 0 {
         DateTime::<Utc>::MAX_UTC
@@ -409,6 +411,7 @@ pub(crate) fn after(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 /// `time - duration`, saturating.
+#[cfg_attr(not(any(feature = "sqlite", feature = "redis")), allow(dead_code))]
 pub(crate) fn before(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(duration)
         .ok()
@@ -417,6 +420,7 @@ pub(crate) fn before(time: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 /// A store error.
+#[cfg_attr(not(any(feature = "sqlite", feature = "redis")), allow(dead_code))]
 pub(crate) fn store_error(message: impl fmt::Display) -> Error {
     Error::Store {
         message: message.to_string(),

@@ -37,6 +37,8 @@ struct Seen {
     /// Times each event id was handled (the handler runs once per id: a
     /// receiver deduplicating by event id answers 200 to copies).
     handled: HashMap<String, usize>,
+    /// Copies of an already handled event id (acknowledged, not handled).
+    duplicates: usize,
     /// Requests without the MegaBot signature header.
     unsigned: usize,
     in_flight: usize,
@@ -107,6 +109,10 @@ impl Receiver {
         self.state.seen.lock().unwrap().handled.len()
     }
 
+    pub fn duplicates(&self) -> usize {
+        self.state.seen.lock().unwrap().duplicates
+    }
+
     pub fn unsigned(&self) -> usize {
         self.state.seen.lock().unwrap().unsigned
     }
@@ -149,7 +155,12 @@ async fn answer(
         let mut seen = state.seen.lock().unwrap();
         seen.in_flight -= 1;
         if (200..300).contains(&status) {
-            *seen.handled.entry(id).or_insert(0) += 1;
+            // Deduplicated by event id: a copy is acknowledged, not handled again.
+            if seen.handled.contains_key(&id) {
+                seen.duplicates += 1;
+            } else {
+                seen.handled.insert(id, 1);
+            }
         }
     }
     let status = StatusCode::from_u16(status).unwrap();
