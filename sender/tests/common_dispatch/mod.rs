@@ -156,10 +156,11 @@ async fn answer(
         seen.in_flight -= 1;
         if (200..300).contains(&status) {
             // Deduplicated by event id: a copy is acknowledged, not handled again.
-            if seen.handled.contains_key(&id) {
-                seen.duplicates += 1;
-            } else {
-                seen.handled.insert(id, 1);
+            match seen.handled.entry(id) {
+                std::collections::hash_map::Entry::Occupied(_) => seen.duplicates += 1,
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(1);
+                }
             }
         }
     }
