@@ -481,6 +481,67 @@ async fn max_in_flight_bounds_concurrent_attempts_per_endpoint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_attempts_finish_up_to_the_deadline_and_keeps_the_rest() {
+    let receiver = Receiver::start(always(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let settings = config(vec![endpoint(&receiver.url, 3, 0.0)]);
+    // An attempt that ends within the deadline is settled.
+    receiver.set_delay(Duration::from_millis(200));
+    let d = dispatcher(settings.clone(), open(&path)).await;
+    d.start();
+    let quick = d.publish(&event("evt_q", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
+    wait_for("in flight", LONG, || async {
+        receiver.request_count() == 1
+    })
+    .await;
+    d.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(
+        d.get(&quick).await.unwrap().unwrap().state,
+        DeliveryState::Delivered
+    );
+    drop(d);
+    // One that does not is cut off at the deadline: it stays stored,
+    // pending, its lease given back, the attempt counted.
+    receiver.set_delay(Duration::from_secs(30));
+    let d = dispatcher(settings.clone(), open(&path)).await;
+    d.start();
+    let slow = d.publish(&event("evt_s", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
+    wait_for("in flight", LONG, || async {
+        receiver.request_count() == 2
+    })
+    .await;
+    let started = Instant::now();
+    d.shutdown(Duration::from_millis(300)).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let record = d.get(&slow).await.unwrap().unwrap();
+    assert_eq!(record.state, DeliveryState::Pending);
+    assert_eq!(record.lease_owner, None);
+    assert_eq!(record.attempts, 1);
+    // Stopped: nothing more is leased, even when due.
+    let later = d.publish(&event("evt_l", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.request_count(), 2);
+    drop(d);
+    // The next start delivers both.
+    receiver.set_delay(Duration::ZERO);
+    let d = dispatcher(settings, open(&path)).await;
+    d.start();
+    wait_for("both delivered", LONG, || async {
+        d.get(&slow).await.unwrap().unwrap().state == DeliveryState::Delivered
+            && d.get(&later).await.unwrap().unwrap().state == DeliveryState::Delivered
+    })
+    .await;
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_store_on_the_same_file_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");

@@ -303,11 +303,11 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
         while tasks.join_next().await.is_some() {}
     })
     .await;
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
     // Attempts cut off by the deadline: their leases are given back (the
     // attempt already counts); they are due again at once.
     let left: Vec<String> = shared.in_flight().iter().cloned().collect();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
     let now = shared.now();
     for id in left {
         let _ = shared.store.release(&id, &shared.owner, now).await;
