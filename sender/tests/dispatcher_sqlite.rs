@@ -542,6 +542,60 @@ async fn shutdown_lets_attempts_finish_up_to_the_deadline_and_keeps_the_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_added_and_removed_at_run_time() {
+    let receiver = Receiver::start(always(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dispatcher(config(Vec::new()), open(&dir.path().join("s.sqlite3"))).await;
+    d.start();
+    assert!(
+        d.publish(&event("evt_none", now()))
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    let mut registered = endpoint(&receiver.url, 3, 0.0);
+    registered.events = vec!["error_occurred".to_owned()];
+    let warnings = d.add_endpoint("ep_1", registered).await.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let error = d
+        .add_endpoint("ep_2", endpoint("ftp://nowhere", 3, 0.0))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("endpoint.url"), "{error}");
+    let outcome = d.publish(&event("evt_1", now())).await.unwrap();
+    assert_eq!(outcome.deliveries[0].endpoint_id, "ep_1");
+    wait_for("delivered", LONG, || async {
+        receiver.handled_count() == 1
+    })
+    .await;
+    // Removed: a pending delivery to it ends dead, `endpoint_deleted`.
+    d.shutdown(Duration::from_secs(5)).await;
+    let pending = d.publish(&event("evt_2", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
+    assert!(d.remove_endpoint("ep_1"));
+    assert!(!d.remove_endpoint("ep_1"));
+    drop(d);
+    let d = dispatcher(config(Vec::new()), open(&dir.path().join("s.sqlite3"))).await;
+    d.start();
+    wait_for("dead", LONG, || async {
+        d.get(&pending).await.unwrap().unwrap().state == DeliveryState::Dead
+    })
+    .await;
+    assert_eq!(
+        d.get(&pending)
+            .await
+            .unwrap()
+            .unwrap()
+            .dead_reason
+            .as_deref(),
+        Some("endpoint_deleted")
+    );
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_store_on_the_same_file_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");

@@ -43,7 +43,7 @@ use megabot_webhook_types::Event;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::WebhooksConfig;
+use crate::config::{EndpointConfig, WebhooksConfig};
 use crate::{Error, Warning};
 
 use super::clock::{Clock, RandomSource, SystemClock, SystemRandom, TokioSleeper};
@@ -214,7 +214,8 @@ impl DispatcherBuilder {
         let shared = Arc::new(Shared {
             store: self.store,
             enabled: compiled.enabled,
-            endpoints,
+            default_secrets: compiled.default_secrets,
+            endpoints: std::sync::RwLock::new(endpoints),
             runtime: Runtime {
                 client,
                 clock: self.clock,
@@ -311,7 +312,7 @@ impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
             .field("owner", &self.shared.owner)
-            .field("endpoints", &self.shared.endpoints.len())
+            .field("endpoints", &self.shared.endpoint_list().len())
             .field("store", &self.shared.store)
             .finish_non_exhaustive()
     }
@@ -399,7 +400,7 @@ impl Dispatcher {
     /// The endpoints' ids and URLs, in config order.
     pub fn endpoints(&self) -> Vec<(String, String)> {
         self.shared
-            .endpoints
+            .endpoint_list()
             .iter()
             .map(|e| (e.id.clone(), e.compiled.config.url.clone()))
             .collect()
@@ -436,7 +437,7 @@ impl Dispatcher {
         let now = shared.runtime.clock.now();
         let mut rows = Vec::new();
         if shared.enabled {
-            for endpoint in &shared.endpoints {
+            for endpoint in &shared.endpoint_list() {
                 let compiled = &endpoint.compiled;
                 if !compiled.subscription.matches(delivery.event())
                     || compiled.filter.check(delivery.envelope(), now).is_err()
@@ -527,6 +528,62 @@ impl Dispatcher {
         self.shared.store.purge(now, self.shared.retention).await
     }
 
+    /// Adds an endpoint at run time (one registered through the API, say),
+    /// or replaces the one with the same `id`; checked as a config file's
+    /// endpoints are, with keys named `endpoint.…`. Events published from
+    /// now on reach it; its health is read from the store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an invalid setting, [`Error::Store`].
+    pub async fn add_endpoint(
+        &self,
+        id: &str,
+        config: EndpointConfig,
+    ) -> Result<Vec<Warning>, Error> {
+        let (compiled, warnings) = endpoint::compile_endpoint(
+            &config,
+            &self.shared.default_secrets,
+            "endpoint",
+            "webhooks.secret_key",
+        )
+        .map_err(|issue| Error::from(ConfigError::new(issue.key, issue.message)))?;
+        let health = self.shared.store.health(id).await?;
+        let runtime = Arc::new(EndpointRuntime::new(
+            id.to_owned(),
+            compiled,
+            "endpoint",
+            health,
+        )?);
+        let mut endpoints = self
+            .shared
+            .endpoints
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match endpoints.iter_mut().find(|e| e.id == id) {
+            Some(slot) => *slot = runtime,
+            None => endpoints.push(runtime),
+        }
+        Ok(warnings
+            .into_iter()
+            .map(|issue| Warning::new(issue.key, issue.message))
+            .collect())
+    }
+
+    /// Removes an endpoint; `false` when there is none with `id`. Its
+    /// pending deliveries go `dead` (reason `endpoint_deleted`) when they
+    /// come due; attempts in flight finish.
+    pub fn remove_endpoint(&self, id: &str) -> bool {
+        let mut endpoints = self
+            .shared
+            .endpoints
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = endpoints.len();
+        endpoints.retain(|e| e.id != id);
+        endpoints.len() < before
+    }
+
     /// Whether the endpoint is disabled by its health rule.
     pub fn is_disabled(&self, endpoint_id: &str) -> bool {
         self.shared
@@ -613,10 +670,9 @@ impl Dispatcher {
         let now = self.shared.runtime.clock.now();
         let mut rows = Vec::new();
         let mut skipped = 0;
+        let endpoints = self.shared.endpoint_list();
         for letter in &letters {
-            let endpoint = self
-                .shared
-                .endpoints
+            let endpoint = endpoints
                 .iter()
                 .find(|e| e.compiled.config.url == letter.url);
             let (Some(endpoint), Ok(delivery)) = (endpoint, letter.delivery()) else {

@@ -24,7 +24,10 @@ use crate::retry::{self, Verdict};
 pub(super) struct Shared {
     pub(super) store: Arc<dyn DeliveryStore>,
     pub(super) enabled: bool,
-    pub(super) endpoints: Vec<Arc<EndpointRuntime>>,
+    /// Signs for endpoints without a `secret` of their own.
+    pub(super) default_secrets: Vec<megabot_webhook_verify::Secret>,
+    /// Config endpoints first, then the ones added at run time.
+    pub(super) endpoints: std::sync::RwLock<Vec<Arc<EndpointRuntime>>>,
     pub(super) runtime: Runtime,
     pub(super) owner: String,
     pub(super) workers: usize,
@@ -45,8 +48,16 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn endpoint(&self, id: &str) -> Option<&Arc<EndpointRuntime>> {
-        self.endpoints.iter().find(|e| e.id == id)
+    pub(super) fn endpoint(&self, id: &str) -> Option<Arc<EndpointRuntime>> {
+        self.endpoint_list().into_iter().find(|e| e.id == id)
+    }
+
+    /// A snapshot of the endpoints.
+    pub(super) fn endpoint_list(&self) -> Vec<Arc<EndpointRuntime>> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn in_flight(&self) -> MutexGuard<'_, HashSet<String>> {
@@ -256,7 +267,7 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
         if free > 0 {
             let now = shared.now();
             let skip: Vec<String> = shared
-                .endpoints
+                .endpoint_list()
                 .iter()
                 .filter(|e| e.saturated(now))
                 .map(|e| e.id.clone())
@@ -269,7 +280,7 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
                 Ok(records) => {
                     leased = records.len();
                     for record in records {
-                        let endpoint = shared.endpoint(&record.endpoint_id).cloned();
+                        let endpoint = shared.endpoint(&record.endpoint_id);
                         if endpoint
                             .as_ref()
                             .is_some_and(|e| e.running.load(Ordering::Relaxed) >= e.max_in_flight)
