@@ -152,7 +152,10 @@ async fn retry_then_success_and_exhaustion_with_the_attempt_log() {
     );
     // Redelivery brings it back to pending with a fresh set of attempts.
     broken.set_script(always(200));
-    assert!(dispatcher.redeliver(&dead.id).await.unwrap());
+    assert_eq!(
+        dispatcher.redeliver(&dead.id).await.unwrap().as_deref(),
+        Some(dead.id.as_str())
+    );
     wait_for("redelivered", LONG, || async {
         dispatcher.get(&dead.id).await.unwrap().unwrap().state == DeliveryState::Delivered
     })

@@ -206,9 +206,12 @@ async fn redeliver_makes_a_dead_delivery_pending_again() {
     assert_eq!(record.dead_reason.as_deref(), Some("rejected"));
     assert_eq!(record.attempts, 1, "a final answer is not retried");
     receiver.set_script(always(200));
-    assert!(dispatcher.redeliver(&id).await.unwrap());
+    assert_eq!(
+        dispatcher.redeliver(&id).await.unwrap().as_deref(),
+        Some(id.as_str())
+    );
     assert!(
-        !dispatcher.redeliver(&id).await.unwrap(),
+        dispatcher.redeliver(&id).await.unwrap().is_none(),
         "only dead deliveries"
     );
     wait_for("delivered", LONG, || async {
@@ -326,6 +329,22 @@ async fn a_stale_megabot_delivery_goes_dead_and_standard_webhooks_ones_do_not() 
     assert_eq!(stale.dead_reason.as_deref(), Some("stale"));
     assert_eq!(stale.attempts, 0);
     assert_eq!(megabot.request_count(), 0, "never sent to certain refusal");
+    // Redelivered: a new delivery of the same event, explicitly re-stamped.
+    let again = dispatcher.redeliver(&stale.id).await.unwrap().unwrap();
+    assert_ne!(again, stale.id);
+    wait_for("re-stamped delivery", LONG, || async {
+        megabot.handled_count() == 1
+    })
+    .await;
+    let restamped = dispatcher.get(&again).await.unwrap().unwrap();
+    assert_eq!(restamped.restamped_from.as_deref(), Some(stale.id.as_str()));
+    assert_eq!(restamped.event_id, "evt_old");
+    assert!(restamped.event_timestamp >= now() - 60);
+    let body: serde_json::Value = serde_json::from_slice(&restamped.body).unwrap();
+    assert_eq!(body["timestamp"], restamped.event_timestamp);
+    assert_eq!(body["data"]["message"], "boom");
+    let old = dispatcher.get(&stale.id).await.unwrap().unwrap();
+    assert_eq!(old.dead_reason.as_deref(), Some("stale"));
     let fresh = dispatcher
         .get(&outcome.deliveries[1].id)
         .await
@@ -414,6 +433,7 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_and_can_be_enabled() 
             .redeliver(&second.deliveries[0].id)
             .await
             .unwrap()
+            .is_some()
     );
     wait_for("delivered", LONG, || async {
         receiver.handled().contains_key("evt_h3") && receiver.handled().contains_key("evt_h2")

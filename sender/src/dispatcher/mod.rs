@@ -503,19 +503,53 @@ impl Dispatcher {
         self.shared.store.stats().await
     }
 
-    /// Makes a dead delivery pending again with a fresh set of attempts;
-    /// `false` when it is not dead.
+    /// Makes a dead delivery pending again with a fresh set of attempts
+    /// and returns the id of the delivery now pending; `None` when it is not
+    /// dead.
+    ///
+    /// A `stale` delivery to a MegaBot-scheme-only endpoint would be stale
+    /// again: its envelope's `timestamp` is re-stamped to now, explicitly,
+    /// in a new delivery of the same event id (its `restamped_from` names the
+    /// dead one, which stays as it is).
     ///
     /// # Errors
     ///
     /// [`Error::Store`].
-    pub async fn redeliver(&self, id: &str) -> Result<bool, Error> {
+    pub async fn redeliver(&self, id: &str) -> Result<Option<String>, Error> {
         let now = self.shared.runtime.clock.now();
-        let done = self.shared.store.redeliver(id, now).await?;
-        if done {
+        let Some(record) = self.shared.store.get(id).await? else {
+            return Ok(None);
+        };
+        if record.state != DeliveryState::Dead {
+            return Ok(None);
+        }
+        let megabot_only = self
+            .shared
+            .endpoint(&record.endpoint_id)
+            .is_some_and(|e| e.compiled.standard_secrets.is_empty());
+        let restamped = (record.dead_reason.as_deref() == Some(dead_reason::STALE) && megabot_only)
+            .then(|| restamp(&record, now))
+            .flatten();
+        let pending = match restamped {
+            Some(delivery) => {
+                let mut row = self.shared.new_record(&delivery, &record.endpoint_id, now);
+                row.restamped_from = Some(record.id.clone());
+                let new_id = row.id.clone();
+                self.shared.store.insert(vec![row]).await?;
+                tracing::info!(delivery = %record.id, redelivery = %new_id, "stale webhook delivery redelivered with a new timestamp");
+                Some(new_id)
+            }
+            None => self
+                .shared
+                .store
+                .redeliver(id, now)
+                .await?
+                .then(|| record.id.clone()),
+        };
+        if pending.is_some() {
             self.shared.wake.notify_one();
         }
-        Ok(done)
+        Ok(pending)
     }
 
     /// Deletes ended deliveries older than the retention; returns how many.
@@ -693,6 +727,17 @@ impl Dispatcher {
     }
 }
 
+/// `record`'s delivery with its envelope's `timestamp` set to `now` (key
+/// order kept, written as at publish); `None` when the body is not an
+/// envelope.
+fn restamp(record: &DeliveryRecord, now: DateTime<Utc>) -> Option<Delivery> {
+    let mut value: serde_json::Value = serde_json::from_slice(&record.body).ok()?;
+    let object = value.as_object_mut()?;
+    object.get("timestamp")?;
+    object.insert("timestamp".to_owned(), now.timestamp().into());
+    Delivery::from_value(value).ok()
+}
+
 /// The request a stored row describes.
 fn record_delivery(record: &DeliveryRecord) -> Result<Delivery, Error> {
     Delivery::new(
@@ -736,6 +781,7 @@ impl Shared {
             last_status: None,
             last_error: None,
             conflict_since: None,
+            restamped_from: None,
         }
     }
 }

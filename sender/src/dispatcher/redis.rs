@@ -511,6 +511,7 @@ fn fields(record: &DeliveryRecord) -> Vec<(&'static str, Vec<u8>)> {
             "conflict_since",
             record.conflict_since.map(|t| millis(t).to_string()),
         ),
+        ("restamped_from", record.restamped_from.clone()),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -561,6 +562,7 @@ fn parse_record(hash: &HashMap<String, Vec<u8>>) -> Result<DeliveryRecord, Error
         last_status: number("last_status").and_then(|s| u16::try_from(s).ok()),
         last_error: text("last_error"),
         conflict_since: number("conflict_since").map(from_millis),
+        restamped_from: text("restamped_from"),
     })
 }
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     dead_reason TEXT,
     last_status INTEGER,
     last_error TEXT,
-    conflict_since INTEGER
+    conflict_since INTEGER,
+    restamped_from TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries(event_id);
@@ -71,7 +72,7 @@ CREATE TABLE IF NOT EXISTS endpoint_health (
 
 const COLUMNS: &str = "id, event_id, event_name, event_timestamp, body, endpoint_id, state, \
     attempts, created_at, updated_at, next_attempt_at, lease_owner, lease_expires_at, \
-    dead_reason, last_status, last_error, conflict_since";
+    dead_reason, last_status, last_error, conflict_since, restamped_from";
 
 /// Called after the group's commit with its error, if any.
 type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -326,6 +327,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
         last_status: status.and_then(|s| u16::try_from(s).ok()),
         last_error: row.get(15)?,
         conflict_since: row.get::<_, Option<i64>>(16)?.map(from_millis),
+        restamped_from: row.get(17)?,
     })
 }
 
@@ -333,8 +335,8 @@ fn insert_record(conn: &Connection, r: &DeliveryRecord) -> rusqlite::Result<usiz
     let mut statement = conn.prepare_cached(
         "INSERT INTO deliveries (id, event_id, event_name, event_timestamp, body, endpoint_id, \
          state, attempts, created_at, updated_at, next_attempt_at, lease_owner, lease_expires_at, \
-         dead_reason, last_status, last_error, conflict_since) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, ?12, ?13, ?14, ?15) \
+         dead_reason, last_status, last_error, conflict_since, restamped_from) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT (id) DO NOTHING",
     )?;
     statement.execute(params![
@@ -353,6 +355,7 @@ fn insert_record(conn: &Connection, r: &DeliveryRecord) -> rusqlite::Result<usiz
         r.last_status.map(i64::from),
         r.last_error,
         r.conflict_since.map(millis),
+        r.restamped_from,
     ])
 }
 
@@ -875,6 +878,7 @@ mod tests {
             last_status: None,
             last_error: None,
             conflict_since: None,
+            restamped_from: None,
         }
     }
 

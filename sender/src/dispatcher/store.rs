@@ -102,6 +102,9 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
     /// Since when receivers answer `409` (a copy in flight), if they do.
     pub conflict_since: Option<DateTime<Utc>>,
+    /// For a redelivery of a stale delivery with a re-stamped `timestamp`:
+    /// the dead delivery it replaces.
+    pub restamped_from: Option<String>,
 }
 
 impl fmt::Debug for DeliveryRecord {
@@ -117,6 +120,7 @@ impl fmt::Debug for DeliveryRecord {
             .field("lease_owner", &self.lease_owner)
             .field("dead_reason", &self.dead_reason)
             .field("last_status", &self.last_status)
+            .field("restamped_from", &self.restamped_from)
             .field("body_len", &self.body.len())
             .finish_non_exhaustive()
     }
