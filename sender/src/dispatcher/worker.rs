@@ -359,7 +359,15 @@ async fn process(
     endpoint: Option<Arc<EndpointRuntime>>,
     guard: InFlight,
 ) {
-    if let Err(error) = attempt(&shared, &record, endpoint.as_deref()).await {
+    let span = tracing::info_span!(
+        "webhook_delivery_attempt",
+        delivery = %record.id,
+        event = %record.event_name,
+        endpoint = %record.endpoint_id,
+    );
+    let result =
+        tracing::Instrument::instrument(attempt(&shared, &record, endpoint.as_deref()), span).await;
+    if let Err(error) = result {
         tracing::warn!(
             code = error.code(),
             %error,
