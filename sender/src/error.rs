@@ -53,10 +53,6 @@ pub enum Error {
         path: String,
     },
 
-    /// The dispatcher is shutting down and takes no new work.
-    #[error("the dispatcher is shut down")]
-    ShutDown,
-
     /// A secret could not be used for signing.
     #[error(transparent)]
     Secret(#[from] megabot_webhook_verify::Error),
@@ -72,7 +68,6 @@ impl Error {
             Error::InvalidDelivery { .. } => "invalid_delivery",
             Error::Store { .. } => "store",
             Error::StoreLocked { .. } => "store_locked",
-            Error::ShutDown => "shut_down",
             Error::Secret(error) => error.code(),
         }
     }

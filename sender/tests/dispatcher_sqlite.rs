@@ -891,3 +891,31 @@ async fn a_kill_9_mid_run_loses_nothing() {
         receiver.duplicates()
     );
 }
+
+#[test]
+fn the_yaml_loader_reads_the_dispatcher_limits() {
+    let yaml = r#"
+webhooks:
+  secret_key: "s"
+  endpoints:
+    - url: "https://your-service.com/webhook"
+      max_in_flight: 4
+      rate_limit: 2.5
+    - url: "https://other.example/webhook"
+"#;
+    let loaded = megabot_webhook_sender::ConfigLoader::with_env(|_| None)
+        .load_str(yaml, "mega-config.yaml")
+        .unwrap();
+    let endpoints = &loaded.config.endpoints;
+    assert_eq!(endpoints[0].max_in_flight, Some(4));
+    assert_eq!(endpoints[0].rate_limit, Some(2.5));
+    assert_eq!(
+        (endpoints[1].max_in_flight, endpoints[1].rate_limit),
+        (None, None)
+    );
+    let error = megabot_webhook_sender::ConfigLoader::with_env(|_| None)
+        .load_str(&yaml.replace("rate_limit", "rate_limt"), "mega-config.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("rate_limt"), "{error}");
+}

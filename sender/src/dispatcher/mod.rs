@@ -837,6 +837,31 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_checked() {
+        let mut config = crate::config::EndpointConfig::new("https://e.example/hook");
+        config.secret = Some(crate::config::SecretKeys::one("s"));
+        let check = |config: &crate::config::EndpointConfig| {
+            let (compiled, _) = endpoint::compile_endpoint(config, &[], "e", "d").unwrap();
+            check_limits(&compiled, "webhooks.endpoints[0]")
+        };
+        assert_eq!(check(&config).unwrap(), (8, None));
+        config.max_in_flight = Some(0);
+        let error = check(&config).unwrap_err().to_string();
+        assert!(
+            error.contains("webhooks.endpoints[0].max_in_flight"),
+            "{error}"
+        );
+        config.max_in_flight = Some(3);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            config.rate_limit = Some(bad);
+            let error = check(&config).unwrap_err().to_string();
+            assert!(error.contains("rate_limit"), "{error}");
+        }
+        config.rate_limit = Some(0.5);
+        assert_eq!(check(&config).unwrap(), (3, Some(0.5)));
+    }
+
+    #[test]
     fn random_ids_fit() {
         assert_eq!(random_u32(&crate::FixedRandom(0.999_999_999_999)), u32::MAX);
         assert_eq!(random_u32(&crate::FixedRandom(0.0)), 0);
