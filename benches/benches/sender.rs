@@ -136,7 +136,7 @@ fn main() {
                             Event::new(format!("evt_{i:08}"), chrono::Utc::now(), payload.clone());
                         let report = sender.send(&event).await.expect("send");
                         assert!(report.all_delivered(), "{report:?}");
-                        if (i + 1) % SAMPLE_EVERY == 0 {
+                        if (i + 1).is_multiple_of(SAMPLE_EVERY) {
                             local.push((i + 1, start.elapsed(), resident_bytes()));
                         }
                     }

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use megabot_webhook_verify::sign::{megabot_signature, standard_signature};
 use megabot_webhook_verify::signature::{verify_megabot_signature, verify_standard_signature};
 use megabot_webhook_verify::{Secret, StandardSecret, Verifier};

@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use chrono::DateTime;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use megabot_webhook_types::{Event, EventName, examples};
 use megabot_webhook_verify::sign::megabot_signature;
 use megabot_webhook_verify::signature::verify_megabot_signature;

@@ -265,11 +265,11 @@ pub fn verify_request_accepts(data: &[u8]) -> bool {
             }
         }
     }
-    if let (Ok(authenticated), Ok(event)) = (&authenticated, Event::from_slice(body)) {
-        if authenticated.scheme == megabot_webhook_verify::Scheme::MegaBot {
-            assert_eq!(authenticated.delivery_id, event.id);
-            assert_eq!(authenticated.signed_at, event.timestamp);
-        }
+    if let (Ok(authenticated), Ok(event)) = (&authenticated, Event::from_slice(body))
+        && authenticated.scheme == megabot_webhook_verify::Scheme::MegaBot
+    {
+        assert_eq!(authenticated.delivery_id, event.id);
+        assert_eq!(authenticated.signed_at, event.timestamp);
     }
     match verified {
         Ok(verified) => {

@@ -287,3 +287,44 @@ fn demo_exits_zero_with_every_outcome_as_spec_says() {
     }
     assert!(!stdout.contains("!!"));
 }
+
+#[test]
+fn send_says_duplicate_and_prints_the_receivers_refusal() {
+    let listener = Listener::start(&["--secret", SECRET, "--tolerance", "2000000000"]);
+    let path = data("events/error_occurred.json");
+    let send = |secret: &str| {
+        let out = run(
+            &[
+                "send",
+                "--url",
+                &listener.url,
+                "--secret",
+                secret,
+                "--file",
+                &path,
+                "--max-attempts",
+                "1",
+            ],
+            b"",
+        );
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, first) = send(SECRET);
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.starts_with("delivered error_occurred "), "{first}");
+    // the same event id again: the receiver answers `200 {"status":"duplicate"}`
+    let (code, again) = send(SECRET);
+    assert_eq!(code, Some(0), "{again}");
+    assert!(again.starts_with("duplicate error_occurred "), "{again}");
+    // the wrong secret: the receiver's code and message are shown
+    let (code, refused) = send("not_the_secret");
+    assert_eq!(code, Some(1), "{refused}");
+    assert!(refused.starts_with("failed error_occurred "), "{refused}");
+    assert!(
+        refused.contains("receiver said signature_mismatch: signature mismatch"),
+        "{refused}"
+    );
+}

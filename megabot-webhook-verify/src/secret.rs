@@ -25,11 +25,8 @@ pub(crate) const BASE64_LENIENT: base64::engine::GeneralPurpose =
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
 
-/// An HMAC-SHA256 state after key setup, overwritten when dropped.
-///
-/// The `hmac` crate offers no zeroization of its state, so on drop the state is
-/// replaced by one keyed with zeros and the write is kept alive with
-/// [`std::hint::black_box`] (best effort without `unsafe`).
+/// An HMAC-SHA256 state after key setup, zeroized when dropped (the `zeroize`
+/// features of `hmac` and `sha2` clear the keyed inner and outer states).
 #[derive(Clone)]
 struct KeyedMac(HmacSha256);
 
@@ -40,13 +37,6 @@ impl KeyedMac {
             .map_err(|_| Error::InvalidSecret {
                 reason: "key length not accepted by hmac",
             })
-    }
-}
-
-impl Drop for KeyedMac {
-    fn drop(&mut self) {
-        self.0 = <HmacSha256 as KeyInit>::new(&Default::default());
-        std::hint::black_box(&self.0);
     }
 }
 

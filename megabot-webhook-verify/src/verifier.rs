@@ -372,10 +372,10 @@ mod envelope {
     /// The body's `id` and `timestamp`: straight from the first bytes when the body
     /// starts as MegaBot writes it, else by scanning the envelope without parsing `data`.
     pub(super) fn id_and_timestamp(body: &[u8]) -> Result<(String, DateTime<Utc>), Error> {
-        if let Some((id, seconds)) = canonical_prefix(body) {
-            if let Some(at) = DateTime::from_timestamp(seconds, 0) {
-                return Ok((id.to_owned(), at));
-            }
+        if let Some((id, seconds)) = canonical_prefix(body)
+            && let Some(at) = DateTime::from_timestamp(seconds, 0)
+        {
+            return Ok((id.to_owned(), at));
         }
         let head: Head = serde_json::from_slice(body).map_err(|error| Error::InvalidEnvelope {
             message: error.to_string(),
@@ -526,15 +526,15 @@ mod envelope {
 /// Logs unsigned headers that disagree with the verified body; their values are
 /// never used.
 fn warn_on_disagreeing_headers<H: Headers + ?Sized>(headers: &H, event: &Event) {
-    if let Some(value) = headers.header(headers::EVENT) {
-        if value != event.name() {
-            warn_disagreement(headers::EVENT, value, event.name());
-        }
+    if let Some(value) = headers.header(headers::EVENT)
+        && value != event.name()
+    {
+        warn_disagreement(headers::EVENT, value, event.name());
     }
-    if let Some(value) = headers.header(headers::DELIVERY) {
-        if value != event.id {
-            warn_disagreement(headers::DELIVERY, value, &event.id);
-        }
+    if let Some(value) = headers.header(headers::DELIVERY)
+        && value != event.id
+    {
+        warn_disagreement(headers::DELIVERY, value, &event.id);
     }
     if let Some(value) = headers.header(headers::TIMESTAMP) {
         let timestamp = event.timestamp.timestamp();

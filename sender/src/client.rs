@@ -13,6 +13,7 @@ use super::config_load::ConfigLoader;
 use super::dead_letter::{DeadLetter, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters};
 use super::deliver::{Runtime, deliver};
 use super::delivery::Delivery;
+use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, Issue, Warning};
 use super::endpoint::{self, CompiledEndpoint};
 use super::metrics::{Metrics, MetricsSnapshot};
@@ -96,11 +97,14 @@ pub struct SenderBuilder {
     sleeper: Arc<dyn Sleeper>,
     random: Arc<dyn RandomSource>,
     dead_letters: Arc<dyn DeadLetterSink>,
+    policy: DestinationPolicy,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl SenderBuilder {
     /// A builder for `config` with the system clock, Tokio sleeps, system
-    /// randomness and an in-memory dead-letter sink.
+    /// randomness, an in-memory dead-letter sink, the
+    /// [`DestinationPolicy::local_tools`] policy and the system resolver.
     pub fn new(config: WebhooksConfig) -> SenderBuilder {
         SenderBuilder {
             config,
@@ -108,6 +112,8 @@ impl SenderBuilder {
             sleeper: Arc::new(TokioSleeper),
             random: Arc::new(SystemRandom::new()),
             dead_letters: Arc::new(MemoryDeadLetters::new()),
+            policy: DestinationPolicy::local_tools(),
+            resolver: Arc::new(SystemResolver),
         }
     }
 
@@ -135,6 +141,22 @@ impl SenderBuilder {
         self
     }
 
+    /// Which destinations may be connected to; default
+    /// [`DestinationPolicy::local_tools`] (loopback and global addresses).
+    /// The dispatcher uses [`DestinationPolicy::server`]. The config's
+    /// `allow_private_targets` and `allowed_targets` are applied on top.
+    pub fn destination_policy(mut self, policy: DestinationPolicy) -> SenderBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// How host names are resolved; default [`SystemResolver`]. Every
+    /// resolved address passes the destination policy before a connection.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> SenderBuilder {
+        self.resolver = resolver;
+        self
+    }
+
     /// Failed deliveries go to the JSON Lines file at `path`.
     pub fn dead_letter_file(self, path: impl Into<PathBuf>) -> SenderBuilder {
         self.dead_letters(Arc::new(JsonlDeadLetters::new(path)))
@@ -149,8 +171,18 @@ impl SenderBuilder {
     /// [`Error::HttpClient`] when the HTTP client cannot be set up.
     pub fn build(self) -> Result<(Sender, Vec<Warning>), Error> {
         let compiled = endpoint::compile_config(&self.config, "webhooks").map_err(issue_error)?;
+        let policy = Arc::new(
+            self.policy
+                .with_config(&self.config, "webhooks")
+                .map_err(issue_error)?,
+        );
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+                resolver: self.resolver,
+            }))
             .build()
             .map_err(|e| Error::HttpClient {
                 message: e.to_string(),
@@ -170,6 +202,7 @@ impl SenderBuilder {
                     clock: self.clock,
                     sleeper: self.sleeper,
                     random: self.random,
+                    policy,
                 },
                 metrics: Metrics::default(),
                 dead_letters: self.dead_letters,

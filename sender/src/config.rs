@@ -64,6 +64,19 @@ pub struct WebhooksConfig {
     /// Where events go.
     #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
+    /// Lifts the destination guard (SSRF) for every endpoint: loopback,
+    /// private, link-local and the other special-purpose addresses may be
+    /// connected to; cloud metadata addresses stay refused unless listed in
+    /// `allowed_targets`. For local testing. Server-wide only (there is no
+    /// per-endpoint form). Default `false`.
+    #[serde(default)]
+    pub allow_private_targets: bool,
+    /// Addresses (`10.0.0.5`, `fd00::5`) and CIDR ranges (`10.20.0.0/16`)
+    /// the sender may connect to whatever their class; the only way to allow
+    /// a cloud metadata address. Checked when the config is loaded (no name
+    /// is resolved). Server-wide only. Default empty.
+    #[serde(default)]
+    pub allowed_targets: Vec<String>,
 }
 
 impl Default for WebhooksConfig {
@@ -72,6 +85,8 @@ impl Default for WebhooksConfig {
             enabled: true,
             secret_key: None,
             endpoints: Vec::new(),
+            allow_private_targets: false,
+            allowed_targets: Vec::new(),
         }
     }
 }

@@ -275,14 +275,14 @@ fn key_near(text: &str, line: u64) -> String {
             continue;
         }
         limit = indent(candidate);
-        if !trimmed.starts_with('-') {
-            if let Some((key, _)) = trimmed.split_once(':') {
-                keys.push(
-                    key.trim()
-                        .trim_matches(|c| c == '"' || c == '\'')
-                        .to_owned(),
-                );
-            }
+        if !trimmed.starts_with('-')
+            && let Some((key, _)) = trimmed.split_once(':')
+        {
+            keys.push(
+                key.trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_owned(),
+            );
         }
         if limit == 0 {
             break;
@@ -475,6 +475,46 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn destination_guard_keys() {
+        let loaded = loader()
+            .load_str(
+                "webhooks:\n  allow_private_targets: true\n  allowed_targets:\n    - 169.254.169.254\n    - \"10.20.0.0/16\"\n    - fd00:ec2::254\n",
+                "c.yaml",
+            )
+            .unwrap();
+        assert!(loaded.config.allow_private_targets);
+        assert_eq!(
+            loaded.config.allowed_targets,
+            ["169.254.169.254", "10.20.0.0/16", "fd00:ec2::254"]
+        );
+        let cases = [
+            (
+                "webhooks:\n  allowed_targets:\n    - 10.0.0.0/8\n    - metadata.internal\n",
+                "c.yaml:4:7: webhooks.allowed_targets[1]: invalid address or cidr range `metadata.internal`: expected an ip address",
+            ),
+            (
+                "webhooks:\n  allowed_targets: [\"10.0.0.0/33\"]\n",
+                "c.yaml:2:21: webhooks.allowed_targets[0]: invalid address or cidr range `10.0.0.0/33`: the prefix length is longer",
+            ),
+            (
+                "webhooks:\n  allow_private_target: true\n",
+                "c.yaml:2:3: webhooks.allow_private_target: unknown key `allow_private_target` (did you mean `allow_private_targets`?)",
+            ),
+            (
+                "webhooks:\n  allow_private_targets: maybe\n",
+                "c.yaml:2:26: webhooks.allow_private_targets: invalid type",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let text = error(yaml);
+            assert!(
+                text.starts_with(expected),
+                "{yaml}\n got: {text}\nwant: {expected}"
+            );
+        }
     }
 
     #[test]

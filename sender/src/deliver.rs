@@ -9,6 +9,7 @@ use reqwest::header::RETRY_AFTER;
 use super::clock::{Clock, RandomSource, Sleeper};
 use super::dead_letter::DeadLetter;
 use super::delivery::Delivery;
+use super::destination::{DestinationPolicy, Refusal};
 use super::endpoint::CompiledEndpoint;
 use super::registry::EndpointId;
 use super::report::{AttemptReport, EndpointReport, Outcome};
@@ -25,6 +26,28 @@ pub(crate) struct Runtime {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) random: Arc<dyn RandomSource>,
+    pub(crate) policy: Arc<DestinationPolicy>,
+}
+
+/// Why an attempt got no answer.
+enum Failure {
+    /// The destination guard refused the address: nothing was sent.
+    Refused(Refusal),
+    /// The request failed (connection, timeout...).
+    Request(reqwest::Error),
+}
+
+/// The guard's refusal behind a failed request (the client's resolver
+/// refused every address of the name), if that is why it failed.
+fn find_refusal(error: &reqwest::Error) -> Option<&Refusal> {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            return Some(refusal);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Delivers `delivery` to `endpoint` with retries. Never fails: the report
@@ -53,6 +76,7 @@ pub(crate) async fn deliver(
         let last = attempt == max_attempts;
         match verdict {
             Verdict::Delivered => outcome = Outcome::Delivered,
+            Verdict::Refused => outcome = Outcome::Refused,
             Verdict::Final => outcome = Outcome::Rejected,
             Verdict::Retry if last => outcome = Outcome::Exhausted,
             Verdict::Retry => {
@@ -134,15 +158,6 @@ pub(crate) async fn send_attempt(
     max_delay: Duration,
 ) -> (AttemptReport, Verdict) {
     let attempt_started = Instant::now();
-    let headers = signer.headers(runtime.clock.now().timestamp());
-    let result = runtime
-        .client
-        .post(endpoint.url.clone())
-        .headers(headers)
-        .timeout(endpoint.timeout)
-        .body(delivery.body().to_vec())
-        .send()
-        .await;
     let mut report = AttemptReport {
         attempt,
         status: None,
@@ -151,6 +166,25 @@ pub(crate) async fn send_attempt(
         retry_after: None,
         wait_after: None,
         response_body: None,
+    };
+    // An IP literal is checked here: the client resolves (and so guards) names only.
+    let result = match runtime.policy.check_url(&endpoint.url) {
+        Err(refusal) => Err(Failure::Refused(refusal)),
+        Ok(()) => {
+            let headers = signer.headers(runtime.clock.now().timestamp());
+            runtime
+                .client
+                .post(endpoint.url.clone())
+                .headers(headers)
+                .timeout(endpoint.timeout)
+                .body(delivery.body().to_vec())
+                .send()
+                .await
+                .map_err(|error| match find_refusal(&error) {
+                    Some(refusal) => Failure::Refused(refusal.clone()),
+                    None => Failure::Request(error),
+                })
+        }
     };
     let verdict = match result {
         Ok(response) => {
@@ -168,7 +202,11 @@ pub(crate) async fn send_attempt(
             }
             verdict
         }
-        Err(error) => {
+        Err(Failure::Refused(refusal)) => {
+            report.error = Some(refusal.to_string());
+            Verdict::Refused
+        }
+        Err(Failure::Request(error)) => {
             report.error = Some(describe(error, endpoint.timeout));
             Verdict::Retry
         }

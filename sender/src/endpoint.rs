@@ -46,6 +46,7 @@ pub(crate) fn compile_config(config: &WebhooksConfig, key: &str) -> Result<Compi
         Some(keys) => megabot_secrets(keys, &join_key(key, "secret_key"))?,
         None => Vec::new(),
     };
+    super::destination::parse_allowed_targets(config, key)?;
     let endpoints_key = join_key(key, "endpoints");
     let mut endpoints = Vec::with_capacity(config.endpoints.len());
     let mut warnings = Vec::new();

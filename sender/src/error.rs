@@ -53,6 +53,11 @@ pub enum Error {
         path: String,
     },
 
+    /// The destination guard refused a destination (see
+    /// [`DestinationPolicy`](crate::DestinationPolicy)); nothing was sent.
+    #[error(transparent)]
+    DestinationRefused(#[from] crate::Refusal),
+
     /// A secret could not be used for signing.
     #[error(transparent)]
     Secret(#[from] megabot_webhook_verify::Error),
@@ -64,6 +69,7 @@ impl Error {
         match self {
             Error::Config(_) => "invalid_config",
             Error::DeadLetter { .. } => "dead_letter",
+            Error::DestinationRefused(_) => "destination_refused",
             Error::HttpClient { .. } => "http_client",
             Error::InvalidDelivery { .. } => "invalid_delivery",
             Error::Store { .. } => "store",

@@ -129,15 +129,15 @@ impl EventFilter {
     pub(crate) fn compile(filters: &Filters, key: &str) -> Result<EventFilter, Issue> {
         check_names(&filters.platforms, &join_key(key, "platforms"), "platform")?;
         check_names(&filters.users, &join_key(key, "users"), "user")?;
-        if let Some(severity) = &filters.min_severity {
-            if !severity.is_known() {
-                return Err(Issue::new(
-                    join_key(key, "min_severity"),
-                    format!(
-                        "unknown severity `{severity}`; expected one of `debug`, `info`, `warning`, `error`, `critical`"
-                    ),
-                ));
-            }
+        if let Some(severity) = &filters.min_severity
+            && !severity.is_known()
+        {
+            return Err(Issue::new(
+                join_key(key, "min_severity"),
+                format!(
+                    "unknown severity `{severity}`; expected one of `debug`, `info`, `warning`, `error`, `critical`"
+                ),
+            ));
         }
         let content_key = join_key(key, "content_filters");
         let content = filters
@@ -188,10 +188,10 @@ impl EventFilter {
                 return Err(FilterKind::ContentFilter(index));
             }
         }
-        if let Some(window) = &self.window {
-            if !window.contains(now) {
-                return Err(FilterKind::TimeWindow);
-            }
+        if let Some(window) = &self.window
+            && !window.contains(now)
+        {
+            return Err(FilterKind::TimeWindow);
         }
         Ok(())
     }

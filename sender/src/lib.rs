@@ -24,6 +24,13 @@
 //!   retried; any other status (redirects included: they are not followed)
 //!   is final. `http://` is refused unless the host is loopback or the
 //!   endpoint sets `allow_insecure_http: true`.
+//! - **Destination guard (SSRF)**: every attempt connects only to addresses
+//!   its [`DestinationPolicy`] allows, checked on the addresses actually
+//!   connected to (IP literals before the request, names after resolution
+//!   through an injectable [`Resolver`]); a refusal is a final
+//!   [`Outcome::Refused`] and nothing is sent. [`classify`] tells an
+//!   address's [`AddressClass`]; [`check_destination`] is the
+//!   registration-time check.
 //! - **Results**: an [`EndpointReport`] per endpoint and delivery, totals as
 //!   the guide's `WebhookMetrics` ([`MetricsSnapshot`]), and every failed
 //!   delivery in a [`DeadLetterSink`] — in memory ([`MemoryDeadLetters`]) or
@@ -73,6 +80,7 @@ mod config_load;
 mod dead_letter;
 mod deliver;
 mod delivery;
+mod destination;
 mod diagnostic;
 #[cfg(feature = "dispatcher")]
 pub mod dispatcher;
@@ -102,6 +110,10 @@ pub use dead_letter::{
     read_dead_letters,
 };
 pub use delivery::Delivery;
+pub use destination::{
+    AddressClass, AddressRange, AddressRangeError, CLOUD_METADATA, DestinationPolicy, Refusal,
+    Resolver, StaticResolver, SystemResolver, check_destination, classify,
+};
 pub use diagnostic::{ConfigError, Warning};
 #[cfg(feature = "redis")]
 pub use dispatcher::RedisStore;

@@ -31,6 +31,10 @@ pub enum Outcome {
     Delivered,
     /// The endpoint gave a final answer (such as 404, 410 or a redirect).
     Rejected,
+    /// The destination guard refused the endpoint's address (see
+    /// [`DestinationPolicy`](crate::DestinationPolicy)): nothing was sent,
+    /// and it is not retried.
+    Refused,
     /// Every attempt failed with a retried error (5xx, 408, 409, 429, connection
     /// error or timeout).
     Exhausted,

@@ -16,7 +16,7 @@ use megabot_webhook_types::{Event, EventName, EventPayload, headers};
 use megabot_webhook_verify::{Secret, StandardSecret, sign};
 
 use crate::cmd::listen::build_verifier;
-use crate::cmd::send::{endpoint_for, fresh_example, fresh_id, sender_for};
+use crate::cmd::send::{ReceiverAnswer, endpoint_for, fresh_example, fresh_id, sender_for};
 use crate::error::CliError;
 use crate::serve::{self, Framework};
 
@@ -87,6 +87,8 @@ struct Row {
     delivery: String,
     framework: Framework,
     answer: String,
+    /// The receiver's error code and message for each refusal.
+    said: Vec<String>,
     handler: Vec<String>,
     expected_answer: String,
     expected_handler: Vec<String>,
@@ -98,29 +100,42 @@ impl Row {
     }
 }
 
-/// `200 ok`, `401 signature_mismatch`, `200 duplicate`: status and the body's code.
-fn answer_of(status: Option<u16>, body: Option<&str>) -> String {
-    let status = status.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
-    let code = body
-        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-        .and_then(|v| {
-            v.get("error")
-                .or_else(|| v.get("status"))
-                .and_then(|c| c.as_str().map(str::to_owned))
-        });
-    match code {
-        Some(code) => format!("{status} {code}"),
-        None => status,
-    }
+/// What came back: `200 ok`, `401 signature_mismatch`, `200 duplicate` (status and the
+/// body's code, attempts joined by `, then `), and the receiver's messages on refusals.
+struct Answer {
+    text: String,
+    said: Vec<String>,
 }
 
-fn report_answer(report: &EndpointReport) -> String {
-    let statuses: Vec<String> = report
+fn answer_of(status: Option<u16>, body: Option<&str>) -> Answer {
+    let answer = ReceiverAnswer::parse(body);
+    let status_text = status.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+    let text = match &answer.code {
+        Some(code) => format!("{status_text} {code}"),
+        None => status_text,
+    };
+    let refused = status.is_some_and(|s| s >= 400);
+    let said = match (refused, answer.code, answer.message) {
+        (true, Some(code), Some(message)) => vec![format!("{code}: {message}")],
+        _ => Vec::new(),
+    };
+    Answer { text, said }
+}
+
+fn report_answer(report: &EndpointReport) -> Answer {
+    let answers: Vec<Answer> = report
         .attempts
         .iter()
         .map(|a| answer_of(a.status, a.response_body.as_deref()))
         .collect();
-    statuses.join(", then ")
+    Answer {
+        text: answers
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", then "),
+        said: answers.into_iter().flat_map(|a| a.said).collect(),
+    }
 }
 
 struct Receiver {
@@ -157,7 +172,7 @@ impl Demo {
         &mut self,
         delivery: String,
         receiver: &Receiver,
-        answer: String,
+        answer: Answer,
         id: &str,
         expected_answer: &str,
         expected_handler: Vec<String>,
@@ -165,7 +180,8 @@ impl Demo {
         self.rows.push(Row {
             delivery,
             framework: receiver.framework,
-            answer,
+            answer: answer.text,
+            said: answer.said,
             handler: receiver.journal.seen(id),
             expected_answer: expected_answer.to_owned(),
             expected_handler,
@@ -329,6 +345,9 @@ fn table(rows: &[Row], colour: bool) -> String {
             row.answer,
             handler_text(&row.handler)
         );
+        for said in &row.said {
+            let _ = writeln!(out, "   {:<w_delivery$}  receiver said {said}", "");
+        }
         if !row.ok() {
             let _ = writeln!(
                 out,

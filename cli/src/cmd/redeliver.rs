@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use megabot_webhook_sender::{ConfigLoader, Sender};
+use megabot_webhook_sender::{ConfigLoader, DestinationPolicy, Sender};
 
 use crate::cmd::send::describe;
 use crate::error::CliError;
@@ -31,7 +31,12 @@ pub(crate) async fn run(args: RedeliverArgs) -> Result<ExitCode, CliError> {
     let sender = match (&args.config, args.secrets.is_empty()) {
         (Some(path), _) => {
             let loaded = ConfigLoader::new().load_file(path)?;
-            Sender::new(loaded.config)?.0
+            // The local tools' destination policy, widened by the config's
+            // `allow_private_targets` / `allowed_targets`.
+            Sender::builder(loaded.config)
+                .destination_policy(DestinationPolicy::local_tools())
+                .build()?
+                .0
         }
         (None, false) => crate::cmd::send::sender_for(&args.secrets, None)?,
         (None, true) => {

@@ -9,7 +9,7 @@ use clap::Args;
 use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
-use megabot_webhook_sender::{Delivery, EndpointReport, Sender};
+use megabot_webhook_sender::{Delivery, DestinationPolicy, EndpointReport, Sender};
 use megabot_webhook_types::{EventName, examples};
 
 use crate::error::CliError;
@@ -79,7 +79,10 @@ fn delivery(args: &SendArgs) -> Result<Delivery, CliError> {
     Ok(Delivery::from_json(&body)?)
 }
 
-/// A sender signing with `secrets` and no registered endpoint.
+/// A sender signing with `secrets` and no registered endpoint, under the
+/// local tools' destination policy (loopback and global addresses; the
+/// other special-purpose ranges are refused). `send`, `demo` and
+/// `redeliver` use it.
 pub(crate) fn sender_for(
     secrets: &[String],
     dead_letters: Option<&PathBuf>,
@@ -88,7 +91,7 @@ pub(crate) fn sender_for(
         secret_key: Some(SecretKeys::many(secrets.iter().cloned())),
         ..WebhooksConfig::default()
     };
-    let mut builder = Sender::builder(config);
+    let mut builder = Sender::builder(config).destination_policy(DestinationPolicy::local_tools());
     if let Some(path) = dead_letters {
         builder = builder.dead_letter_file(path.clone());
     }
@@ -114,25 +117,70 @@ pub(crate) fn endpoint_for(
     endpoint
 }
 
-/// One line about a delivery's outcome.
+/// What an SDK receiver said in its answer's body: `{"status":"duplicate"}`, or
+/// `{"error": code, "message": ...}` on a refusal.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReceiverAnswer {
+    /// `duplicate`, `ok`, or the refusal's code (`signature_mismatch`, ...).
+    pub(crate) code: Option<String>,
+    /// The refusal's message.
+    pub(crate) message: Option<String>,
+}
+
+impl ReceiverAnswer {
+    /// Reads an answer body; anything that is not such JSON says nothing.
+    pub(crate) fn parse(body: Option<&str>) -> ReceiverAnswer {
+        let Some(value) = body.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        else {
+            return ReceiverAnswer::default();
+        };
+        let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        ReceiverAnswer {
+            code: text("error").or_else(|| text("status")),
+            message: text("message"),
+        }
+    }
+
+    fn is_duplicate(&self) -> bool {
+        self.code.as_deref() == Some("duplicate")
+    }
+}
+
+/// One line about a delivery's outcome: `delivered`, `duplicate` (the receiver had
+/// handled this event id already) or `failed`, with the receiver's error code and
+/// message when it refused.
 pub(crate) fn describe(report: &EndpointReport) -> String {
     let status = report
         .final_status
         .map_or_else(|| "no answer".to_owned(), |s| format!("status {s}"));
+    let answer = ReceiverAnswer::parse(
+        report
+            .attempts
+            .last()
+            .and_then(|a| a.response_body.as_deref()),
+    );
     let attempts = report.attempts.len();
     let plural = if attempts == 1 { "" } else { "s" };
+    let verdict = match (report.is_delivered(), answer.is_duplicate()) {
+        (true, true) => "duplicate",
+        (true, false) => "delivered",
+        (false, _) => "failed",
+    };
     let mut line = format!(
-        "{} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
-        if report.is_delivered() {
-            "delivered"
-        } else {
-            "failed"
-        },
+        "{verdict} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
         report.event,
         report.delivery_id,
         report.url,
         report.duration.as_millis(),
     );
+    if !report.is_delivered()
+        && let Some(code) = &answer.code
+    {
+        line.push_str(&format!(", receiver said {code}"));
+        if let Some(message) = &answer.message {
+            line.push_str(&format!(": {message}"));
+        }
+    }
     if let Some(error) = &report.error {
         line.push_str(&format!(" ({error})"));
     }
@@ -159,4 +207,27 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReceiverAnswer;
+
+    #[test]
+    fn receiver_answers_are_read_from_sdk_bodies_only() {
+        let duplicate = ReceiverAnswer::parse(Some(r#"{"status":"duplicate"}"#));
+        assert!(duplicate.is_duplicate());
+        let refused = ReceiverAnswer::parse(Some(
+            r#"{"error":"signature_mismatch","message":"signature mismatch"}"#,
+        ));
+        assert_eq!(refused.code.as_deref(), Some("signature_mismatch"));
+        assert_eq!(refused.message.as_deref(), Some("signature mismatch"));
+        for other in [None, Some("<html>"), Some("[]"), Some(r#"{"error":7}"#)] {
+            assert_eq!(
+                ReceiverAnswer::parse(other),
+                ReceiverAnswer::default(),
+                "{other:?}"
+            );
+        }
+    }
 }

@@ -147,15 +147,15 @@ fn mismatch_reason(secrets: &[Secret], header: &str, body: &[u8]) -> String {
         return "the body has leading or trailing white space (a newline?) that was not signed"
             .into();
     }
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
-        if let Ok(compact) = guide_json::to_vec(&value) {
-            if compact != body && matches(&compact) {
-                return "body re-serialised: the signature matches MegaBot's compact form of this JSON \
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Ok(compact) = guide_json::to_vec(&value)
+        && compact != body
+        && matches(&compact)
+    {
+        return "body re-serialised: the signature matches MegaBot's compact form of this JSON \
                         (no spaces, non-ASCII as \\uXXXX), not these bytes; verify the raw body exactly \
                         as received, before any JSON parsing"
                     .into();
-            }
-        }
     }
     let secrets_word = if secrets.len() == 1 {
         "this secret"

@@ -220,10 +220,9 @@ impl Slack {
         if let AttemptError::Retry {
             wait: Some(wait), ..
         } = &failure
+            && reply.status == 429
         {
-            if reply.status == 429 {
-                turn.hold_off(*wait);
-            }
+            turn.hold_off(*wait);
         }
         Err(failure)
     }

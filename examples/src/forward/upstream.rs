@@ -118,8 +118,13 @@ impl Reply {
     /// `x-ratelimit-reset`, GitLab's `RateLimit-Reset`).
     pub(crate) fn wait_until_epoch(&self, name: &str, now: DateTime<Utc>) -> Option<Duration> {
         let reset: i64 = self.header(name)?.trim().parse().ok()?;
-        let seconds = reset.saturating_sub(now.timestamp()).max(0);
-        Some(Duration::from_secs(seconds.unsigned_abs()))
+        // Until the reset instant itself, not a whole number of seconds from `now`
+        // (which would retry up to a second early).
+        let millis = reset
+            .saturating_mul(1000)
+            .saturating_sub(now.timestamp_millis())
+            .max(0);
+        Some(Duration::from_millis(millis.unsigned_abs()))
     }
 
     /// The standard retry verdict: 408, 429 and 5xx are retried (honouring

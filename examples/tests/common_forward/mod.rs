@@ -321,10 +321,10 @@ pub async fn spawn_binary(exe: &str, envs: &[(&str, String)]) -> Binary {
     let health = format!("http://127.0.0.1:{port}/health");
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if let Ok(response) = client.get(&health).send().await {
-            if response.status().is_success() {
-                return binary;
-            }
+        if let Ok(response) = client.get(&health).send().await
+            && response.status().is_success()
+        {
+            return binary;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

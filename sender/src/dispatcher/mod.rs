@@ -50,6 +50,7 @@ use super::clock::{Clock, RandomSource, SystemClock, SystemRandom, TokioSleeper}
 use super::dead_letter::{DeadLetter, DeadLetterSink, JsonlDeadLetters, read_dead_letters};
 use super::deliver::Runtime;
 use super::delivery::Delivery;
+use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, index_key, join_key};
 use super::endpoint::{self, CompiledEndpoint};
 
@@ -92,6 +93,8 @@ pub struct DispatcherBuilder {
     stale_after: Duration,
     disable_after: Duration,
     retention: Retention,
+    policy: DestinationPolicy,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -106,6 +109,21 @@ impl fmt::Debug for DispatcherBuilder {
 }
 
 impl DispatcherBuilder {
+    /// Which destinations may be connected to; default
+    /// [`DestinationPolicy::server()`] (global addresses only), widened by the
+    /// config's `allow_private_targets` and `allowed_targets`.
+    pub fn destination_policy(mut self, policy: DestinationPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How host names are resolved; default [`SystemResolver`]. Every resolved
+    /// address passes the destination policy before a connection.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
     /// The number of concurrent attempts (default [`DEFAULT_WORKERS`]).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
@@ -179,9 +197,18 @@ impl DispatcherBuilder {
     pub async fn build(self) -> Result<(Dispatcher, Vec<Warning>), Error> {
         let compiled = endpoint::compile_config(&self.config, "webhooks")
             .map_err(|issue| Error::from(ConfigError::new(issue.key, issue.message)))?;
+        let policy = Arc::new(
+            self.policy
+                .with_config(&self.config, "webhooks")
+                .map_err(|issue| Error::from(ConfigError::new(issue.key, issue.message)))?,
+        );
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+                resolver: self.resolver,
+            }))
             .build()
             .map_err(|e| Error::HttpClient {
                 message: e.to_string(),
@@ -221,6 +248,7 @@ impl DispatcherBuilder {
                 clock: self.clock,
                 sleeper: Arc::new(TokioSleeper),
                 random: self.random,
+                policy,
             },
             owner,
             workers: self.workers,
@@ -340,6 +368,8 @@ impl Dispatcher {
             stale_after: DEFAULT_STALE_AFTER,
             disable_after: DEFAULT_DISABLE_AFTER,
             retention: Retention::default(),
+            policy: DestinationPolicy::server(),
+            resolver: Arc::new(SystemResolver),
         }
     }
 
@@ -796,15 +826,13 @@ fn check_limits(compiled: &CompiledEndpoint, key: &str) -> Result<(usize, Option
             "max_in_flight must be at least 1",
         )));
     }
-    if let Some(rate) = config.rate_limit {
-        if !rate.is_finite() || rate <= 0.0 || rate > 1e9 {
-            return Err(Error::from(ConfigError::new(
-                join_key(key, "rate_limit"),
-                format!(
-                    "rate_limit must be a positive number of deliveries per second, not {rate}"
-                ),
-            )));
-        }
+    if let Some(rate) = config.rate_limit
+        && (!rate.is_finite() || rate <= 0.0 || rate > 1e9)
+    {
+        return Err(Error::from(ConfigError::new(
+            join_key(key, "rate_limit"),
+            format!("rate_limit must be a positive number of deliveries per second, not {rate}"),
+        )));
     }
     Ok((
         usize::try_from(max_in_flight).unwrap_or(usize::MAX),

@@ -54,6 +54,8 @@ pub mod dead_reason {
     pub const REJECTED: &str = "rejected";
     /// A MegaBot-scheme-only body older than the receivers' tolerance.
     pub const STALE: &str = "stale";
+    /// The destination guard refused the endpoint's address; nothing was sent.
+    pub const DESTINATION_REFUSED: &str = "destination_refused";
     /// The endpoint was disabled by its health rule.
     pub const ENDPOINT_DISABLED: &str = "endpoint_disabled";
     /// The endpoint no longer exists.

@@ -493,6 +493,12 @@ async fn attempt(
                 reason: dead_reason::REJECTED.to_owned(),
             }
         }
+        Verdict::Refused => {
+            failed(shared, endpoint, now).await;
+            Settlement::Dead {
+                reason: dead_reason::DESTINATION_REFUSED.to_owned(),
+            }
+        }
         Verdict::Retry if number >= policy.max_attempts.max(1) => {
             failed(shared, endpoint, now).await;
             Settlement::Dead {
