@@ -464,3 +464,44 @@ async fn the_url_password_never_shows() {
     assert!(!debug.contains("right-pw-123"), "{debug}");
     assert!(debug.contains("127.0.0.1"), "{debug}");
 }
+
+/// Publish throughput into Redis, printed for the record, never asserted.
+/// `MEGABOT_PUBLISH_EVENTS` sets the count (default 5 000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_throughput_is_reported() {
+    let count: usize = std::env::var("MEGABOT_PUBLISH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let server = RedisServer::start();
+    let dispatcher = Arc::new(
+        dispatcher(
+            config(vec![endpoint("http://127.0.0.1:9/hook", 3, 0.0)]),
+            store(&server).await,
+            "a",
+        )
+        .await,
+    );
+    let ts = now();
+    let tasks = 64;
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let dispatcher = dispatcher.clone();
+        handles.push(tokio::spawn(async move {
+            for i in (t..count).step_by(tasks) {
+                if let Err(error) = dispatcher.publish(&event(&format!("evt_{i}"), ts)).await {
+                    panic!("publish evt_{i}: {error}");
+                }
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(dispatcher.stats().await.unwrap().pending as usize, count);
+    #[allow(clippy::cast_precision_loss)]
+    let rate = count as f64 / elapsed.as_secs_f64();
+    println!("published {count} events into redis in {elapsed:?}: {rate:.0} events/s");
+}

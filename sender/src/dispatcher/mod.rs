@@ -65,6 +65,9 @@ pub use self::store::{
 
 use self::worker::{EndpointRuntime, Shared};
 
+/// Events larger than this get a warning at publish (SPEC 9.2).
+const LARGE_EVENT: usize = 1 << 20;
+
 /// The default number of concurrent attempts of one dispatcher.
 pub const DEFAULT_WORKERS: usize = 16;
 /// The default per-endpoint limit of concurrent attempts.
@@ -433,6 +436,13 @@ impl Dispatcher {
     /// As [`Dispatcher::publish`].
     pub async fn publish_delivery(&self, delivery: &Delivery) -> Result<PublishOutcome, Error> {
         check_event_id(delivery.id())?;
+        if delivery.body().len() > LARGE_EVENT {
+            tracing::warn!(
+                event = delivery.event(),
+                bytes = delivery.body().len(),
+                "webhook event over 1 MiB: the SDK's receivers refuse it with a final 413"
+            );
+        }
         let shared = &self.shared;
         let now = shared.runtime.clock.now();
         let mut rows = Vec::new();

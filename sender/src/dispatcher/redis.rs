@@ -392,8 +392,10 @@ impl RedisStore {
                 }
             }
         }
-        for warning in persistence_warnings(&values[0], &values[1], &values[2]) {
-            tracing::warn!(target = %self.target, "{warning}");
+        if let [save, appendonly, policy] = values.as_slice() {
+            for warning in persistence_warnings(save, appendonly, policy) {
+                tracing::warn!(target = %self.target, "{warning}");
+            }
         }
     }
 
