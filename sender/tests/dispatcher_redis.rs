@@ -505,3 +505,47 @@ async fn publish_throughput_is_reported() {
     let rate = count as f64 / elapsed.as_secs_f64();
     println!("published {count} events into redis in {elapsed:?}: {rate:.0} events/s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_endpoint_health() {
+    let server = RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let settings = config(vec![endpoint(&receiver.url, 3, 0.0)]);
+    let build = |owner: &'static str| {
+        let settings = settings.clone();
+        let url = server.url();
+        async move {
+            let store = Arc::new(RedisStore::connect(&url).await.unwrap());
+            let (dispatcher, _) = Dispatcher::builder(settings, store)
+                .owner(owner)
+                .lease(Duration::from_millis(300))
+                .poll_interval(Duration::from_millis(10))
+                .build()
+                .await
+                .unwrap();
+            dispatcher
+        }
+    };
+    let a = build("a").await;
+    let b = build("b").await;
+    a.start();
+    b.start();
+    let id = a.endpoints()[0].0.clone();
+    assert_eq!(b.endpoints()[0].0, id, "config endpoint ids are stable");
+    // Disabled by another instance (written to the store as a does).
+    let disabled = megabot_webhook_sender::dispatcher::EndpointHealth {
+        failing_since: Some(Utc::now() - chrono::Duration::days(6)),
+        disabled_at: Some(Utc::now()),
+    };
+    a.store().put_health(&id, disabled).await.unwrap();
+    wait_for("b sees the disable", LONG, || async { b.is_disabled(&id) }).await;
+    let outcome = b.publish(&event("evt_dis", now())).await.unwrap();
+    assert_eq!(
+        outcome.deliveries[0].dead_reason.as_deref(),
+        Some("endpoint_disabled")
+    );
+    assert!(a.enable(&id).await.unwrap());
+    wait_for("b sees the enable", LONG, || async { !b.is_disabled(&id) }).await;
+    a.shutdown(Duration::from_secs(5)).await;
+    b.shutdown(Duration::from_secs(5)).await;
+}

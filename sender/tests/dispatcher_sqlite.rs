@@ -847,6 +847,9 @@ async fn a_kill_9_mid_run_loses_nothing() {
         receiver.handled_count() >= count / 4
     })
     .await;
+    // The running child holds the file: this process cannot open it.
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(error.code(), "store_locked", "{error}");
     first.kill().unwrap(); // SIGKILL
     let status = first.wait().unwrap();
     assert!(!status.success(), "killed mid-run");

@@ -325,11 +325,21 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
     }
 }
 
-/// Renews the leases of the attempts in flight every third of the lease.
+/// Renews the leases of the attempts in flight every third of the lease,
+/// and reloads the endpoints' health from the store (another instance
+/// sharing it may have disabled or enabled one).
 pub(super) async fn renew(shared: Arc<Shared>) {
     let every = shared.lease / 3;
     loop {
         tokio::time::sleep(every).await;
+        for endpoint in shared.endpoint_list() {
+            match shared.store.health(&endpoint.id).await {
+                Ok(health) => endpoint.set_health(health),
+                Err(error) => {
+                    tracing::debug!(code = error.code(), %error, "webhook endpoint health not reloaded");
+                }
+            }
+        }
         let ids: Vec<String> = shared.in_flight().iter().cloned().collect();
         if ids.is_empty() {
             continue;
