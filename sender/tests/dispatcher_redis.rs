@@ -549,3 +549,21 @@ async fn instances_share_endpoint_health() {
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_filters_and_pages() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new();
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![
+            endpoint("http://127.0.0.1:9/a", 3, 0.0),
+            endpoint("http://127.0.0.1:9/b", 3, 0.0),
+        ]),
+        store(&server).await,
+    )
+    .clock(Arc::new(clock.clone()))
+    .build()
+    .await
+    .unwrap();
+    common_dispatch::check_list_filters(&dispatcher, &clock).await;
+}

@@ -922,3 +922,21 @@ webhooks:
         .to_string();
     assert!(error.contains("rate_limt"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_filters_and_pages() {
+    let clock = ManualClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![
+            endpoint("http://127.0.0.1:9/a", 3, 0.0),
+            endpoint("http://127.0.0.1:9/b", 3, 0.0),
+        ]),
+        open(&dir.path().join("s.sqlite3")),
+    )
+    .clock(Arc::new(clock.clone()))
+    .build()
+    .await
+    .unwrap();
+    common_dispatch::check_list_filters(&dispatcher, &clock).await;
+}
