@@ -634,6 +634,19 @@ async fn a_second_store_on_the_same_file_fails_clearly() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // The write-ahead log gets the same mode.
+    {
+        use megabot_webhook_sender::DeliveryStore;
+        first.put_endpoint("ep_1", "{}").await.unwrap();
+    }
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let side = dir.path().join(format!("s.sqlite3{suffix}"));
+        if let Ok(metadata) = std::fs::metadata(&side) {
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{suffix}");
+        }
+    }
     drop(first);
     SqliteStore::open(&path).unwrap();
 }
