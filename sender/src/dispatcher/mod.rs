@@ -95,6 +95,7 @@ pub struct DispatcherBuilder {
     stale_after: Duration,
     disable_after: Duration,
     retention: Retention,
+    purge_interval: Duration,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -172,6 +173,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How often the running dispatcher purges ended deliveries past their
+    /// retention (default hourly, and once at start).
+    pub fn purge_interval(mut self, interval: Duration) -> Self {
+        self.purge_interval = interval.max(Duration::from_secs(1));
+        self
+    }
+
     /// Checks the config, loads the endpoints' health from the store and
     /// builds the dispatcher. Its workers start with [`Dispatcher::start`].
     ///
@@ -233,6 +241,7 @@ impl DispatcherBuilder {
             stale_after: self.stale_after,
             disable_after: self.disable_after,
             retention: self.retention,
+            purge_interval: self.purge_interval,
             wake: Notify::new(),
             stop,
             in_flight: Mutex::new(HashSet::new()),
@@ -343,6 +352,7 @@ impl Dispatcher {
             stale_after: DEFAULT_STALE_AFTER,
             disable_after: DEFAULT_DISABLE_AFTER,
             retention: Retention::default(),
+            purge_interval: Duration::from_secs(3_600),
         }
     }
 

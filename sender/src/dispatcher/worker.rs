@@ -37,6 +37,7 @@ pub(super) struct Shared {
     pub(super) stale_after: Duration,
     pub(super) disable_after: Duration,
     pub(super) retention: Retention,
+    pub(super) purge_interval: Duration,
     /// Something may be due (a publish, a redelivery, a free worker).
     pub(super) wake: Notify,
     /// `Some(deadline)` once shutting down.
@@ -330,7 +331,20 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
 /// sharing it may have disabled or enabled one).
 pub(super) async fn renew(shared: Arc<Shared>) {
     let every = shared.lease / 3;
+    let mut next_purge = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_purge {
+            next_purge += shared.purge_interval;
+            match shared.store.purge(shared.now(), shared.retention).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(deleted, "webhook deliveries purged after their retention")
+                }
+                Err(error) => {
+                    tracing::warn!(code = error.code(), %error, "webhook deliveries not purged");
+                }
+            }
+        }
         tokio::time::sleep(every).await;
         for endpoint in shared.endpoint_list() {
             match shared.store.health(&endpoint.id).await {
