@@ -567,3 +567,30 @@ async fn the_delivery_log_filters_and_pages() {
     .unwrap();
     common_dispatch::check_list_filters(&dispatcher, &clock).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_endpoint_ends_its_pending_deliveries() {
+    let server = RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let d = dispatcher(config(Vec::new()), store(&server).await, "a").await;
+    d.add_endpoint("ep_1", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    d.add_endpoint("ep_2", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    let outcome = d.publish(&event("evt_x", now())).await.unwrap();
+    assert_eq!(outcome.deliveries.len(), 2);
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), Some(1));
+    let gone = d.get(&outcome.deliveries[0].id).await.unwrap().unwrap();
+    assert_eq!(gone.state, DeliveryState::Dead);
+    assert_eq!(gone.dead_reason.as_deref(), Some("endpoint_deleted"));
+    let stats = d.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (1, 1));
+    d.start();
+    wait_for("the other delivered", LONG, || async {
+        receiver.handled_count() == 1
+    })
+    .await;
+    d.shutdown(Duration::from_secs(5)).await;
+}

@@ -589,22 +589,39 @@ async fn endpoints_added_and_removed_at_run_time() {
         receiver.handled_count() == 1
     })
     .await;
-    // Removed: a pending delivery to it ends dead, `endpoint_deleted`.
+    // Removed: its pending deliveries end dead, `endpoint_deleted`.
     d.shutdown(Duration::from_secs(5)).await;
     let pending = d.publish(&event("evt_2", now())).await.unwrap().deliveries[0]
         .id
         .clone();
-    assert!(d.remove_endpoint("ep_1"));
-    assert!(!d.remove_endpoint("ep_1"));
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), Some(1));
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), None);
+    let record = d.get(&pending).await.unwrap().unwrap();
+    assert_eq!(record.state, DeliveryState::Dead);
+    assert_eq!(record.dead_reason.as_deref(), Some("endpoint_deleted"));
+    assert!(
+        d.publish(&event("evt_3", now()))
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    // One left pending by a removal in an earlier run ends dead when due.
+    d.add_endpoint("ep_9", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    let orphan = d.publish(&event("evt_4", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
     drop(d);
     let d = dispatcher(config(Vec::new()), open(&dir.path().join("s.sqlite3"))).await;
     d.start();
     wait_for("dead", LONG, || async {
-        d.get(&pending).await.unwrap().unwrap().state == DeliveryState::Dead
+        d.get(&orphan).await.unwrap().unwrap().state == DeliveryState::Dead
     })
     .await;
     assert_eq!(
-        d.get(&pending)
+        d.get(&orphan)
             .await
             .unwrap()
             .unwrap()

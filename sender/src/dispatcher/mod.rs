@@ -624,18 +624,36 @@ impl Dispatcher {
             .collect())
     }
 
-    /// Removes an endpoint; `false` when there is none with `id`. Its
-    /// pending deliveries go `dead` (reason `endpoint_deleted`) when they
-    /// come due; attempts in flight finish.
-    pub fn remove_endpoint(&self, id: &str) -> bool {
-        let mut endpoints = self
+    /// Removes an endpoint and ends its pending deliveries as `dead`
+    /// (reason `endpoint_deleted`, kept and redeliverable); attempts in
+    /// flight finish. Returns how many deliveries were ended, `None` when
+    /// there is no endpoint with `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] (the endpoint is removed all the same; deliveries
+    /// to it then end dead when they come due).
+    pub async fn remove_endpoint(&self, id: &str) -> Result<Option<u64>, Error> {
+        let removed = {
+            let mut endpoints = self
+                .shared
+                .endpoints
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let before = endpoints.len();
+            endpoints.retain(|e| e.id != id);
+            endpoints.len() < before
+        };
+        if !removed {
+            return Ok(None);
+        }
+        let now = self.shared.runtime.clock.now();
+        let ended = self
             .shared
-            .endpoints
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = endpoints.len();
-        endpoints.retain(|e| e.id != id);
-        endpoints.len() < before
+            .store
+            .kill_pending(id, dead_reason::ENDPOINT_DELETED, now)
+            .await?;
+        Ok(Some(ended))
     }
 
     /// Whether the endpoint is disabled by its health rule.

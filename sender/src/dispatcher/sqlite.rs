@@ -713,6 +713,26 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        let endpoint_id = endpoint_id.to_owned();
+        let reason = reason.to_owned();
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET state = 'dead', dead_reason = ?2, updated_at = ?3, \
+                 lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
+                 WHERE endpoint_id = ?1 AND state = 'pending'",
+                params![endpoint_id, reason, millis(now)],
+            )?;
+            Ok(u64::try_from(changed).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error> {
         self.call(move |conn| {
             for record in &records {
