@@ -594,3 +594,25 @@ async fn removing_an_endpoint_ends_its_pending_deliveries() {
     .await;
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_invalid_redis_is_a_clear_error() {
+    // A loopback port nobody listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = RedisStore::connect(&format!("redis://:pw-789@127.0.0.1:{port}/0"))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert_eq!(error.code(), "store");
+    assert!(text.contains("cannot connect to redis"), "{text}");
+    assert!(!text.contains("pw-789"), "{text}");
+    let invalid = RedisStore::connect("not a url").await.unwrap_err();
+    assert!(
+        invalid.to_string().contains("invalid redis url"),
+        "{invalid}"
+    );
+}

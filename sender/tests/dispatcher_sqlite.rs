@@ -970,3 +970,15 @@ async fn the_delivery_log_filters_and_pages() {
     .unwrap();
     common_dispatch::check_list_filters(&dispatcher, &clock).await;
 }
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.sqlite3");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(error.code(), "store", "{error}");
+    assert!(error.to_string().starts_with("delivery store: "), "{error}");
+    let missing = SqliteStore::open(dir.path().join("no/such/dir/s.sqlite3")).unwrap_err();
+    assert_eq!(missing.code(), "store", "{missing}");
+}
