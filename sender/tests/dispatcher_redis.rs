@@ -464,3 +464,155 @@ async fn the_url_password_never_shows() {
     assert!(!debug.contains("right-pw-123"), "{debug}");
     assert!(debug.contains("127.0.0.1"), "{debug}");
 }
+
+/// Publish throughput into Redis, printed for the record, never asserted.
+/// `MEGABOT_PUBLISH_EVENTS` sets the count (default 5 000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_throughput_is_reported() {
+    let count: usize = std::env::var("MEGABOT_PUBLISH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let server = RedisServer::start();
+    let dispatcher = Arc::new(
+        dispatcher(
+            config(vec![endpoint("http://127.0.0.1:9/hook", 3, 0.0)]),
+            store(&server).await,
+            "a",
+        )
+        .await,
+    );
+    let ts = now();
+    let tasks = 64;
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let dispatcher = dispatcher.clone();
+        handles.push(tokio::spawn(async move {
+            for i in (t..count).step_by(tasks) {
+                if let Err(error) = dispatcher.publish(&event(&format!("evt_{i}"), ts)).await {
+                    panic!("publish evt_{i}: {error}");
+                }
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(dispatcher.stats().await.unwrap().pending as usize, count);
+    #[allow(clippy::cast_precision_loss)]
+    let rate = count as f64 / elapsed.as_secs_f64();
+    println!("published {count} events into redis in {elapsed:?}: {rate:.0} events/s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_endpoint_health() {
+    let server = RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let settings = config(vec![endpoint(&receiver.url, 3, 0.0)]);
+    let build = |owner: &'static str| {
+        let settings = settings.clone();
+        let url = server.url();
+        async move {
+            let store = Arc::new(RedisStore::connect(&url).await.unwrap());
+            let (dispatcher, _) = Dispatcher::builder(settings, store)
+                .owner(owner)
+                .lease(Duration::from_millis(300))
+                .poll_interval(Duration::from_millis(10))
+                .build()
+                .await
+                .unwrap();
+            dispatcher
+        }
+    };
+    let a = build("a").await;
+    let b = build("b").await;
+    a.start();
+    b.start();
+    let id = a.endpoints()[0].0.clone();
+    assert_eq!(b.endpoints()[0].0, id, "config endpoint ids are stable");
+    // Disabled by another instance (written to the store as a does).
+    let disabled = megabot_webhook_sender::dispatcher::EndpointHealth {
+        failing_since: Some(Utc::now() - chrono::Duration::days(6)),
+        disabled_at: Some(Utc::now()),
+    };
+    a.store().put_health(&id, disabled).await.unwrap();
+    wait_for("b sees the disable", LONG, || async { b.is_disabled(&id) }).await;
+    let outcome = b.publish(&event("evt_dis", now())).await.unwrap();
+    assert_eq!(
+        outcome.deliveries[0].dead_reason.as_deref(),
+        Some("endpoint_disabled")
+    );
+    assert!(a.enable(&id).await.unwrap());
+    wait_for("b sees the enable", LONG, || async { !b.is_disabled(&id) }).await;
+    a.shutdown(Duration::from_secs(5)).await;
+    b.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_filters_and_pages() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new();
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![
+            endpoint("http://127.0.0.1:9/a", 3, 0.0),
+            endpoint("http://127.0.0.1:9/b", 3, 0.0),
+        ]),
+        store(&server).await,
+    )
+    .clock(Arc::new(clock.clone()))
+    .build()
+    .await
+    .unwrap();
+    common_dispatch::check_list_filters(&dispatcher, &clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_endpoint_ends_its_pending_deliveries() {
+    let server = RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let d = dispatcher(config(Vec::new()), store(&server).await, "a").await;
+    d.add_endpoint("ep_1", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    d.add_endpoint("ep_2", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    let outcome = d.publish(&event("evt_x", now())).await.unwrap();
+    assert_eq!(outcome.deliveries.len(), 2);
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), Some(1));
+    let gone = d.get(&outcome.deliveries[0].id).await.unwrap().unwrap();
+    assert_eq!(gone.state, DeliveryState::Dead);
+    assert_eq!(gone.dead_reason.as_deref(), Some("endpoint_deleted"));
+    let stats = d.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (1, 1));
+    d.start();
+    wait_for("the other delivered", LONG, || async {
+        receiver.handled_count() == 1
+    })
+    .await;
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_invalid_redis_is_a_clear_error() {
+    // A loopback port nobody listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = RedisStore::connect(&format!("redis://:pw-789@127.0.0.1:{port}/0"))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert_eq!(error.code(), "store");
+    assert!(text.contains("cannot connect to redis"), "{text}");
+    assert!(!text.contains("pw-789"), "{text}");
+    let invalid = RedisStore::connect("not a url").await.unwrap_err();
+    assert!(
+        invalid.to_string().contains("invalid redis url"),
+        "{invalid}"
+    );
+}

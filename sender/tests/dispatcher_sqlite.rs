@@ -589,22 +589,39 @@ async fn endpoints_added_and_removed_at_run_time() {
         receiver.handled_count() == 1
     })
     .await;
-    // Removed: a pending delivery to it ends dead, `endpoint_deleted`.
+    // Removed: its pending deliveries end dead, `endpoint_deleted`.
     d.shutdown(Duration::from_secs(5)).await;
     let pending = d.publish(&event("evt_2", now())).await.unwrap().deliveries[0]
         .id
         .clone();
-    assert!(d.remove_endpoint("ep_1"));
-    assert!(!d.remove_endpoint("ep_1"));
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), Some(1));
+    assert_eq!(d.remove_endpoint("ep_1").await.unwrap(), None);
+    let record = d.get(&pending).await.unwrap().unwrap();
+    assert_eq!(record.state, DeliveryState::Dead);
+    assert_eq!(record.dead_reason.as_deref(), Some("endpoint_deleted"));
+    assert!(
+        d.publish(&event("evt_3", now()))
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    // One left pending by a removal in an earlier run ends dead when due.
+    d.add_endpoint("ep_9", endpoint(&receiver.url, 3, 0.0))
+        .await
+        .unwrap();
+    let orphan = d.publish(&event("evt_4", now())).await.unwrap().deliveries[0]
+        .id
+        .clone();
     drop(d);
     let d = dispatcher(config(Vec::new()), open(&dir.path().join("s.sqlite3"))).await;
     d.start();
     wait_for("dead", LONG, || async {
-        d.get(&pending).await.unwrap().unwrap().state == DeliveryState::Dead
+        d.get(&orphan).await.unwrap().unwrap().state == DeliveryState::Dead
     })
     .await;
     assert_eq!(
-        d.get(&pending)
+        d.get(&orphan)
             .await
             .unwrap()
             .unwrap()
@@ -633,6 +650,19 @@ async fn a_second_store_on_the_same_file_fails_clearly() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+    // The write-ahead log gets the same mode.
+    {
+        use megabot_webhook_sender::DeliveryStore;
+        first.put_endpoint("ep_1", "{}").await.unwrap();
+    }
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let side = dir.path().join(format!("s.sqlite3{suffix}"));
+        if let Ok(metadata) = std::fs::metadata(&side) {
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{suffix}");
+        }
     }
     drop(first);
     SqliteStore::open(&path).unwrap();
@@ -847,6 +877,9 @@ async fn a_kill_9_mid_run_loses_nothing() {
         receiver.handled_count() >= count / 4
     })
     .await;
+    // The running child holds the file: this process cannot open it.
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(error.code(), "store_locked", "{error}");
     first.kill().unwrap(); // SIGKILL
     let status = first.wait().unwrap();
     assert!(!status.success(), "killed mid-run");
@@ -918,4 +951,34 @@ webhooks:
         .unwrap_err()
         .to_string();
     assert!(error.contains("rate_limt"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_filters_and_pages() {
+    let clock = ManualClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![
+            endpoint("http://127.0.0.1:9/a", 3, 0.0),
+            endpoint("http://127.0.0.1:9/b", 3, 0.0),
+        ]),
+        open(&dir.path().join("s.sqlite3")),
+    )
+    .clock(Arc::new(clock.clone()))
+    .build()
+    .await
+    .unwrap();
+    common_dispatch::check_list_filters(&dispatcher, &clock).await;
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.sqlite3");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(error.code(), "store", "{error}");
+    assert!(error.to_string().starts_with("delivery store: "), "{error}");
+    let missing = SqliteStore::open(dir.path().join("no/such/dir/s.sqlite3")).unwrap_err();
+    assert_eq!(missing.code(), "store", "{missing}");
 }

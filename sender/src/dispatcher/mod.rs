@@ -66,6 +66,9 @@ pub use self::store::{
 
 use self::worker::{EndpointRuntime, Shared};
 
+/// Events larger than this get a warning at publish (SPEC 9.2).
+const LARGE_EVENT: usize = 1 << 20;
+
 /// The default number of concurrent attempts of one dispatcher.
 pub const DEFAULT_WORKERS: usize = 16;
 /// The default per-endpoint limit of concurrent attempts.
@@ -95,6 +98,7 @@ pub struct DispatcherBuilder {
     retention: Retention,
     policy: DestinationPolicy,
     resolver: Arc<dyn Resolver>,
+    purge_interval: Duration,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -187,6 +191,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How often the running dispatcher purges ended deliveries past their
+    /// retention (default hourly, and once at start).
+    pub fn purge_interval(mut self, interval: Duration) -> Self {
+        self.purge_interval = interval.max(Duration::from_secs(1));
+        self
+    }
+
     /// Checks the config, loads the endpoints' health from the store and
     /// builds the dispatcher. Its workers start with [`Dispatcher::start`].
     ///
@@ -258,6 +269,7 @@ impl DispatcherBuilder {
             stale_after: self.stale_after,
             disable_after: self.disable_after,
             retention: self.retention,
+            purge_interval: self.purge_interval,
             wake: Notify::new(),
             stop,
             in_flight: Mutex::new(HashSet::new()),
@@ -370,6 +382,7 @@ impl Dispatcher {
             retention: Retention::default(),
             policy: DestinationPolicy::server(),
             resolver: Arc::new(SystemResolver),
+            purge_interval: Duration::from_secs(3_600),
         }
     }
 
@@ -463,6 +476,13 @@ impl Dispatcher {
     /// As [`Dispatcher::publish`].
     pub async fn publish_delivery(&self, delivery: &Delivery) -> Result<PublishOutcome, Error> {
         check_event_id(delivery.id())?;
+        if delivery.body().len() > LARGE_EVENT {
+            tracing::warn!(
+                event = delivery.event(),
+                bytes = delivery.body().len(),
+                "webhook event over 1 MiB: the SDK's receivers refuse it with a final 413"
+            );
+        }
         let shared = &self.shared;
         let now = shared.runtime.clock.now();
         let mut rows = Vec::new();
@@ -634,18 +654,36 @@ impl Dispatcher {
             .collect())
     }
 
-    /// Removes an endpoint; `false` when there is none with `id`. Its
-    /// pending deliveries go `dead` (reason `endpoint_deleted`) when they
-    /// come due; attempts in flight finish.
-    pub fn remove_endpoint(&self, id: &str) -> bool {
-        let mut endpoints = self
+    /// Removes an endpoint and ends its pending deliveries as `dead`
+    /// (reason `endpoint_deleted`, kept and redeliverable); attempts in
+    /// flight finish. Returns how many deliveries were ended, `None` when
+    /// there is no endpoint with `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] (the endpoint is removed all the same; deliveries
+    /// to it then end dead when they come due).
+    pub async fn remove_endpoint(&self, id: &str) -> Result<Option<u64>, Error> {
+        let removed = {
+            let mut endpoints = self
+                .shared
+                .endpoints
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let before = endpoints.len();
+            endpoints.retain(|e| e.id != id);
+            endpoints.len() < before
+        };
+        if !removed {
+            return Ok(None);
+        }
+        let now = self.shared.runtime.clock.now();
+        let ended = self
             .shared
-            .endpoints
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = endpoints.len();
-        endpoints.retain(|e| e.id != id);
-        endpoints.len() < before
+            .store
+            .kill_pending(id, dead_reason::ENDPOINT_DELETED, now)
+            .await?;
+        Ok(Some(ended))
     }
 
     /// Whether the endpoint is disabled by its health rule.

@@ -180,6 +180,23 @@ redis.call('ZADD', p .. ':due', now, id)
 return 1
 ";
 
+const KILL: &str = r"
+local p, endpoint, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local killed = 0
+for _, id in ipairs(redis.call('ZRANGE', p .. ':due', 0, -1)) do
+  local key = p .. ':d:' .. id
+  local f = redis.call('HMGET', key, 'state', 'endpoint_id')
+  if f[1] == 'pending' and f[2] == endpoint then
+    redis.call('HSET', key, 'state', 'dead', 'dead_reason', reason, 'updated_at', now)
+    redis.call('HDEL', key, 'lease_owner', 'lease_expires_at', 'conflict_since')
+    redis.call('ZREM', p .. ':due', id)
+    redis.call('ZADD', p .. ':ended:dead', now, id)
+    killed = killed + 1
+  end
+end
+return killed
+";
+
 const PURGE: &str = r"
 local p, state, cutoff, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ids = redis.call('ZRANGEBYSCORE', p .. ':ended:' .. state, '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
@@ -210,6 +227,7 @@ struct Scripts {
     settle: Script,
     release: Script,
     redeliver: Script,
+    kill: Script,
     purge: Script,
 }
 
@@ -224,6 +242,7 @@ impl Scripts {
             settle: Script::new(SETTLE),
             release: Script::new(RELEASE),
             redeliver: Script::new(REDELIVER),
+            kill: Script::new(KILL),
             purge: Script::new(PURGE),
         }
     }
@@ -391,8 +410,10 @@ impl RedisStore {
                 }
             }
         }
-        for warning in persistence_warnings(&values[0], &values[1], &values[2]) {
-            tracing::warn!(target = %self.target, "{warning}");
+        if let [save, appendonly, policy] = values.as_slice() {
+            for warning in persistence_warnings(save, appendonly, policy) {
+                tracing::warn!(target = %self.target, "{warning}");
+            }
         }
     }
 
@@ -846,6 +867,21 @@ impl DeliveryStore for RedisStore {
         invocation.arg(&self.prefix).arg(id).arg(millis(now));
         let done: i64 = self.run("redeliver", &invocation).await?;
         Ok(done == 1)
+    }
+
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        let mut invocation = self.scripts.kill.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(endpoint_id)
+            .arg(reason)
+            .arg(millis(now));
+        self.run("kill pending", &invocation).await
     }
 
     async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error> {

@@ -427,26 +427,29 @@ impl DeliveryStore for SqliteStore {
         self.call(move |conn| {
             let now_ms = millis(now);
             let expires = millis(after(now, lease));
-            let mut chosen = Vec::new();
-            {
-                let mut statement = conn.prepare_cached(&format!(
+            // Saturated endpoints are left out in SQL: their due backlog is
+            // skipped by the index scan, not copied out row by row.
+            let placeholders: Vec<String> =
+                (0..skip.len()).map(|i| format!("?{}", i + 3)).collect();
+            let skip_clause = if skip.is_empty() {
+                String::new()
+            } else {
+                format!("AND endpoint_id NOT IN ({}) ", placeholders.join(", "))
+            };
+            let mut values: Vec<Value> = vec![
+                Value::Integer(now_ms),
+                Value::Integer(i64::try_from(max).unwrap_or(i64::MAX)),
+            ];
+            values.extend(skip.iter().cloned().map(Value::Text));
+            let mut chosen = conn
+                .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM deliveries WHERE state = 'pending' \
                      AND next_attempt_at <= ?1 \
                      AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) \
-                     ORDER BY next_attempt_at"
-                ))?;
-                let mut rows = statement.query([now_ms])?;
-                while let Some(row) = rows.next()? {
-                    let endpoint: String = row.get(5)?;
-                    if skip.contains(&endpoint) {
-                        continue;
-                    }
-                    chosen.push(record(row)?);
-                    if chosen.len() >= max {
-                        break;
-                    }
-                }
-            }
+                     {skip_clause}ORDER BY next_attempt_at LIMIT ?2"
+                ))?
+                .query_map(rusqlite::params_from_iter(values), record)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut update = conn.prepare_cached(
                 "UPDATE deliveries SET lease_owner = ?2, lease_expires_at = ?3 WHERE id = ?1",
             )?;
@@ -713,6 +716,26 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        let endpoint_id = endpoint_id.to_owned();
+        let reason = reason.to_owned();
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET state = 'dead', dead_reason = ?2, updated_at = ?3, \
+                 lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
+                 WHERE endpoint_id = ?1 AND state = 'pending'",
+                params![endpoint_id, reason, millis(now)],
+            )?;
+            Ok(u64::try_from(changed).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error> {
         self.call(move |conn| {
             for record in &records {
@@ -952,5 +975,32 @@ mod tests {
         assert_eq!(fine.unwrap(), 1);
         assert!(store.get("dlv_half").await.unwrap().is_none());
         assert!(store.get("dlv_ok").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn leasing_skips_saturated_endpoints_and_takes_the_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.sqlite3")).unwrap();
+        let now = from_millis(1_000_000);
+        let mut rows = Vec::new();
+        for (i, endpoint) in ["cfg_0", "cfg_1", "cfg_0", "cfg_1"].iter().enumerate() {
+            let mut row = record(&format!("dlv_{i}"), "evt_s");
+            row.endpoint_id = (*endpoint).to_owned();
+            row.next_attempt_at = from_millis(1_000_000 - 10 * i64::try_from(i).unwrap());
+            rows.push(row);
+        }
+        store.insert(rows).await.unwrap();
+        let skip = ["cfg_0".to_owned()];
+        let leased = store
+            .lease_due("a", now, Duration::from_secs(30), 10, &skip)
+            .await
+            .unwrap();
+        let ids: Vec<_> = leased.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["dlv_3", "dlv_1"]);
+        let leased = store
+            .lease_due("a", now, Duration::from_secs(30), 1, &[])
+            .await
+            .unwrap();
+        assert_eq!(leased[0].id, "dlv_2");
     }
 }

@@ -362,6 +362,15 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
     /// `false` when it is not dead.
     async fn redeliver(&self, id: &str, now: DateTime<Utc>) -> Result<bool, Error>;
 
+    /// Ends every pending delivery to `endpoint_id` as `dead` with `reason`
+    /// (an endpoint deleted), leased or not; returns how many.
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error>;
+
     /// Stores rows as they are (imported dead letters); an id already
     /// stored is kept.
     async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error>;

@@ -37,6 +37,7 @@ pub(super) struct Shared {
     pub(super) stale_after: Duration,
     pub(super) disable_after: Duration,
     pub(super) retention: Retention,
+    pub(super) purge_interval: Duration,
     /// Something may be due (a publish, a redelivery, a free worker).
     pub(super) wake: Notify,
     /// `Some(deadline)` once shutting down.
@@ -325,11 +326,34 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
     }
 }
 
-/// Renews the leases of the attempts in flight every third of the lease.
+/// Renews the leases of the attempts in flight every third of the lease,
+/// and reloads the endpoints' health from the store (another instance
+/// sharing it may have disabled or enabled one).
 pub(super) async fn renew(shared: Arc<Shared>) {
     let every = shared.lease / 3;
+    let mut next_purge = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_purge {
+            next_purge += shared.purge_interval;
+            match shared.store.purge(shared.now(), shared.retention).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(deleted, "webhook deliveries purged after their retention")
+                }
+                Err(error) => {
+                    tracing::warn!(code = error.code(), %error, "webhook deliveries not purged");
+                }
+            }
+        }
         tokio::time::sleep(every).await;
+        for endpoint in shared.endpoint_list() {
+            match shared.store.health(&endpoint.id).await {
+                Ok(health) => endpoint.set_health(health),
+                Err(error) => {
+                    tracing::debug!(code = error.code(), %error, "webhook endpoint health not reloaded");
+                }
+            }
+        }
         let ids: Vec<String> = shared.in_flight().iter().cloned().collect();
         if ids.is_empty() {
             continue;

@@ -247,3 +247,78 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Publishes three events (a minute apart on `clock`) to the two endpoints
+/// of `dispatcher` (not started) and checks every filter of the delivery
+/// log and its pagination.
+pub async fn check_list_filters(
+    dispatcher: &megabot_webhook_sender::Dispatcher,
+    clock: &ManualClock,
+) {
+    use megabot_webhook_sender::dispatcher::{DeliveryQuery, DeliveryState};
+    let start = clock.now();
+    for i in 0..3 {
+        dispatcher
+            .publish(&event(&format!("evt_list{i}"), clock.now_unix()))
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(60));
+    }
+    let endpoints = dispatcher.endpoints();
+    let list = |query: DeliveryQuery| async move { dispatcher.list(&query).await.unwrap() };
+    let all = list(DeliveryQuery::default()).await;
+    assert_eq!(all.deliveries.len(), 6);
+    assert!(all.next_cursor.is_none());
+    let by_endpoint = list(DeliveryQuery {
+        endpoint_id: Some(endpoints[1].0.clone()),
+        ..DeliveryQuery::default()
+    })
+    .await;
+    assert_eq!(by_endpoint.deliveries.len(), 3);
+    assert!(
+        by_endpoint
+            .deliveries
+            .iter()
+            .all(|d| d.endpoint_id == endpoints[1].0)
+    );
+    let by_event = list(DeliveryQuery {
+        event_id: Some("evt_list1".to_owned()),
+        ..DeliveryQuery::default()
+    })
+    .await;
+    assert_eq!(by_event.deliveries.len(), 2);
+    let window = list(DeliveryQuery {
+        since: Some(start + chrono::Duration::seconds(30)),
+        until: Some(start + chrono::Duration::seconds(150)),
+        ..DeliveryQuery::default()
+    })
+    .await;
+    assert_eq!(window.deliveries.len(), 4, "the second and third events");
+    let none_dead = list(DeliveryQuery {
+        state: Some(DeliveryState::Dead),
+        ..DeliveryQuery::default()
+    })
+    .await;
+    assert!(none_dead.deliveries.is_empty());
+    let mut query = DeliveryQuery {
+        state: Some(DeliveryState::Pending),
+        limit: 4,
+        ..DeliveryQuery::default()
+    };
+    let first = list(query.clone()).await;
+    assert_eq!(first.deliveries.len(), 4);
+    query.cursor = first.next_cursor.clone();
+    assert!(query.cursor.is_some());
+    let second = list(query).await;
+    assert_eq!(second.deliveries.len(), 2);
+    assert!(second.next_cursor.is_none());
+    let mut ids: Vec<_> = first
+        .deliveries
+        .iter()
+        .chain(&second.deliveries)
+        .map(|d| d.id.clone())
+        .collect();
+    let count = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), count);
+}
