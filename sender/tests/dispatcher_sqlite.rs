@@ -982,3 +982,34 @@ fn a_file_that_is_not_a_store_is_refused_without_a_panic() {
     let missing = SqliteStore::open(dir.path().join("no/such/dir/s.sqlite3")).unwrap_err();
     assert_eq!(missing.code(), "store", "{missing}");
 }
+
+/// With the default destination policy (`DestinationPolicy::server()`,
+/// global addresses only) a loopback endpoint is refused before connect: the
+/// delivery goes `dead` with reason `destination_refused` and the receiver
+/// gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_policy_refuses_a_loopback_endpoint_before_connect() {
+    let receiver = Receiver::start(always(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = WebhooksConfig {
+        allow_private_targets: false,
+        ..config(vec![endpoint(&receiver.url, 3, 0.0)])
+    };
+    let d = dispatcher(settings, open(&dir.path().join("s.sqlite3"))).await;
+    d.start();
+    let id = d
+        .publish(&event("evt_refused", now()))
+        .await
+        .unwrap()
+        .deliveries[0]
+        .id
+        .clone();
+    wait_for("dead", LONG, || async {
+        d.get(&id).await.unwrap().unwrap().state == DeliveryState::Dead
+    })
+    .await;
+    let record = d.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.dead_reason.as_deref(), Some("destination_refused"));
+    d.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(receiver.request_count(), 0);
+}

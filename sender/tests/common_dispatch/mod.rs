@@ -224,10 +224,14 @@ pub fn endpoint(url: &str, max_attempts: u32, initial_delay: f64) -> EndpointCon
     endpoint
 }
 
+/// A config signing with [`SECRET`] whose endpoints are the tests' loopback
+/// receivers: `allow_private_targets: true` lifts the destination guard for
+/// local testing (SPEC 7); without it the dispatcher refuses loopback.
 pub fn config(endpoints: Vec<EndpointConfig>) -> WebhooksConfig {
     WebhooksConfig {
         secret_key: Some(SecretKeys::one(SECRET)),
         endpoints,
+        allow_private_targets: true,
         ..WebhooksConfig::default()
     }
 }
