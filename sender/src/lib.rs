@@ -48,6 +48,7 @@
 //! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
 //! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
+//! | `api` | The registration and events API ([`api`]): `api::router`, an axum `Router` behind a bearer admin token (`POST /api/webhooks`, `/api/events`, `/api/deliveries`...). Implies `dispatcher`. |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -73,6 +74,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "api")]
+pub mod api;
 mod client;
 mod clock;
 pub mod config;

@@ -218,7 +218,7 @@ impl DispatcherBuilder {
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: policy.clone(),
-                resolver: self.resolver,
+                resolver: self.resolver.clone(),
             }))
             .build()
             .map_err(|e| Error::HttpClient {
@@ -252,6 +252,7 @@ impl DispatcherBuilder {
         let shared = Arc::new(Shared {
             store: self.store,
             enabled: compiled.enabled,
+            resolver: self.resolver,
             default_secrets: compiled.default_secrets,
             endpoints: std::sync::RwLock::new(endpoints),
             runtime: Runtime {
@@ -447,6 +448,34 @@ impl Dispatcher {
             .iter()
             .map(|e| (e.id.clone(), e.compiled.config.url.clone()))
             .collect()
+    }
+
+    /// The configuration of endpoint `id` (config or added at run time).
+    /// Its `Debug` never shows a secret or a header value.
+    pub fn endpoint_config(&self, id: &str) -> Option<EndpointConfig> {
+        self.shared.endpoint(id).map(|e| e.compiled.config.clone())
+    }
+
+    /// Every endpoint's id and configuration, config endpoints first.
+    pub fn endpoint_configs(&self) -> Vec<(String, EndpointConfig)> {
+        self.shared
+            .endpoint_list()
+            .iter()
+            .map(|e| (e.id.clone(), e.compiled.config.clone()))
+            .collect()
+    }
+
+    /// The effective destination policy (the builder's, widened by the
+    /// config's `allow_private_targets` and `allowed_targets`): what every
+    /// attempt, and the registration API's URL check, allow.
+    pub fn destination_policy(&self) -> &DestinationPolicy {
+        &self.shared.runtime.policy
+    }
+
+    /// The resolver host names are resolved with (at every attempt, and by
+    /// the registration API's URL check).
+    pub fn resolver(&self) -> Arc<dyn Resolver> {
+        self.shared.resolver.clone()
     }
 
     /// Attempts in flight now.

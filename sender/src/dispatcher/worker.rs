@@ -15,6 +15,7 @@ use super::store::{
 };
 use super::{check_limits, record_delivery};
 use crate::Error;
+use crate::Resolver;
 use crate::deliver::{Runtime, send_attempt};
 use crate::endpoint::CompiledEndpoint;
 use crate::request::RequestSigner;
@@ -24,6 +25,8 @@ use crate::retry::{self, Verdict};
 pub(super) struct Shared {
     pub(super) store: Arc<dyn DeliveryStore>,
     pub(super) enabled: bool,
+    /// The resolver behind the guarded one of the HTTP client.
+    pub(super) resolver: Arc<dyn Resolver>,
     /// Signs for endpoints without a `secret` of their own.
     pub(super) default_secrets: Vec<megabot_webhook_verify::Secret>,
     /// Config endpoints first, then the ones added at run time.
