@@ -13,17 +13,25 @@ mod common_dispatch;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common_dispatch::{Receiver, SECRET, always, config, endpoint, wait_for};
 use megabot_webhook_sender::api::{self, ApiState};
 use megabot_webhook_sender::config::WebhooksConfig;
-use megabot_webhook_sender::dispatcher::{Dispatcher, SqliteStore};
+use megabot_webhook_sender::dispatcher::{
+    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryStore,
+    Dispatcher, EndpointHealth, PublishBatch, PublishOutcome, Retention, Settlement, SqliteStore,
+    StoreStats,
+};
 use megabot_webhook_sender::{DestinationPolicy, Resolver, StaticResolver};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use megabot_webhook_sender::Error;
 
 const TOKEN: &str = "test-admin-token-0123456789-abcdefghij";
 const LONG: Duration = Duration::from_secs(20);
@@ -81,7 +89,16 @@ impl Api {
         policy: DestinationPolicy,
         resolver: Arc<dyn Resolver>,
     ) -> Api {
-        let (dispatcher, _) = Dispatcher::builder(config, open(path))
+        Api::start_on(open(path), config, policy, resolver).await
+    }
+
+    async fn start_on(
+        store: Arc<dyn DeliveryStore>,
+        config: WebhooksConfig,
+        policy: DestinationPolicy,
+        resolver: Arc<dyn Resolver>,
+    ) -> Api {
+        let (dispatcher, _) = Dispatcher::builder(config, store)
             .destination_policy(policy)
             .resolver(resolver)
             .poll_interval(Duration::from_millis(10))
@@ -903,5 +920,179 @@ async fn deleting_an_endpoint_ends_its_pending_deliveries() {
         .call(Method::DELETE, &format!("/api/webhooks/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    api.stop().await;
+}
+
+/// A SQLite store whose publishes fail while `failing` is set (a full
+/// disk, a lost connection).
+#[derive(Debug)]
+struct FlakyStore {
+    inner: SqliteStore,
+    failing: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl DeliveryStore for FlakyStore {
+    async fn publish(&self, batch: PublishBatch) -> Result<PublishOutcome, Error> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::Store {
+                message: "disk full".to_owned(),
+            });
+        }
+        self.inner.publish(batch).await
+    }
+    async fn lease_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip: &[String],
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        self.inner.lease_due(owner, now, lease, max, skip).await
+    }
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[String],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<String>, Error> {
+        self.inner.renew_leases(owner, ids, now, lease).await
+    }
+    async fn begin_attempt(
+        &self,
+        id: &str,
+        owner: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<Option<u32>, Error> {
+        self.inner.begin_attempt(id, owner, started_at).await
+    }
+    async fn settle(
+        &self,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        attempt: Option<AttemptResult>,
+        settlement: Settlement,
+    ) -> Result<bool, Error> {
+        self.inner.settle(id, owner, now, attempt, settlement).await
+    }
+    async fn release(&self, id: &str, owner: &str, next: DateTime<Utc>) -> Result<bool, Error> {
+        self.inner.release(id, owner, next).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<DeliveryRecord>, Error> {
+        self.inner.get(id).await
+    }
+    async fn attempts(&self, id: &str) -> Result<Vec<AttemptRecord>, Error> {
+        self.inner.attempts(id).await
+    }
+    async fn list(&self, query: &DeliveryQuery) -> Result<DeliveryPage, Error> {
+        self.inner.list(query).await
+    }
+    async fn redeliver(&self, id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        self.inner.redeliver(id, now).await
+    }
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        self.inner.kill_pending(endpoint_id, reason, now).await
+    }
+    async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error> {
+        self.inner.insert(records).await
+    }
+    async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, Error> {
+        self.inner.purge(now, retention).await
+    }
+    async fn stats(&self) -> Result<StoreStats, Error> {
+        self.inner.stats().await
+    }
+    async fn put_endpoint(&self, id: &str, json: &str) -> Result<(), Error> {
+        self.inner.put_endpoint(id, json).await
+    }
+    async fn get_endpoint(&self, id: &str) -> Result<Option<String>, Error> {
+        self.inner.get_endpoint(id).await
+    }
+    async fn list_endpoints(&self) -> Result<Vec<(String, String)>, Error> {
+        self.inner.list_endpoints().await
+    }
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, Error> {
+        self.inner.delete_endpoint(id).await
+    }
+    async fn health(&self, endpoint_id: &str) -> Result<EndpointHealth, Error> {
+        self.inner.health(endpoint_id).await
+    }
+    async fn put_health(&self, endpoint_id: &str, health: EndpointHealth) -> Result<(), Error> {
+        self.inner.put_health(endpoint_id, health).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_take_the_publish_answers_503_and_stores_nothing() {
+    let receiver = Receiver::start(always(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FlakyStore {
+        inner: SqliteStore::open(dir.path().join("s.sqlite3")).unwrap(),
+        failing: AtomicBool::new(false),
+    });
+    let api = Api::start_on(
+        store.clone(),
+        config(Vec::new()),
+        DestinationPolicy::server().allow_private_targets(true),
+        Arc::new(StaticResolver::new()),
+    )
+    .await;
+    api.register(registration(&receiver.url)).await;
+    store.failing.store(true, Ordering::SeqCst);
+    let (status, answer) = api
+        .call(Method::POST, "/api/events", Some(envelope("evt_full")))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"], "store_unavailable");
+    let (_, listed) = api
+        .call(Method::GET, "/api/deliveries?event=evt_full", None)
+        .await;
+    assert_eq!(listed["deliveries"], json!([]));
+    // Once the store is back, the same event is published (202, not 200).
+    store.failing.store(false, Ordering::SeqCst);
+    let (status, answer) = api
+        .call(Method::POST, "/api/events", Some(envelope("evt_full")))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    wait_for("delivered", LONG, || async {
+        receiver.handled().contains_key("evt_full")
+    })
+    .await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_over_1_mib_get_a_warning_and_larger_bodies_a_413() {
+    let receiver = Receiver::start(always(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::start(&dir.path().join("s.sqlite3"), config(Vec::new())).await;
+    api.register(registration(&receiver.url)).await;
+    let mut event = envelope("evt_large");
+    event["data"]["padding"] = Value::from("x".repeat((1 << 20) + 10));
+    let (status, answer) = api.call(Method::POST, "/api/events", Some(event)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let warnings = answer["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["field"] == "body" && w["message"].as_str().unwrap().contains("1 MiB")),
+        "{answer}"
+    );
+    let mut event = envelope("evt_huge");
+    event["data"]["padding"] = Value::from("x".repeat(api::BODY_LIMIT));
+    let (status, answer) = api.call(Method::POST, "/api/events", Some(event)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(
+        (answer["error"].as_str(), answer["field"].as_str()),
+        (Some("body_too_large"), Some("body"))
+    );
     api.stop().await;
 }
