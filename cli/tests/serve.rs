@@ -29,10 +29,15 @@ impl Serve {
     /// Starts `serve --addr 127.0.0.1:0 --store <store> --allow-private-targets`
     /// and waits for its address.
     fn start(store: &Path) -> Serve {
+        Serve::start_with(store, &[])
+    }
+
+    fn start_with(store: &Path, args: &[&str]) -> Serve {
         let mut child = bin()
             .args(["serve", "--addr", "127.0.0.1:0", "--allow-private-targets"])
             .arg("--store")
             .arg(store)
+            .args(args)
             .env("MEGABOT_ADMIN_TOKEN", TOKEN)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -360,5 +365,55 @@ async fn a_kill_9_of_serve_mid_run_loses_nothing() {
         "{count} events, {delivered_before} arrived before the kill -9, {copies} copies deduplicated"
     );
     drop(seen);
+    assert!(serve.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_endpoints_are_served_and_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let config = dir.path().join("mega-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{}\"\n      events: [\"tool_execution_*\"]\n",
+            listener.url
+        ),
+    )
+    .unwrap();
+    let serve = Serve::start_with(
+        &dir.path().join("d.sqlite3"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let response = client()
+        .get(format!("{}/api/webhooks", serve.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let id = list["endpoints"][0]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cfg_"), "{list}");
+    let response = client()
+        .delete(format!("{}/api/webhooks/{id}", serve.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let output = publish(
+        &serve.base,
+        &["--event", "tool_execution_failed", "--json"],
+        Some(TOKEN),
+    );
+    assert!(output.status.success());
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["deliveries"][0]["endpoint_id"], id.as_str());
+    let line = tokio::task::spawn_blocking(move || listener.next_line())
+        .await
+        .unwrap();
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["event"], "tool_execution_failed");
+    assert_eq!(received["id"], answer["event_id"]);
     assert!(serve.terminate().success());
 }

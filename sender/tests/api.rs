@@ -10,6 +10,9 @@
 #![cfg(all(feature = "api", feature = "sqlite"))]
 
 mod common_dispatch;
+#[cfg(feature = "redis")]
+#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
+mod common_redis;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -1094,5 +1097,52 @@ async fn events_over_1_mib_get_a_warning_and_larger_bodies_a_413() {
         (answer["error"].as_str(), answer["field"].as_str()),
         (Some("body_too_large"), Some("body"))
     );
+    api.stop().await;
+}
+
+/// The same API on a real `redis-server`: a registered endpoint is kept in
+/// Redis, listed and delivered to after a restart.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_registered_endpoints_persist_and_deliver() {
+    use megabot_webhook_sender::dispatcher::RedisStore;
+    let server = common_redis::RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let start = || async {
+        let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+        Api::start_on(
+            store,
+            config(Vec::new()),
+            DestinationPolicy::server().allow_private_targets(true),
+            Arc::new(StaticResolver::new()),
+        )
+        .await
+    };
+    let api = start().await;
+    let id = api.register(registration(&receiver.url)).await;
+    let (status, _) = api
+        .call(Method::POST, "/api/events", Some(envelope("evt_redis_1")))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    wait_for("delivered", LONG, || async {
+        receiver.handled().contains_key("evt_redis_1")
+    })
+    .await;
+    api.stop().await;
+    let api = start().await;
+    let (_, list) = api.call(Method::GET, "/api/webhooks", None).await;
+    assert_eq!(list["endpoints"][0]["id"], id.as_str(), "{list}");
+    let (status, again) = api
+        .call(Method::POST, "/api/events", Some(envelope("evt_redis_1")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let (status, _) = api
+        .call(Method::POST, "/api/events", Some(envelope("evt_redis_2")))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    wait_for("delivered after the restart", LONG, || async {
+        receiver.handled().contains_key("evt_redis_2")
+    })
+    .await;
     api.stop().await;
 }
