@@ -424,6 +424,48 @@ async fn validation_errors_name_their_field() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         assert_eq!(answer["field"], field, "{body}: {answer}");
     }
+    // Without its own `secret`, a registration signs with the config's
+    // `secret_key`.
+    let (status, answer) = api
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": ok, "events": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["endpoint"]["own_secret"], false);
+    let id = answer["endpoint"]["id"].as_str().unwrap().to_owned();
+    // A patch is checked as a registration is, naming the field.
+    for (patch, field) in [
+        (
+            json!({"retry_policy": {"max_attempts": 51}}),
+            "retry_policy.max_attempts",
+        ),
+        (json!({"url": null}), "url"),
+        (json!({"url": "http://169.254.169.254/"}), "url"),
+        (json!({"events": [""]}), "events[0]"),
+        (json!({"colour": "red"}), "colour"),
+    ] {
+        let (status, answer) = api
+            .call(
+                Method::PATCH,
+                &format!("/api/webhooks/{id}"),
+                Some(patch.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}: {answer}");
+        assert_eq!(answer["field"], field, "{patch}: {answer}");
+    }
+    let (status, answer) = api
+        .call(Method::PATCH, "/api/webhooks/ep_nope", Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = api.call(Method::PUT, "/api/webhooks", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{answer}");
+    assert_eq!(answer["error"], "method_not_allowed");
+    api.call(Method::DELETE, &format!("/api/webhooks/{id}"), None)
+        .await;
     // Lists: limit and parameters.
     for (path, field) in [
         ("/api/webhooks?limit=501", "limit"),
@@ -1144,5 +1186,21 @@ async fn on_redis_registered_endpoints_persist_and_deliver() {
         receiver.handled().contains_key("evt_redis_2")
     })
     .await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_without_any_signing_secret_names_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::start(&dir.path().join("s.sqlite3"), WebhooksConfig::default()).await;
+    let (status, answer) = api
+        .call(
+            Method::POST,
+            "/api/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["field"], "secret", "{answer}");
     api.stop().await;
 }

@@ -177,14 +177,26 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     );
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
+    let mut server = tokio::spawn(async move {
         axum::serve(listener, api::router(state))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
             .await
     });
-    stop_signal().await;
+    tokio::select! {
+        () = stop_signal() => {}
+        ended = &mut server => {
+            // The API stopped on its own: stop the dispatcher cleanly too.
+            dispatcher.shutdown(Duration::from_secs(args.shutdown_deadline)).await;
+            let why = match ended {
+                Ok(Err(error)) => error.to_string(),
+                Ok(Ok(())) => "it stopped".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            return Err(CliError::Usage(format!("the API server failed: {why}")));
+        }
+    }
     eprintln!(
         "stopping: attempts in flight may finish for up to {} s",
         args.shutdown_deadline

@@ -68,11 +68,12 @@ impl ApiError {
         match error {
             Error::Config(config) => {
                 let key = config.key();
+                // The only issue named by the bare `endpoint` key is a
+                // missing signing secret.
                 let field = key
                     .strip_prefix("endpoint.")
-                    .or_else(|| (key == "endpoint").then_some(""))
+                    .or_else(|| (key == "endpoint").then_some("secret"))
                     .unwrap_or(key);
-                let field = if field.is_empty() { "body" } else { field };
                 ApiError::field("invalid_field", field, config.message())
             }
             Error::InvalidDelivery { message } => {
