@@ -56,6 +56,7 @@ struct Api {
     base: String,
     client: reqwest::Client,
     dispatcher: Arc<Dispatcher>,
+    state: ApiState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -115,7 +116,7 @@ impl Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = api::router(state);
+        let app = api::router(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -127,6 +128,7 @@ impl Api {
             base: format!("http://{addr}"),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             dispatcher,
+            state,
             stop: Some(stop),
             server: Some(server),
         }
@@ -1203,4 +1205,72 @@ async fn a_registration_without_any_signing_secret_names_secret() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(answer["field"], "secret", "{answer}");
     api.stop().await;
+}
+
+/// Two instances sharing one Redis store: deliveries to an endpoint
+/// registered through one are delivered whichever leases them (never dead
+/// as `endpoint_deleted`), and a sync brings registrations and deletions
+/// to the other.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_two_instances_share_registered_endpoints() {
+    use megabot_webhook_sender::dispatcher::RedisStore;
+    let server = common_redis::RedisServer::start();
+    let receiver = Receiver::start(always(200)).await;
+    let start = || async {
+        let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+        Api::start_on(
+            store,
+            config(Vec::new()),
+            DestinationPolicy::server().allow_private_targets(true),
+            Arc::new(StaticResolver::new()),
+        )
+        .await
+    };
+    let (a, b) = (start().await, start().await);
+    let id = a.register(registration(&receiver.url)).await;
+    for n in 0..40 {
+        let (status, _) = a
+            .call(
+                Method::POST,
+                "/api/events",
+                Some(envelope(&format!("evt_shared_{n}"))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    wait_for("40 delivered", LONG, || async {
+        receiver.handled_count() == 40
+    })
+    .await;
+    let (_, dead) = a
+        .call(Method::GET, "/api/deliveries?status=dead", None)
+        .await;
+    assert_eq!(dead["deliveries"], json!([]), "{dead}");
+    // B learns of it by a sync (serve runs one every few seconds).
+    b.state.sync().await.unwrap();
+    let (_, list) = b.call(Method::GET, "/api/webhooks", None).await;
+    assert_eq!(list["endpoints"][0]["id"], id.as_str(), "{list}");
+    let (_, answer) = b
+        .call(Method::POST, "/api/events", Some(envelope("evt_via_b")))
+        .await;
+    assert_eq!(
+        answer["deliveries"][0]["endpoint_id"],
+        id.as_str(),
+        "{answer}"
+    );
+    wait_for("delivered via b", LONG, || async {
+        receiver.handled().contains_key("evt_via_b")
+    })
+    .await;
+    // Deleted through A: B forgets it at its next sync.
+    let (status, _) = a
+        .call(Method::DELETE, &format!("/api/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    b.state.sync().await.unwrap();
+    let (_, list) = b.call(Method::GET, "/api/webhooks", None).await;
+    assert_eq!(list["endpoints"], json!([]), "{list}");
+    a.stop().await;
+    b.stop().await;
 }

@@ -88,8 +88,12 @@ pub(crate) fn admin_token() -> Result<String, CliError> {
     }
 }
 
+fn is_redis(store: &str) -> bool {
+    store.starts_with("redis://") || store.starts_with("rediss://")
+}
+
 async fn open_store(store: &str) -> Result<Arc<dyn DeliveryStore>, CliError> {
-    if store.starts_with("redis://") || store.starts_with("rediss://") {
+    if is_redis(store) {
         Ok(Arc::new(RedisStore::connect(store).await?))
     } else {
         Ok(Arc::new(SqliteStore::open(store)?))
@@ -165,6 +169,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .local_addr()
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
     dispatcher.start();
+    // Several instances may share a Redis store: registrations made through
+    // the others are picked up every few seconds.
+    let sync = is_redis(&args.store).then(|| state.spawn_sync(Duration::from_secs(5)));
     eprintln!(
         "serving the webhook API on http://{addr} (store {}, {} endpoints{}); Ctrl-C to stop",
         store_label(&args.store),
@@ -202,6 +209,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         args.shutdown_deadline
     );
     let _ = stopping.send(true);
+    if let Some(sync) = sync {
+        sync.abort();
+    }
     let deadline = Duration::from_secs(args.shutdown_deadline);
     dispatcher.shutdown(deadline).await;
     // Open API connections get a moment to finish their request.

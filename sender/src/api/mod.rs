@@ -53,8 +53,10 @@ mod error;
 mod events;
 mod webhooks;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -82,8 +84,9 @@ pub struct ApiState {
 struct Inner {
     dispatcher: Arc<Dispatcher>,
     token: AdminToken,
-    /// Serialises registrations, patches and deletions.
-    edit: tokio::sync::Mutex<()>,
+    /// Serialises registrations, patches, deletions and syncs; holds the
+    /// stored document of every registered endpoint loaded here.
+    edit: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 impl fmt::Debug for ApiState {
@@ -117,17 +120,49 @@ impl ApiState {
                 format!("the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
             ))
         })?;
-        let warnings = webhooks::load_registered(&dispatcher).await?;
-        Ok((
-            ApiState {
-                inner: Arc::new(Inner {
-                    dispatcher,
-                    token,
-                    edit: tokio::sync::Mutex::new(()),
-                }),
-            },
-            warnings,
-        ))
+        let state = ApiState {
+            inner: Arc::new(Inner {
+                dispatcher,
+                token,
+                edit: tokio::sync::Mutex::new(HashMap::new()),
+            }),
+        };
+        let warnings = state.sync().await?;
+        Ok((state, warnings))
+    }
+
+    /// Brings this instance's registered endpoints in line with the store:
+    /// adds those registered (or patched) through another instance sharing
+    /// it (a Redis store) and forgets those deleted there. [`ApiState::new`]
+    /// does it once; [`ApiState::spawn_sync`] keeps doing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn sync(&self) -> Result<Vec<Warning>, Error> {
+        let mut loaded = self.inner.edit.lock().await;
+        webhooks::sync_registered(&self.inner.dispatcher, &mut loaded).await
+    }
+
+    /// Runs [`ApiState::sync`] every `every` on the current Tokio runtime
+    /// (for several instances sharing one Redis store), until aborted.
+    pub fn spawn_sync(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match state.sync().await {
+                    Ok(warnings) => {
+                        for warning in warnings {
+                            tracing::warn!(%warning, "webhook endpoint sync");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(code = error.code(), %error, "webhook endpoints cannot be synced from the store");
+                    }
+                }
+            }
+        })
     }
 
     /// The dispatcher.

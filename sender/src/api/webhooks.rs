@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::ApiState;
 use super::error::{ApiError, json_response, object_body};
 use crate::config::EndpointConfig;
-use crate::dispatcher::{Dispatcher, MAX_PAGE};
+use crate::dispatcher::{Dispatcher, MAX_PAGE, stored_endpoint_config};
 use crate::{Error, Warning, check_destination};
 
 /// The keys of a registration body.
@@ -44,16 +44,29 @@ const MAX_DELAY_SECS: f64 = 3_600.0;
 /// What the store keeps of a registered endpoint.
 const STORED_VERSION: u64 = 1;
 
-/// Reads the registered endpoints from the store and adds them to the
-/// dispatcher; one that no longer loads is left out with a warning.
-pub(crate) async fn load_registered(dispatcher: &Dispatcher) -> Result<Vec<Warning>, Error> {
+/// Brings the dispatcher's registered endpoints in line with the store;
+/// `loaded` holds the stored document of each one loaded. One that no
+/// longer loads is left out with a warning.
+pub(crate) async fn sync_registered(
+    dispatcher: &Dispatcher,
+    loaded: &mut HashMap<String, String>,
+) -> Result<Vec<Warning>, Error> {
     let mut warnings = Vec::new();
-    for (id, document) in dispatcher.store().list_endpoints().await? {
-        let config = serde_json::from_str::<Value>(&document)
-            .ok()
-            .and_then(|doc| doc.get("config").cloned())
-            .and_then(|config| serde_json::from_value::<EndpointConfig>(config).ok());
-        let Some(config) = config else {
+    let stored = dispatcher.store().list_endpoints().await?;
+    let ids: std::collections::HashSet<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    loaded.retain(|id, _| {
+        let keep = ids.contains(id.as_str());
+        if !keep {
+            // Deleted through another instance (which ended its deliveries).
+            dispatcher.forget_endpoint(id);
+        }
+        keep
+    });
+    for (id, document) in stored {
+        if loaded.get(&id) == Some(&document) {
+            continue;
+        }
+        let Some(config) = stored_endpoint_config(&document) else {
             warnings.push(Warning::new(
                 format!("endpoint {id}"),
                 "the stored endpoint cannot be read; it is left out",
@@ -61,7 +74,9 @@ pub(crate) async fn load_registered(dispatcher: &Dispatcher) -> Result<Vec<Warni
             continue;
         };
         match dispatcher.add_endpoint(&id, config).await {
-            Ok(_) => {}
+            Ok(_) => {
+                loaded.insert(id, document);
+            }
             Err(Error::Config(error)) => warnings.push(Warning::new(
                 format!("endpoint {id}"),
                 format!("the stored endpoint no longer loads ({error}); it is left out"),
@@ -265,6 +280,7 @@ fn locate_shape_error(raw: &Map<String, Value>) -> ApiError {
 /// Adds (or replaces) endpoint `id` in the dispatcher and the store.
 async fn install(
     state: &ApiState,
+    loaded: &mut HashMap<String, String>,
     id: &str,
     raw: Map<String, Value>,
     config: EndpointConfig,
@@ -289,11 +305,8 @@ async fn install(
         "updated_at": now,
         "config": Value::Object(raw),
     });
-    if let Err(error) = dispatcher
-        .store()
-        .put_endpoint(id, &document.to_string())
-        .await
-    {
+    let document = document.to_string();
+    if let Err(error) = dispatcher.store().put_endpoint(id, &document).await {
         // Undo: the dispatcher keeps what the store has.
         match previous {
             Some(previous) => {
@@ -305,6 +318,7 @@ async fn install(
         }
         return Err(ApiError::store(&error));
     }
+    loaded.insert(id.to_owned(), document);
     Ok((view(dispatcher, id, &config), warnings))
 }
 
@@ -315,9 +329,10 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let raw = object_body(body)?;
     let (config, warnings) = check_body(&state, &raw).await?;
-    let _edit = state.inner.edit.lock().await;
+    let mut loaded = state.inner.edit.lock().await;
     let id = new_id();
-    let (endpoint, warnings) = install(&state, &id, raw, config, warnings, None).await?;
+    let (endpoint, warnings) =
+        install(&state, &mut loaded, &id, raw, config, warnings, None).await?;
     tracing::info!(endpoint = %id, "webhook endpoint registered");
     Ok(json_response(
         StatusCode::CREATED,
@@ -453,7 +468,7 @@ pub(crate) async fn patch(
     if !id.starts_with("ep_") {
         return Err(read_only(&id));
     }
-    let _edit = state.inner.edit.lock().await;
+    let mut loaded = state.inner.edit.lock().await;
     let document = dispatcher
         .store()
         .get_endpoint(&id)
@@ -472,7 +487,8 @@ pub(crate) async fn patch(
     };
     let (config, warnings) = check_body(&state, &raw).await?;
     let created_at = document.get("created_at").cloned();
-    let (endpoint, warnings) = install(&state, &id, raw, config, warnings, created_at).await?;
+    let (endpoint, warnings) =
+        install(&state, &mut loaded, &id, raw, config, warnings, created_at).await?;
     tracing::info!(endpoint = %id, "webhook endpoint patched");
     Ok(json_response(
         StatusCode::OK,
@@ -493,12 +509,13 @@ pub(crate) async fn delete(
     if !id.starts_with("ep_") {
         return Err(read_only(&id));
     }
-    let _edit = state.inner.edit.lock().await;
+    let mut loaded = state.inner.edit.lock().await;
     dispatcher
         .store()
         .delete_endpoint(&id)
         .await
         .map_err(|e| ApiError::store(&e))?;
+    loaded.remove(&id);
     let ended = dispatcher
         .remove_endpoint(&id)
         .await

@@ -654,33 +654,24 @@ impl Dispatcher {
         id: &str,
         config: EndpointConfig,
     ) -> Result<Vec<Warning>, Error> {
-        let (compiled, warnings) = endpoint::compile_endpoint(
-            &config,
-            &self.shared.default_secrets,
-            "endpoint",
-            "webhooks.secret_key",
-        )
-        .map_err(|issue| Error::from(ConfigError::new(issue.key, issue.message)))?;
-        let health = self.shared.store.health(id).await?;
-        let runtime = Arc::new(EndpointRuntime::new(
-            id.to_owned(),
-            compiled,
-            "endpoint",
-            health,
-        )?);
+        self.shared
+            .install_endpoint(id, config, true)
+            .await
+            .map(|(_, warnings)| warnings)
+    }
+
+    /// Forgets an endpoint in this instance only: nothing is written to
+    /// the store and its deliveries are left as they are (another instance
+    /// sharing the store deleted it). `false` when there was none.
+    pub fn forget_endpoint(&self, id: &str) -> bool {
         let mut endpoints = self
             .shared
             .endpoints
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match endpoints.iter_mut().find(|e| e.id == id) {
-            Some(slot) => *slot = runtime,
-            None => endpoints.push(runtime),
-        }
-        Ok(warnings
-            .into_iter()
-            .map(|issue| Warning::new(issue.key, issue.message))
-            .collect())
+        let before = endpoints.len();
+        endpoints.retain(|e| e.id != id);
+        endpoints.len() < before
     }
 
     /// Removes an endpoint and ends its pending deliveries as `dead`
@@ -845,7 +836,74 @@ fn record_delivery(record: &DeliveryRecord) -> Result<Delivery, Error> {
     )
 }
 
+/// The configuration in a stored endpoint document (what the registration
+/// API keeps with [`DeliveryStore::put_endpoint`]: `{"config": {...}}`).
+pub(crate) fn stored_endpoint_config(document: &str) -> Option<EndpointConfig> {
+    let mut value: serde_json::Value = serde_json::from_str(document).ok()?;
+    serde_json::from_value(value.get_mut("config")?.take()).ok()
+}
+
 impl Shared {
+    /// Compiles `config` and adds it as endpoint `id`; with `replace`, an
+    /// endpoint with that id is replaced, otherwise kept (and returned).
+    pub(super) async fn install_endpoint(
+        &self,
+        id: &str,
+        config: EndpointConfig,
+        replace: bool,
+    ) -> Result<(Arc<EndpointRuntime>, Vec<Warning>), Error> {
+        let (compiled, warnings) = endpoint::compile_endpoint(
+            &config,
+            &self.default_secrets,
+            "endpoint",
+            "webhooks.secret_key",
+        )
+        .map_err(|issue| Error::from(ConfigError::new(issue.key, issue.message)))?;
+        let health = self.store.health(id).await?;
+        let mut runtime = Arc::new(EndpointRuntime::new(
+            id.to_owned(),
+            compiled,
+            "endpoint",
+            health,
+        )?);
+        let mut endpoints = self
+            .endpoints
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match endpoints.iter_mut().find(|e| e.id == id) {
+            Some(slot) if replace => *slot = runtime.clone(),
+            Some(slot) => runtime = slot.clone(),
+            None => endpoints.push(runtime.clone()),
+        }
+        let warnings = warnings
+            .into_iter()
+            .map(|issue| Warning::new(issue.key, issue.message))
+            .collect();
+        Ok((runtime, warnings))
+    }
+
+    /// An endpoint this instance does not know but the store keeps (one
+    /// registered through another instance sharing the store), added now;
+    /// `None` when the store has none that loads.
+    pub(super) async fn adopt_stored_endpoint(&self, id: &str) -> Option<Arc<EndpointRuntime>> {
+        let document = self.store.get_endpoint(id).await.ok()??;
+        let config = stored_endpoint_config(&document)?;
+        match self.install_endpoint(id, config, false).await {
+            Ok((runtime, _)) => {
+                tracing::info!(endpoint = id, "webhook endpoint loaded from the store");
+                Some(runtime)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    endpoint = id,
+                    code = error.code(),
+                    "a stored webhook endpoint does not load"
+                );
+                None
+            }
+        }
+    }
+
     /// A new pending row of `delivery` to `endpoint_id`, due now.
     fn new_record(
         &self,

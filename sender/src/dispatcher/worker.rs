@@ -439,6 +439,16 @@ async fn attempt(
     record: &DeliveryRecord,
     endpoint: Option<&EndpointRuntime>,
 ) -> Result<(), Error> {
+    // An endpoint unknown here may have been registered through another
+    // instance sharing the store: it is dead only if the store has none.
+    let adopted;
+    let endpoint = match endpoint {
+        Some(endpoint) => Some(endpoint),
+        None => {
+            adopted = shared.adopt_stored_endpoint(&record.endpoint_id).await;
+            adopted.as_deref()
+        }
+    };
     let now = shared.now();
     let Some(endpoint) = endpoint else {
         return settle_dead(shared, record, dead_reason::ENDPOINT_DELETED).await;
