@@ -468,6 +468,13 @@ async fn validation_errors_name_their_field() {
     assert_eq!(answer["error"], "method_not_allowed");
     api.call(Method::DELETE, &format!("/api/webhooks/{id}"), None)
         .await;
+    // A path id that is not UTF-8: a JSON 400, not a panic.
+    let (status, answer) = api.call(Method::GET, "/api/webhooks/%FF%FE", None).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id")),
+        "{answer}"
+    );
     // Lists: limit and parameters.
     for (path, field) in [
         ("/api/webhooks?limit=501", "limit"),

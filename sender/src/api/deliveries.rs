@@ -1,17 +1,15 @@
 //! `/api/deliveries`: the delivery log and redelivery; `/api/stats`.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::ApiState;
-use super::error::{ApiError, json_response, object_body};
+use super::error::{ApiError, ApiPath, ApiQuery, json_response, object_body};
 use super::webhooks::{known_parameters, page_limit};
 use crate::dispatcher::{AttemptRecord, DeliveryQuery, DeliveryRecord, DeliveryState, MAX_PAGE};
 
@@ -83,7 +81,7 @@ fn not_found(id: &str) -> ApiError {
 /// `GET /api/deliveries?endpoint=&event=&status=&since=&until=&cursor=&limit=`.
 pub(crate) async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery,
 ) -> Result<Response, ApiError> {
     known_parameters(
         &query,
@@ -120,7 +118,7 @@ pub(crate) async fn list(
 /// `GET /api/deliveries/{id}`: the delivery and its attempt log.
 pub(crate) async fn show(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     let record = dispatcher
@@ -144,7 +142,7 @@ pub(crate) async fn show(
 /// delivery); `409` when it is not dead.
 pub(crate) async fn redeliver_one(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     let record = dispatcher

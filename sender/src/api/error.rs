@@ -151,3 +151,42 @@ pub(crate) fn object_body(
         )),
     }
 }
+
+/// The `{id}` of a path; a JSON `400` (field `id`) when it cannot be read.
+#[derive(Debug)]
+pub(crate) struct ApiPath(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| ApiPath(id))
+            .map_err(|_| ApiError::field("invalid_path", "id", "the id in the path cannot be read"))
+    }
+}
+
+/// The query parameters; a JSON `400` (field `query`) when they cannot be
+/// read.
+#[derive(Debug)]
+pub(crate) struct ApiQuery(pub(crate) std::collections::HashMap<String, String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(query)| ApiQuery(query))
+            .map_err(|_| {
+                ApiError::field("invalid_query", "query", "the query string cannot be read")
+            })
+    }
+}

@@ -6,15 +6,15 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::ApiState;
-use super::error::{ApiError, json_response, object_body};
+use super::error::{ApiError, ApiPath, ApiQuery, json_response, object_body};
 use crate::config::EndpointConfig;
 use crate::dispatcher::{Dispatcher, MAX_PAGE, stored_endpoint_config};
 use crate::{Error, Warning, check_destination};
@@ -376,7 +376,7 @@ pub(crate) fn known_parameters(
 /// `GET /api/webhooks?cursor=&limit=`: every endpoint, by id.
 pub(crate) async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery,
 ) -> Result<Response, ApiError> {
     known_parameters(&query, &["cursor", "limit"])?;
     let limit = page_limit(&query)?;
@@ -422,7 +422,7 @@ fn read_only(id: &str) -> ApiError {
 /// `GET /api/webhooks/{id}`.
 pub(crate) async fn show(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     let config = dispatcher
@@ -457,7 +457,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 /// `PATCH /api/webhooks/{id}`: a JSON merge patch of the registration body.
 pub(crate) async fn patch(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let patch = object_body(body)?;
@@ -500,7 +500,7 @@ pub(crate) async fn patch(
 /// (`endpoint_deleted`).
 pub(crate) async fn delete(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     if dispatcher.endpoint_config(&id).is_none() {
@@ -531,7 +531,7 @@ pub(crate) async fn delete(
 /// `POST /api/webhooks/{id}/enable`.
 pub(crate) async fn enable(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     if !dispatcher
