@@ -36,6 +36,10 @@
 //!   delivery in a [`DeadLetterSink`] — in memory ([`MemoryDeadLetters`]) or
 //!   a JSON Lines file ([`JsonlDeadLetters`]) that [`Sender::redeliver`]
 //!   sends again.
+//! - **Durable dispatcher and registration API** (features `dispatcher`,
+//!   `sqlite`, `redis`, `api`): a stored queue of deliveries that survives
+//!   crashes, and the guide's `POST /api/webhooks` with the rest of the
+//!   sending side's HTTP API (see the table below).
 //! - **Tests**: time, waiting and randomness are injectable ([`Clock`],
 //!   [`Sleeper`], [`RandomSource`]); [`RecordingSleeper`] records the waits
 //!   and returns at once.

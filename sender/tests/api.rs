@@ -826,6 +826,35 @@ async fn publish_delivers_and_a_duplicate_answers_the_same_deliveries() {
             == Some(1)
     })
     .await;
+    // Time filters: RFC 3339 or unix seconds.
+    let hour_ago = chrono::Utc::now().timestamp() - 3_600;
+    let (_, recent) = api
+        .call(
+            Method::GET,
+            &format!("/api/deliveries?event=evt_publish_1&since={hour_ago}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        recent["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "{recent}"
+    );
+    let until = chrono::DateTime::from_timestamp(hour_ago, 0)
+        .unwrap()
+        .to_rfc3339();
+    let (status, old) = api
+        .call(
+            Method::GET,
+            &format!(
+                "/api/deliveries?event=evt_publish_1&until={}",
+                until.replace('+', "%2B")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{old}");
+    assert_eq!(old["deliveries"], json!([]), "{old}");
     let (status, shown) = api
         .call(
             Method::GET,
