@@ -24,7 +24,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start a verified receiver on axum, actix-web and warp, send every guide event and
-    /// every failure mode through the sender, and print what happened.
+    /// every failure mode through the sender, then run the dispatcher on a temporary SQLite
+    /// file, register the receivers through its API, publish, restart it mid-run, and print
+    /// what happened.
     #[command(after_help = "Example:\n  megabot-webhook demo")]
     Demo(cmd::demo::DemoArgs),
     /// Print the headers a delivery of a body carries.
