@@ -1310,3 +1310,66 @@ async fn on_redis_two_instances_share_registered_endpoints() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Odd bodies and paths from the network never crash the API nor get a
+/// `5xx`: each is a JSON `4xx` naming what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_input_gets_a_json_4xx_never_a_5xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::start(&dir.path().join("s.sqlite3"), config(Vec::new())).await;
+    let ok = "http://127.0.0.1:9/hook";
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies = [
+        ("/api/webhooks", deep.clone()),
+        ("/api/events", deep),
+        ("/api/webhooks", String::new()),
+        ("/api/webhooks", "null".to_owned()),
+        ("/api/webhooks", "\u{0}\u{1}".to_owned()),
+        ("/api/webhooks", json!({"url": ok, "retry_policy": {"max_attempts": -1}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "retry_policy": {"initial_delay": -5}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "timeout": 0}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "max_in_flight": 0}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "rate_limit": -1}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "headers": {"Content-Type": "x"}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "headers": {"bad header": "x"}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "filters": {"content_filters": [{"type": "regex", "field": "a", "pattern": "("}]}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "filters": {"time_window": {"timezone": "Mars/Base"}}}).to_string()),
+        ("/api/webhooks", json!({"url": ok, "standard_webhooks": {"secret": "not-whsec"}}).to_string()),
+        ("/api/webhooks", json!({"url": "http://[::1"}).to_string()),
+        ("/api/webhooks", json!({"url": "http://"}).to_string()),
+        ("/api/webhooks", json!({"url": format!("http://{}.com/", "a".repeat(300))}).to_string()),
+        ("/api/events", json!({"event": "", "id": "e", "timestamp": 1}).to_string()),
+        ("/api/events", json!({"event": "a\nb", "id": "e", "timestamp": 1}).to_string()),
+        ("/api/events", json!({"event": "e", "id": "e", "timestamp": 1e30}).to_string()),
+        ("/api/deliveries/redeliver", json!({"limit": 0}).to_string()),
+        ("/api/deliveries/redeliver", json!({"since": "never"}).to_string()),
+    ];
+    let auth = format!("Bearer {TOKEN}");
+    for (path, body) in bodies {
+        let shown = body.chars().take(80).collect::<String>();
+        let (status, _, answer, _) = api.raw(Method::POST, path, Some(&auth), Some(body)).await;
+        assert!(
+            status.is_client_error(),
+            "{path} {shown}: {status} {answer}"
+        );
+        assert!(answer["error"].is_string(), "{path} {shown}: {answer}");
+    }
+    for path in [
+        "/api/webhooks/..%2F..%2Fetc",
+        "/api/deliveries/%00",
+        "/api/deliveries?limit=-1",
+        "/api/deliveries?since=99999999999999999",
+        "/api/webhooks?cursor=%FF",
+    ] {
+        let (status, answer) = api.call(Method::GET, path, None).await;
+        assert!(
+            status.is_client_error() || status == StatusCode::OK,
+            "{path}: {status} {answer}"
+        );
+        assert!(answer.is_object(), "{path}: {answer}");
+    }
+    // Still alive.
+    let (status, _) = api.call(Method::GET, "/api/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    api.stop().await;
+}
