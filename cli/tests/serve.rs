@@ -5,6 +5,8 @@
 //! nothing.
 
 mod common;
+#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
+mod common_redis;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -416,4 +418,58 @@ async fn config_endpoints_are_served_and_read_only() {
     assert_eq!(received["event"], "tool_execution_failed");
     assert_eq!(received["id"], answer["event_id"]);
     assert!(serve.terminate().success());
+}
+
+/// `serve --store redis://…`: two `serve` processes share one real
+/// `redis-server`; an endpoint registered through one is served by the
+/// other after its sync, and the listener gets what either publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serves_share_a_redis_store() {
+    let redis = common_redis::RedisServer::start();
+    let url = redis.url();
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let a = Serve::start_with(Path::new(&url), &[]);
+    let b = Serve::start_with(Path::new(&url), &[]);
+    let endpoint = register(&a.base, &listener.url).await;
+    let output = publish(
+        &a.base,
+        &["--event", "error_occurred", "--json"],
+        Some(TOKEN),
+    );
+    assert!(output.status.success());
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["deliveries"][0]["endpoint_id"], endpoint.as_str());
+    let first = answer["event_id"].as_str().unwrap().to_owned();
+    let (line, back) = tokio::task::spawn_blocking(move || {
+        let line = listener.next_line();
+        (line, listener)
+    })
+    .await
+    .unwrap();
+    listener = back;
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["id"], first.as_str());
+    // B syncs registrations from the store every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let output = publish(
+            &b.base,
+            &["--event", "tool_execution_failed", "--json"],
+            Some(TOKEN),
+        );
+        assert!(output.status.success());
+        let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+        if answer["deliveries"][0]["endpoint_id"] == endpoint.as_str() {
+            break answer["event_id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "b never learnt of {endpoint}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let line = tokio::task::spawn_blocking(move || listener.next_line())
+        .await
+        .unwrap();
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["id"], second.as_str());
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
 }
