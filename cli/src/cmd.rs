@@ -3,7 +3,9 @@
 pub(crate) mod check_config;
 pub(crate) mod demo;
 pub(crate) mod listen;
+pub(crate) mod publish;
 pub(crate) mod redeliver;
 pub(crate) mod send;
+pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;

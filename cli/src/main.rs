@@ -24,7 +24,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start a verified receiver on axum, actix-web and warp, send every guide event and
-    /// every failure mode through the sender, and print what happened.
+    /// every failure mode through the sender, then run the dispatcher on a temporary SQLite
+    /// file, register the receivers through its API, publish, restart it mid-run, and print
+    /// what happened.
     #[command(after_help = "Example:\n  megabot-webhook demo")]
     Demo(cmd::demo::DemoArgs),
     /// Print the headers a delivery of a body carries.
@@ -58,6 +60,17 @@ enum Command {
         after_help = "Example:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret"
     )]
     Redeliver(cmd::redeliver::RedeliverArgs),
+    /// Run the durable dispatcher and its registration API (token from MEGABOT_ADMIN_TOKEN).
+    #[command(
+        long_about = cmd::serve::SERVE_HELP,
+        after_help = "Example:\n  MEGABOT_ADMIN_TOKEN=$(openssl rand -hex 32) megabot-webhook serve --allow-private-targets"
+    )]
+    Serve(cmd::serve::ServeArgs),
+    /// Publish an event through a running `serve` and print its deliveries.
+    #[command(
+        after_help = "Examples:\n  megabot-webhook publish --event error_occurred\n  megabot-webhook publish --url http://127.0.0.1:3000 --file event.json"
+    )]
+    Publish(cmd::publish::PublishArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +86,8 @@ fn main() -> ExitCode {
         Command::Send(args) => block_on(cmd::send::run(args)),
         Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Redeliver(args) => block_on(cmd::redeliver::run(args)),
+        Command::Serve(args) => block_on(cmd::serve::run(args)),
+        Command::Publish(args) => block_on(cmd::publish::run(args)),
     };
     match outcome {
         Ok(code) => code,

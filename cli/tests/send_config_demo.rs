@@ -286,6 +286,17 @@ fn demo_exits_zero_with_every_outcome_as_spec_says() {
         assert_eq!(stdout.matches(row).count(), 3, "{row} on each framework");
     }
     assert!(!stdout.contains("!!"));
+    // The sending side (SPEC 9.17): the dispatcher, the API, a restart.
+    assert!(
+        stdout.contains(
+            "11 events published, restarted after 5: 33 of 33 deliveries handled once, 0 not."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Delivery log: 33 delivered. /api/stats: 0 pending, 33 delivered, 0 dead."),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -125,6 +125,14 @@ pub struct EndpointConfig {
     /// Per-attempt timeout in seconds. Default 10.
     #[serde(default = "default_timeout")]
     pub timeout: f64,
+    /// The durable dispatcher's limit of concurrent attempts to this
+    /// endpoint. Default 8 (when unset).
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// The durable dispatcher's limit of deliveries per second to this
+    /// endpoint. Default none.
+    #[serde(default)]
+    pub rate_limit: Option<f64>,
 }
 
 impl EndpointConfig {
@@ -141,6 +149,8 @@ impl EndpointConfig {
             standard_webhooks: None,
             allow_insecure_http: false,
             timeout: DEFAULT_TIMEOUT_SECS,
+            max_in_flight: None,
+            rate_limit: None,
         }
     }
 }

@@ -70,69 +70,13 @@ pub(crate) async fn deliver(
     let max_attempts = policy.max_attempts.max(1);
     let mut attempts = Vec::new();
     let mut outcome = Outcome::Exhausted;
-    let mut refused = false;
     for attempt in 1..=max_attempts {
-        let attempt_started = Instant::now();
-        let mut report = AttemptReport {
-            attempt,
-            status: None,
-            error: None,
-            duration: Duration::ZERO,
-            retry_after: None,
-            wait_after: None,
-            response_body: None,
-        };
-        // An IP literal is checked here: the client resolves (and so
-        // guards) names only.
-        let result = match runtime.policy.check_url(&endpoint.url) {
-            Err(refusal) => Err(Failure::Refused(refusal)),
-            Ok(()) => {
-                let headers = signer.headers(runtime.clock.now().timestamp());
-                runtime
-                    .client
-                    .post(endpoint.url.clone())
-                    .headers(headers)
-                    .timeout(endpoint.timeout)
-                    .body(delivery.body().to_vec())
-                    .send()
-                    .await
-                    .map_err(|error| match find_refusal(&error) {
-                        Some(refusal) => Failure::Refused(refusal.clone()),
-                        None => Failure::Request(error),
-                    })
-            }
-        };
-        let verdict = match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                report.status = Some(status);
-                report.retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| retry::parse_retry_after(v, runtime.clock.now(), max_delay));
-                report.response_body = read_snippet(response).await;
-                let verdict = retry::classify_status(status);
-                if verdict != Verdict::Delivered {
-                    report.error = Some(format!("endpoint answered {status}"));
-                }
-                verdict
-            }
-            Err(Failure::Refused(refusal)) => {
-                report.error = Some(refusal.to_string());
-                refused = true;
-                Verdict::Final
-            }
-            Err(Failure::Request(error)) => {
-                report.error = Some(describe(error, endpoint.timeout));
-                Verdict::Retry
-            }
-        };
-        report.duration = attempt_started.elapsed();
+        let (mut report, verdict) =
+            send_attempt(runtime, endpoint, &signer, delivery, attempt, max_delay).await;
         let last = attempt == max_attempts;
         match verdict {
             Verdict::Delivered => outcome = Outcome::Delivered,
-            Verdict::Final if refused => outcome = Outcome::Refused,
+            Verdict::Refused => outcome = Outcome::Refused,
             Verdict::Final => outcome = Outcome::Rejected,
             Verdict::Retry if last => outcome = Outcome::Exhausted,
             Verdict::Retry => {
@@ -199,6 +143,76 @@ pub(crate) async fn deliver(
         )
     });
     (report, letter)
+}
+
+/// One signed attempt of `delivery` to `endpoint`, numbered `attempt`:
+/// the request, its answer's status, `Retry-After` (capped at `max_delay`)
+/// and body snippet, and what the answer means. Shared by [`deliver`] and
+/// the durable dispatcher, so both follow the same rules.
+pub(crate) async fn send_attempt(
+    runtime: &Runtime,
+    endpoint: &CompiledEndpoint,
+    signer: &RequestSigner<'_>,
+    delivery: &Delivery,
+    attempt: u32,
+    max_delay: Duration,
+) -> (AttemptReport, Verdict) {
+    let attempt_started = Instant::now();
+    let mut report = AttemptReport {
+        attempt,
+        status: None,
+        error: None,
+        duration: Duration::ZERO,
+        retry_after: None,
+        wait_after: None,
+        response_body: None,
+    };
+    // An IP literal is checked here: the client resolves (and so guards) names only.
+    let result = match runtime.policy.check_url(&endpoint.url) {
+        Err(refusal) => Err(Failure::Refused(refusal)),
+        Ok(()) => {
+            let headers = signer.headers(runtime.clock.now().timestamp());
+            runtime
+                .client
+                .post(endpoint.url.clone())
+                .headers(headers)
+                .timeout(endpoint.timeout)
+                .body(delivery.body().to_vec())
+                .send()
+                .await
+                .map_err(|error| match find_refusal(&error) {
+                    Some(refusal) => Failure::Refused(refusal.clone()),
+                    None => Failure::Request(error),
+                })
+        }
+    };
+    let verdict = match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            report.status = Some(status);
+            report.retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry::parse_retry_after(v, runtime.clock.now(), max_delay));
+            report.response_body = read_snippet(response).await;
+            let verdict = retry::classify_status(status);
+            if verdict != Verdict::Delivered {
+                report.error = Some(format!("endpoint answered {status}"));
+            }
+            verdict
+        }
+        Err(Failure::Refused(refusal)) => {
+            report.error = Some(refusal.to_string());
+            Verdict::Refused
+        }
+        Err(Failure::Request(error)) => {
+            report.error = Some(describe(error, endpoint.timeout));
+            Verdict::Retry
+        }
+    };
+    report.duration = attempt_started.elapsed();
+    (report, verdict)
 }
 
 /// The start of the answer's body; the rest is dropped.

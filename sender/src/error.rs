@@ -36,6 +36,23 @@ pub enum Error {
         message: String,
     },
 
+    /// The dispatcher's delivery store failed (SPEC section 7). The message
+    /// never holds a URL password or a secret.
+    #[error("delivery store: {message}")]
+    Store {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The store file is held by another dispatcher (SPEC 9.5: one at a time).
+    #[error(
+        "store file {path} is in use by another dispatcher (it holds an exclusive lock); stop it or use another file"
+    )]
+    StoreLocked {
+        /// The file.
+        path: String,
+    },
+
     /// The destination guard refused a destination (see
     /// [`DestinationPolicy`](crate::DestinationPolicy)); nothing was sent.
     #[error(transparent)]
@@ -55,6 +72,8 @@ impl Error {
             Error::DestinationRefused(_) => "destination_refused",
             Error::HttpClient { .. } => "http_client",
             Error::InvalidDelivery { .. } => "invalid_delivery",
+            Error::Store { .. } => "store",
+            Error::StoreLocked { .. } => "store_locked",
             Error::Secret(error) => error.code(),
         }
     }

@@ -36,9 +36,23 @@
 //!   delivery in a [`DeadLetterSink`] — in memory ([`MemoryDeadLetters`]) or
 //!   a JSON Lines file ([`JsonlDeadLetters`]) that [`Sender::redeliver`]
 //!   sends again.
+//! - **Durable dispatcher and registration API** (features `dispatcher`,
+//!   `sqlite`, `redis`, `api`): a stored queue of deliveries that survives
+//!   crashes, and the guide's `POST /api/webhooks` with the rest of the
+//!   sending side's HTTP API (see the table below).
 //! - **Tests**: time, waiting and randomness are injectable ([`Clock`],
 //!   [`Sleeper`], [`RandomSource`]); [`RecordingSleeper`] records the waits
 //!   and returns at once.
+//!
+//! ## Cargo features
+//!
+//! | Feature | What it adds |
+//! |---|---|
+//! | *(none)* | The feature-free core: config, subscriptions, filters, [`Sender`] with retries and dead letters (the forwarders use only this). |
+//! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
+//! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
+//! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
+//! | `api` | The registration and events API ([`api`]): `api::router`, an axum `Router` behind a bearer admin token (`POST /api/webhooks`, `/api/events`, `/api/deliveries`...). Implies `dispatcher`. |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -64,6 +78,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "api")]
+pub mod api;
 mod client;
 mod clock;
 pub mod config;
@@ -73,6 +89,8 @@ mod deliver;
 mod delivery;
 mod destination;
 mod diagnostic;
+#[cfg(feature = "dispatcher")]
+pub mod dispatcher;
 mod endpoint;
 mod env_expand;
 mod error;
@@ -104,6 +122,12 @@ pub use destination::{
     Resolver, StaticResolver, SystemResolver, check_destination, classify,
 };
 pub use diagnostic::{ConfigError, Warning};
+#[cfg(feature = "redis")]
+pub use dispatcher::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use dispatcher::SqliteStore;
+#[cfg(feature = "dispatcher")]
+pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
 pub use filter::{EventFilter, FilterKind};
 pub use metrics::MetricsSnapshot;

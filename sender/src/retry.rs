@@ -19,6 +19,8 @@ pub(crate) enum Verdict {
     Retry,
     /// Any other status (including redirects, which are not followed): stop.
     Final,
+    /// The destination guard refused the address: nothing was sent, stop.
+    Refused,
 }
 
 /// The verdict for an HTTP status.

@@ -20,6 +20,8 @@ use crate::cmd::send::{ReceiverAnswer, endpoint_for, fresh_example, fresh_id, se
 use crate::error::CliError;
 use crate::serve::{self, Framework};
 
+mod sending;
+
 const MEGABOT_SECRET: &str = "demo_megabot_secret";
 const STANDARD_SECRET: &str = "whsec_ZGVtby1zdGFuZGFyZC13ZWJob29rcy1zZWNyZXQtMzJi";
 
@@ -363,11 +365,14 @@ fn table(rows: &[Row], colour: bool) -> String {
 pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     // fail early on a broken demo secret rather than in the middle
     StandardSecret::parse(STANDARD_SECRET)?;
-    let verifier = build_verifier(
-        &[MEGABOT_SECRET.to_owned()],
-        &[STANDARD_SECRET.to_owned()],
-        300,
-    )?;
+    // One verifier (and replay guard) per receiver: each is its own service.
+    let new_verifier = || {
+        build_verifier(
+            &[MEGABOT_SECRET.to_owned()],
+            &[STANDARD_SECRET.to_owned()],
+            300,
+        )
+    };
     let frameworks: Vec<Framework> = match args.framework {
         Some(one) => vec![one],
         None => Framework::ALL.to_vec(),
@@ -379,7 +384,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         let handler: serve::Handler = Arc::new(move |hook: &Webhook| handler_journal.handle(hook));
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let running =
-            serve::start(framework, loopback, "/webhook", verifier.clone(), handler).await?;
+            serve::start(framework, loopback, "/webhook", new_verifier()?, handler).await?;
         receivers.push(Receiver {
             framework,
             url: format!("http://{}/webhook", running.addr),
@@ -417,7 +422,8 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
         metrics.retries_total,
         metrics.success_rate * 100.0
     );
-    Ok(if wrong == 0 {
+    let sending_ok = sending::run(&receivers).await?;
+    Ok(if wrong == 0 && sending_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -1,0 +1,221 @@
+//! `megabot-webhook serve`: the durable dispatcher and its registration API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use megabot_webhook_sender::api::{self, ApiState, MIN_ADMIN_TOKEN_LEN};
+use megabot_webhook_sender::config::WebhooksConfig;
+use megabot_webhook_sender::dispatcher::{DeliveryStore, Dispatcher, RedisStore, SqliteStore};
+use megabot_webhook_sender::{ConfigLoader, DestinationPolicy};
+
+use crate::error::CliError;
+
+/// The environment variable holding the admin token.
+pub(crate) const TOKEN_VAR: &str = "MEGABOT_ADMIN_TOKEN";
+
+/// The long help of `serve`: a complete local session.
+pub(crate) const SERVE_HELP: &str = "\
+Runs the durable dispatcher (SQLite file by default, or Redis) and its
+registration API. Every /api route needs `Authorization: Bearer $MEGABOT_ADMIN_TOKEN`;
+the token comes only from the environment and must be at least 32 characters.
+Endpoints of --config are read-only through the API; registered ones are kept
+in the store and come back at the next start. Ctrl-C or SIGTERM lets attempts in
+flight finish (up to --shutdown-deadline) and keeps everything else stored.
+
+Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
+POST /api/webhooks/{id}/enable, POST /api/events, GET /api/deliveries,
+GET /api/deliveries/{id}, POST /api/deliveries/{id}/redeliver,
+POST /api/deliveries/redeliver, GET /api/stats.
+
+A complete local session (loopback only, hence --allow-private-targets):
+
+  # 1. the dispatcher and its API
+  export MEGABOT_ADMIN_TOKEN=$(openssl rand -hex 32)
+  megabot-webhook serve --allow-private-targets --store ./megabot-dispatcher.sqlite3
+
+  # 2. in a second terminal: a verified receiver
+  megabot-webhook listen --secret your_webhook_secret --addr 127.0.0.1:4000
+
+  # 3. in a third (same MEGABOT_ADMIN_TOKEN): register the receiver
+  curl -X POST http://127.0.0.1:3000/api/webhooks \\
+    -H \"Authorization: Bearer ${MEGABOT_ADMIN_TOKEN}\" \\
+    -H \"Content-Type: application/json\" \\
+    -d '{\"url\": \"http://127.0.0.1:4000/webhook\",
+         \"events\": [\"error_occurred\", \"tool_execution_*\"],
+         \"secret\": \"your_webhook_secret\"}'
+
+  # 4. publish an event: the listener prints it once verified
+  megabot-webhook publish --event error_occurred
+
+  # 5. the delivery log
+  curl -H \"Authorization: Bearer ${MEGABOT_ADMIN_TOKEN}\" http://127.0.0.1:3000/api/deliveries";
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// A mega-config.yaml whose `webhooks:` endpoints are served too (read-only through the API).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// The store: a SQLite file (one `serve` at a time), or a `redis://` URL shared by several.
+    #[arg(long, default_value = "./megabot-dispatcher.sqlite3")]
+    store: String,
+    /// Allow loopback, private and link-local destinations (not cloud metadata): for local testing.
+    #[arg(long)]
+    allow_private_targets: bool,
+    /// On Ctrl-C or SIGTERM, how long attempts in flight may finish, in seconds.
+    #[arg(long, default_value_t = 10)]
+    shutdown_deadline: u64,
+}
+
+/// The admin token from the environment: exit 2 when missing or short.
+/// Never printed.
+pub(crate) fn admin_token() -> Result<String, CliError> {
+    match std::env::var(TOKEN_VAR) {
+        Ok(token) if token.chars().count() >= MIN_ADMIN_TOKEN_LEN => Ok(token),
+        Ok(_) => Err(CliError::Usage(format!(
+            "{TOKEN_VAR} is shorter than {MIN_ADMIN_TOKEN_LEN} characters; use a long random token, such as `openssl rand -hex 32`"
+        ))),
+        Err(_) => Err(CliError::Usage(format!(
+            "set {TOKEN_VAR} to the admin token (at least {MIN_ADMIN_TOKEN_LEN} characters, such as `openssl rand -hex 32`)"
+        ))),
+    }
+}
+
+fn is_redis(store: &str) -> bool {
+    store.starts_with("redis://") || store.starts_with("rediss://")
+}
+
+async fn open_store(store: &str) -> Result<Arc<dyn DeliveryStore>, CliError> {
+    if is_redis(store) {
+        Ok(Arc::new(RedisStore::connect(store).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(store)?))
+    }
+}
+
+/// The store as shown: a Redis URL without its password.
+fn store_label(store: &str) -> String {
+    match reqwest::Url::parse(store) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        _ => store.to_owned(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let token = admin_token()?;
+    let config = match &args.config {
+        Some(path) => {
+            let loaded = ConfigLoader::new().load_file(path)?;
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            loaded.config
+        }
+        None => WebhooksConfig::default(),
+    };
+    let store = open_store(&args.store).await?;
+    let policy = DestinationPolicy::server().allow_private_targets(args.allow_private_targets);
+    let (dispatcher, warnings) = Dispatcher::builder(config, store)
+        .destination_policy(policy)
+        .build()
+        .await?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let dispatcher = Arc::new(dispatcher);
+    // The registered endpoints first, so that their pending deliveries find them.
+    let (state, warnings) = ApiState::new(dispatcher.clone(), &token).await?;
+    drop(token);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    dispatcher.start();
+    // Several instances may share a Redis store: registrations made through
+    // the others are picked up every few seconds.
+    let sync = is_redis(&args.store).then(|| state.spawn_sync(Duration::from_secs(5)));
+    eprintln!(
+        "serving the webhook API on http://{addr} (store {}, {} endpoints{}); Ctrl-C to stop",
+        store_label(&args.store),
+        dispatcher.endpoints().len(),
+        if dispatcher.destination_policy().private_targets_allowed() {
+            ", private targets allowed"
+        } else {
+            ""
+        }
+    );
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let mut server_stop = stopped.clone();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tokio::select! {
+        () = stop_signal() => {}
+        ended = &mut server => {
+            // The API stopped on its own: stop the dispatcher cleanly too.
+            dispatcher.shutdown(Duration::from_secs(args.shutdown_deadline)).await;
+            let why = match ended {
+                Ok(Err(error)) => error.to_string(),
+                Ok(Ok(())) => "it stopped".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            return Err(CliError::Usage(format!("the API server failed: {why}")));
+        }
+    }
+    eprintln!(
+        "stopping: attempts in flight may finish for up to {} s",
+        args.shutdown_deadline
+    );
+    let _ = stopping.send(true);
+    if let Some(sync) = sync {
+        sync.abort();
+    }
+    let deadline = Duration::from_secs(args.shutdown_deadline);
+    dispatcher.shutdown(deadline).await;
+    // Open API connections get a moment to finish their request.
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    eprintln!("stopped; undelivered deliveries stay stored for the next start");
+    Ok(ExitCode::SUCCESS)
+}

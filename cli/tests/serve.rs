@@ -1,0 +1,475 @@
+//! `megabot-webhook serve` and `publish` as child processes over real
+//! loopback HTTP with a temporary SQLite store: a `listen` receiver
+//! registered through the API gets a published event; the admin token is
+//! required; one `serve` per store file; and a `kill -9` mid-run loses
+//! nothing.
+
+mod common;
+#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
+mod common_redis;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Listener, bin};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "serve-test-admin-token-0123456789abcdef";
+const SECRET: &str = "serve_test_secret";
+
+/// A running `serve`; killed on drop.
+struct Serve {
+    child: Option<Child>,
+    base: String,
+}
+
+impl Serve {
+    /// Starts `serve --addr 127.0.0.1:0 --store <store> --allow-private-targets`
+    /// and waits for its address.
+    fn start(store: &Path) -> Serve {
+        Serve::start_with(store, &[])
+    }
+
+    fn start_with(store: &Path, args: &[&str]) -> Serve {
+        let mut child = bin()
+            .args(["serve", "--addr", "127.0.0.1:0", "--allow-private-targets"])
+            .arg("--store")
+            .arg(store)
+            .args(args)
+            .env("MEGABOT_ADMIN_TOKEN", TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut base = None;
+        let mut seen = String::new();
+        let mut line = String::new();
+        while Instant::now() < deadline {
+            line.clear();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
+                base = Some(rest.split_whitespace().next().unwrap().to_owned());
+                break;
+            }
+        }
+        let base = base.unwrap_or_else(|| panic!("serve did not start: {seen}"));
+        assert!(!seen.contains(TOKEN));
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            assert!(!rest.contains(TOKEN), "the token was printed");
+        });
+        Serve {
+            child: Some(child),
+            base,
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.as_ref().unwrap().id().to_string()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `kill -9`: a crash.
+    fn crash(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn register(base: &str, url: &str) -> String {
+    let response = client()
+        .post(format!("{base}/api/webhooks"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(
+            json!({"url": url, "events": ["*"], "secret": SECRET,
+                "retry_policy": {"max_attempts": 20, "initial_delay": 0.05, "max_delay": 0.5}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    answer["endpoint"]["id"].as_str().unwrap().to_owned()
+}
+
+fn publish(base: &str, args: &[&str], token: Option<&str>) -> Output {
+    let mut command = bin();
+    command.args(["publish", "--url", base]).args(args);
+    match token {
+        Some(token) => command.env("MEGABOT_ADMIN_TOKEN", token),
+        None => command.env_remove("MEGABOT_ADMIN_TOKEN"),
+    };
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_listener_receives_a_published_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(&dir.path().join("d.sqlite3"));
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let endpoint = register(&serve.base, &listener.url).await;
+    assert!(endpoint.starts_with("ep_"));
+    let output = publish(&serve.base, &["--event", "error_occurred"], Some(TOKEN));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("published evt_"), "{stdout}");
+    assert!(stdout.contains(&endpoint), "{stdout}");
+    let event_id = stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned();
+    let line = tokio::task::spawn_blocking(move || listener.next_line())
+        .await
+        .unwrap();
+    let received: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert_eq!(received["event"], "error_occurred");
+    assert_eq!(received["id"], event_id.as_str());
+    assert_eq!(received["scheme"], "megabot");
+
+    // Refusals: a non-zero exit with the server's code and message.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"event":"error_occurred","id":"a.b","timestamp":1}"#,
+    )
+    .unwrap();
+    let output = publish(&serve.base, &["--file", bad.to_str().unwrap()], Some(TOKEN));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("invalid_event_id") && stderr.contains("`id`"),
+        "{stderr}"
+    );
+    let wrong = "x".repeat(40);
+    let output = publish(&serve.base, &["--event", "error_occurred"], Some(&wrong));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("invalid_token") && !stderr.contains(&wrong),
+        "{stderr}"
+    );
+    let output = publish(&serve.base, &["--event", "error_occurred"], None);
+    assert_eq!(output.status.code(), Some(2));
+
+    // SIGTERM: a clean stop, exit 0.
+    assert!(serve.terminate().success());
+}
+
+#[test]
+fn a_missing_or_short_admin_token_exits_2_without_printing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("d.sqlite3");
+    for token in [None, Some("short-token-1234")] {
+        let mut command = bin();
+        command.arg("serve").arg("--store").arg(&store);
+        match token {
+            Some(token) => command.env("MEGABOT_ADMIN_TOKEN", token),
+            None => command.env_remove("MEGABOT_ADMIN_TOKEN"),
+        };
+        let output = command.stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("MEGABOT_ADMIN_TOKEN"), "{stderr}");
+        assert!(stderr.contains("32 characters"), "{stderr}");
+        if let Some(token) = token {
+            assert!(!stderr.contains(token), "{stderr}");
+        }
+    }
+    assert!(!store.exists(), "no store is opened without a token");
+}
+
+#[test]
+fn a_second_serve_on_the_same_store_exits_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("d.sqlite3");
+    let _first = Serve::start(&store);
+    let output = bin()
+        .args(["serve", "--addr", "127.0.0.1:0", "--store"])
+        .arg(&store)
+        .env("MEGABOT_ADMIN_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("in use by another dispatcher"), "{stderr}");
+    assert!(!stderr.contains(TOKEN));
+}
+
+/// A loopback receiver that dedupes by event id: how many times each id
+/// arrived, and how many it handled (once per id).
+#[derive(Default)]
+struct Seen {
+    arrivals: HashMap<String, usize>,
+}
+
+async fn start_receiver(seen: Arc<Mutex<Seen>>) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let seen = seen.clone();
+        async move {
+            // Slow enough that a crash finds deliveries pending and in flight.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let id = headers
+                .get("x-megabot-delivery")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            *seen.lock().unwrap().arrivals.entry(id).or_insert(0) += 1;
+            StatusCode::OK
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/hook")
+}
+
+async fn publish_events(base: &str, ids: &[String]) -> usize {
+    let client = client();
+    let mut stored = 0;
+    for chunk in ids.chunks(16) {
+        let mut tasks = Vec::new();
+        for id in chunk {
+            let request = client
+                .post(format!("{base}/api/events"))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(
+                    json!({"event": "error_occurred", "id": id,
+                        "timestamp": chrono::Utc::now().timestamp(),
+                        "data": {"severity": "error", "message": "crash test"}})
+                    .to_string(),
+                )
+                .send();
+            tasks.push(request);
+        }
+        for task in tasks {
+            let response = task.await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            stored += 1;
+        }
+    }
+    stored
+}
+
+/// The issue's crash test through the CLI: 2 000 events published to a
+/// `serve` child, `kill -9` mid-run, a restart on the same store: every
+/// event is handled exactly once (the receiver dedupes by id), none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_of_serve_mid_run_loses_nothing() {
+    let count: usize = std::env::var("MEGABOT_SERVE_CRASH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("crash.sqlite3");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let url = start_receiver(seen.clone()).await;
+    let ids: Vec<String> = (0..count).map(|n| format!("evt_crash_{n:05}")).collect();
+    let (first, second) = ids.split_at(count / 2);
+
+    let serve = Serve::start(&store);
+    register(&serve.base, &url).await;
+    assert_eq!(publish_events(&serve.base, first).await, first.len());
+    // Mid-run: some delivered, the rest stored and pending or in flight.
+    let delivered_before = seen.lock().unwrap().arrivals.len();
+    serve.crash();
+    assert!(
+        delivered_before < count,
+        "everything was delivered before the crash"
+    );
+
+    let serve = Serve::start(&store);
+    assert_eq!(publish_events(&serve.base, second).await, second.len());
+    // A second publish of stored events stores nothing new.
+    let response = client()
+        .post(format!("{}/api/events", serve.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(
+            json!({"event": "error_occurred", "id": first[0], "timestamp": chrono::Utc::now().timestamp()})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let handled = seen.lock().unwrap().arrivals.len();
+        if handled == count {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {handled} of {count} events arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().unwrap();
+    for id in &ids {
+        assert!(seen.arrivals.contains_key(id), "{id} lost");
+    }
+    let copies: usize = seen.arrivals.values().map(|n| n - 1).sum();
+    eprintln!(
+        "{count} events, {delivered_before} arrived before the kill -9, {copies} copies deduplicated"
+    );
+    drop(seen);
+    assert!(serve.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_endpoints_are_served_and_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let config = dir.path().join("mega-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{}\"\n      events: [\"tool_execution_*\"]\n",
+            listener.url
+        ),
+    )
+    .unwrap();
+    let serve = Serve::start_with(
+        &dir.path().join("d.sqlite3"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let response = client()
+        .get(format!("{}/api/webhooks", serve.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let id = list["endpoints"][0]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cfg_"), "{list}");
+    let response = client()
+        .delete(format!("{}/api/webhooks/{id}", serve.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let output = publish(
+        &serve.base,
+        &["--event", "tool_execution_failed", "--json"],
+        Some(TOKEN),
+    );
+    assert!(output.status.success());
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["deliveries"][0]["endpoint_id"], id.as_str());
+    let line = tokio::task::spawn_blocking(move || listener.next_line())
+        .await
+        .unwrap();
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["event"], "tool_execution_failed");
+    assert_eq!(received["id"], answer["event_id"]);
+    assert!(serve.terminate().success());
+}
+
+/// `serve --store redis://…`: two `serve` processes share one real
+/// `redis-server`; an endpoint registered through one is served by the
+/// other after its sync, and the listener gets what either publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serves_share_a_redis_store() {
+    let redis = common_redis::RedisServer::start();
+    let url = redis.url();
+    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
+    let a = Serve::start_with(Path::new(&url), &[]);
+    let b = Serve::start_with(Path::new(&url), &[]);
+    let endpoint = register(&a.base, &listener.url).await;
+    let output = publish(
+        &a.base,
+        &["--event", "error_occurred", "--json"],
+        Some(TOKEN),
+    );
+    assert!(output.status.success());
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["deliveries"][0]["endpoint_id"], endpoint.as_str());
+    let first = answer["event_id"].as_str().unwrap().to_owned();
+    let (line, back) = tokio::task::spawn_blocking(move || {
+        let line = listener.next_line();
+        (line, listener)
+    })
+    .await
+    .unwrap();
+    listener = back;
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["id"], first.as_str());
+    // B syncs registrations from the store every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let output = publish(
+            &b.base,
+            &["--event", "tool_execution_failed", "--json"],
+            Some(TOKEN),
+        );
+        assert!(output.status.success());
+        let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+        if answer["deliveries"][0]["endpoint_id"] == endpoint.as_str() {
+            break answer["event_id"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "b never learnt of {endpoint}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let line = tokio::task::spawn_blocking(move || listener.next_line())
+        .await
+        .unwrap();
+    let received: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(received["id"], second.as_str());
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}

@@ -1,0 +1,219 @@
+//! The registration and events API (SPEC 7 and 9.2): an axum [`Router`]
+//! that MegaBot-side code mounts, and that `megabot-webhook serve` runs.
+//!
+//! Every route needs `Authorization: Bearer <admin token>` (compared in
+//! constant time; `401` with `WWW-Authenticate: Bearer` otherwise). Errors
+//! are `{"error", "message", "field"}`, with the offending field named;
+//! request bodies are capped at [`BODY_LIMIT`] (`413`).
+//!
+//! | Route | What it does |
+//! |---|---|
+//! | `POST /api/webhooks` | Registers an endpoint (the guide's body: `url`, `events`, `secret`, `filters`, optional `retry_policy`, `headers`): `201 {"endpoint", "warnings"}` |
+//! | `GET /api/webhooks` | Lists the endpoints (`?cursor=&limit=`, limit ≤ 500) |
+//! | `GET /api/webhooks/{id}` | One endpoint |
+//! | `PATCH /api/webhooks/{id}` | A JSON merge patch of a registered endpoint |
+//! | `DELETE /api/webhooks/{id}` | Deletes a registered endpoint; its pending deliveries go `dead` (`endpoint_deleted`) |
+//! | `POST /api/webhooks/{id}/enable` | Re-enables an endpoint disabled by its health rule |
+//! | `POST /api/events` | Publishes a full event envelope: `202 {"deliveries"}`, `200` for an event id already published, `503` when the store cannot take it |
+//! | `GET /api/deliveries` | The delivery log (`?endpoint=&event=&status=&since=&until=&cursor=&limit=`) |
+//! | `GET /api/deliveries/{id}` | One delivery and its attempts |
+//! | `POST /api/deliveries/{id}/redeliver` | Redelivers a dead delivery |
+//! | `POST /api/deliveries/redeliver` | Redelivers the dead deliveries a filter selects |
+//! | `GET /api/stats` | Counts by state |
+//!
+//! Ids: `ep_…` for registered endpoints (kept in the store, reloaded by
+//! [`ApiState::new`]), `cfg_…` for the config file's (read-only here, but
+//! for `enable`), `dlv_…` for deliveries. Secrets and header values are
+//! never returned (`has_secret`, `header_names`), nor a URL's password.
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use megabot_webhook_sender::api::{self, ApiState};
+//! use megabot_webhook_sender::config::WebhooksConfig;
+//! use megabot_webhook_sender::dispatcher::{Dispatcher, SqliteStore};
+//!
+//! let store = Arc::new(SqliteStore::open("megabot-dispatcher.sqlite3")?);
+//! let (dispatcher, _) = Dispatcher::builder(WebhooksConfig::default(), store).build().await?;
+//! let dispatcher = Arc::new(dispatcher);
+//! // Loads the registered endpoints: before `start`, so that their pending
+//! // deliveries find them.
+//! let token = std::env::var("MEGABOT_ADMIN_TOKEN")?;
+//! let (state, _warnings) = ApiState::new(dispatcher.clone(), &token).await?;
+//! dispatcher.start();
+//! let app = axum::Router::new().merge(api::router(state));
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod deliveries;
+mod error;
+mod events;
+mod webhooks;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use crate::dispatcher::Dispatcher;
+use crate::{ConfigError, Error, Warning};
+
+pub use auth::MIN_ADMIN_TOKEN_LEN;
+
+use auth::AdminToken;
+use error::ApiError;
+
+/// The largest request body: 1 MiB (the largest event receivers take) and a
+/// margin, so that an event just over 1 MiB is published with a warning.
+pub const BODY_LIMIT: usize = (1 << 20) + (64 << 10);
+
+/// What the API's handlers share: the dispatcher and the admin token.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dispatcher: Arc<Dispatcher>,
+    token: AdminToken,
+    /// Serialises registrations, patches, deletions and syncs; holds the
+    /// stored document of every registered endpoint loaded here.
+    edit: tokio::sync::Mutex<HashMap<String, String>>,
+}
+
+impl fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiState")
+            .field("dispatcher", &self.inner.dispatcher)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+impl ApiState {
+    /// The API over `dispatcher`, guarded by `admin_token` (at least
+    /// [`MIN_ADMIN_TOKEN_LEN`] characters; only a keyed digest of it is
+    /// kept). Adds the endpoints registered earlier (kept in the store) to
+    /// the dispatcher: call it before [`Dispatcher::start`], so that their
+    /// pending deliveries find them. A stored endpoint that no longer loads
+    /// is left out with a warning.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a short token (key `admin_token`; the message
+    /// never holds the token), [`Error::Store`].
+    pub async fn new(
+        dispatcher: Arc<Dispatcher>,
+        admin_token: &str,
+    ) -> Result<(ApiState, Vec<Warning>), Error> {
+        let token = AdminToken::new(admin_token).ok_or_else(|| {
+            Error::from(ConfigError::new(
+                "admin_token",
+                format!("the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+            ))
+        })?;
+        let state = ApiState {
+            inner: Arc::new(Inner {
+                dispatcher,
+                token,
+                edit: tokio::sync::Mutex::new(HashMap::new()),
+            }),
+        };
+        let warnings = state.sync().await?;
+        Ok((state, warnings))
+    }
+
+    /// Brings this instance's registered endpoints in line with the store:
+    /// adds those registered (or patched) through another instance sharing
+    /// it (a Redis store) and forgets those deleted there. [`ApiState::new`]
+    /// does it once; [`ApiState::spawn_sync`] keeps doing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn sync(&self) -> Result<Vec<Warning>, Error> {
+        let mut loaded = self.inner.edit.lock().await;
+        webhooks::sync_registered(&self.inner.dispatcher, &mut loaded).await
+    }
+
+    /// Runs [`ApiState::sync`] every `every` on the current Tokio runtime
+    /// (for several instances sharing one Redis store), until aborted.
+    pub fn spawn_sync(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match state.sync().await {
+                    Ok(warnings) => {
+                        for warning in warnings {
+                            tracing::warn!(%warning, "webhook endpoint sync");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(code = error.code(), %error, "webhook endpoints cannot be synced from the store");
+                    }
+                }
+            }
+        })
+    }
+
+    /// The dispatcher.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.inner.dispatcher
+    }
+}
+
+/// The API's routes (see the [module](self) docs), every one behind the
+/// admin token, bodies capped at [`BODY_LIMIT`]; unknown routes answer a
+/// JSON `404`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/api/webhooks/{id}",
+            get(webhooks::show)
+                .patch(webhooks::patch)
+                .delete(webhooks::delete),
+        )
+        .route("/api/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/api/events", post(events::publish))
+        .route("/api/deliveries", get(deliveries::list))
+        .route(
+            "/api/deliveries/redeliver",
+            post(deliveries::redeliver_bulk),
+        )
+        .route("/api/deliveries/{id}", get(deliveries::show))
+        .route(
+            "/api/deliveries/{id}/redeliver",
+            post(deliveries::redeliver_one),
+        )
+        .route("/api/stats", get(deliveries::stats))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take this method",
+    )
+}

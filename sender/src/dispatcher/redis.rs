@@ -1,0 +1,1053 @@
+//! The shared store: one Redis queue for several dispatcher instances.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+
+use super::store::{
+    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
+    DeliveryStore, EndpointHealth, PublishBatch, PublishOutcome, Retention, Settlement, StoreStats,
+    after, before, from_millis, millis, store_error,
+};
+use crate::Error;
+
+/// The key prefix by default.
+pub const DEFAULT_REDIS_PREFIX: &str = "megabot:dispatch";
+
+/// How long one Redis request may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Rows purged per script run.
+const PURGE_BATCH: usize = 500;
+
+const PUBLISH: &str = r"
+local p = ARGV[1]
+if redis.call('HSETNX', p .. ':events', ARGV[2], ARGV[3]) == 0 then
+  local ids = redis.call('LRANGE', p .. ':ev:' .. ARGV[2], 0, -1)
+  table.insert(ids, 1, 'existing')
+  return ids
+end
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  local id, state, score, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  local fields = {}
+  for j = 0, nf * 2 - 1 do fields[#fields + 1] = ARGV[i + j] end
+  i = i + nf * 2
+  redis.call('HSET', p .. ':d:' .. id, unpack(fields))
+  redis.call('ZADD', p .. ':ids', 0, id)
+  redis.call('RPUSH', p .. ':ev:' .. ARGV[2], id)
+  if state == 'pending' then
+    redis.call('ZADD', p .. ':due', score, id)
+  else
+    redis.call('ZADD', p .. ':ended:' .. state, score, id)
+  end
+end
+return {'created'}
+";
+
+const INSERT: &str = r"
+local p, id, state, score, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', p .. ':d:' .. id) == 1 then return 0 end
+local fields = {}
+for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
+redis.call('HSET', p .. ':d:' .. id, unpack(fields))
+redis.call('ZADD', p .. ':ids', 0, id)
+redis.call('RPUSH', p .. ':ev:' .. event, id)
+if state == 'pending' then
+  redis.call('ZADD', p .. ':due', score, id)
+else
+  redis.call('ZADD', p .. ':ended:' .. state, score, id)
+end
+return 1
+";
+
+const LEASE: &str = r"
+local p, owner, now, expires, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local skip = {}
+for k = 7, 6 + tonumber(ARGV[6]) do skip[ARGV[k]] = true end
+local chosen, gone = {}, {}
+local offset = 0
+for _ = 1, 20 do
+  local ids = redis.call('ZRANGEBYSCORE', p .. ':due', '-inf', now, 'LIMIT', offset, 200)
+  if #ids == 0 then break end
+  offset = offset + #ids
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', p .. ':d:' .. id, 'state', 'endpoint_id')
+    if f[1] ~= 'pending' then
+      gone[#gone + 1] = id
+    elseif not skip[f[2]] then
+      chosen[#chosen + 1] = id
+      if #chosen >= max then break end
+    end
+  end
+  if #chosen >= max then break end
+end
+for _, id in ipairs(gone) do redis.call('ZREM', p .. ':due', id) end
+for _, id in ipairs(chosen) do
+  redis.call('HSET', p .. ':d:' .. id, 'lease_owner', owner, 'lease_expires_at', expires)
+  redis.call('ZADD', p .. ':due', expires, id)
+end
+return chosen
+";
+
+const RENEW: &str = r"
+local p, owner, expires = ARGV[1], ARGV[2], ARGV[3]
+local held = {}
+for k = 4, #ARGV do
+  local id = ARGV[k]
+  local key = p .. ':d:' .. id
+  local f = redis.call('HMGET', key, 'state', 'lease_owner')
+  if f[1] == 'pending' and f[2] == owner then
+    redis.call('HSET', key, 'lease_expires_at', expires)
+    redis.call('ZADD', p .. ':due', expires, id)
+    held[#held + 1] = id
+  end
+end
+return held
+";
+
+const BEGIN: &str = r"
+local p, id, owner, started = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = p .. ':d:' .. id
+local f = redis.call('HMGET', key, 'state', 'lease_owner')
+if f[1] ~= 'pending' or f[2] ~= owner then return -1 end
+local n = redis.call('HINCRBY', key, 'attempts', 1)
+redis.call('HSET', key, 'updated_at', started)
+redis.call('RPUSH', p .. ':a:' .. id, n .. '|' .. started .. '|||')
+return n
+";
+
+const SETTLE: &str = r"
+local p, id, owner, now, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local key = p .. ':d:' .. id
+local f = redis.call('HMGET', key, 'state', 'lease_owner')
+if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
+if ARGV[6] == '1' then
+  local log = p .. ':a:' .. id
+  local last = redis.call('LINDEX', log, -1)
+  if last then
+    local n, started = string.match(last, '^(%d+)|(%-?%d+)|')
+    if n then
+      redis.call('LSET', log, -1, n .. '|' .. started .. '|' .. ARGV[7] .. '|' .. ARGV[8] .. '|' .. ARGV[9])
+    end
+  end
+  if ARGV[7] ~= '' then redis.call('HSET', key, 'last_status', ARGV[7]) else redis.call('HDEL', key, 'last_status') end
+  if ARGV[9] ~= '' then redis.call('HSET', key, 'last_error', ARGV[9]) else redis.call('HDEL', key, 'last_error') end
+end
+redis.call('HDEL', key, 'lease_owner', 'lease_expires_at')
+redis.call('HSET', key, 'updated_at', now)
+if kind == 'retry' then
+  redis.call('HSET', key, 'next_attempt_at', ARGV[11])
+  if ARGV[12] == '1' and tonumber(redis.call('HGET', key, 'attempts') or '0') > 0 then
+    redis.call('HINCRBY', key, 'attempts', -1)
+  end
+  if ARGV[13] ~= '' then redis.call('HSET', key, 'conflict_since', ARGV[13]) else redis.call('HDEL', key, 'conflict_since') end
+  redis.call('ZADD', p .. ':due', ARGV[11], id)
+else
+  redis.call('HSET', key, 'state', kind)
+  redis.call('HDEL', key, 'conflict_since')
+  if kind == 'dead' then redis.call('HSET', key, 'dead_reason', ARGV[10]) end
+  redis.call('ZREM', p .. ':due', id)
+  redis.call('ZADD', p .. ':ended:' .. kind, now, id)
+end
+return 1
+";
+
+const RELEASE: &str = r"
+local p, id, owner, next = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = p .. ':d:' .. id
+local f = redis.call('HMGET', key, 'state', 'lease_owner')
+if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
+redis.call('HDEL', key, 'lease_owner', 'lease_expires_at')
+redis.call('HSET', key, 'next_attempt_at', next)
+redis.call('ZADD', p .. ':due', next, id)
+return 1
+";
+
+const REDELIVER: &str = r"
+local p, id, now = ARGV[1], ARGV[2], ARGV[3]
+local key = p .. ':d:' .. id
+if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
+redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'next_attempt_at', now, 'updated_at', now)
+redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at')
+redis.call('ZREM', p .. ':ended:dead', id)
+redis.call('ZADD', p .. ':due', now, id)
+return 1
+";
+
+const KILL: &str = r"
+local p, endpoint, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local killed = 0
+for _, id in ipairs(redis.call('ZRANGE', p .. ':due', 0, -1)) do
+  local key = p .. ':d:' .. id
+  local f = redis.call('HMGET', key, 'state', 'endpoint_id')
+  if f[1] == 'pending' and f[2] == endpoint then
+    redis.call('HSET', key, 'state', 'dead', 'dead_reason', reason, 'updated_at', now)
+    redis.call('HDEL', key, 'lease_owner', 'lease_expires_at', 'conflict_since')
+    redis.call('ZREM', p .. ':due', id)
+    redis.call('ZADD', p .. ':ended:dead', now, id)
+    killed = killed + 1
+  end
+end
+return killed
+";
+
+const PURGE: &str = r"
+local p, state, cutoff, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ids = redis.call('ZRANGEBYSCORE', p .. ':ended:' .. state, '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local key = p .. ':d:' .. id
+  local event = redis.call('HGET', key, 'event_id')
+  redis.call('DEL', key, p .. ':a:' .. id)
+  redis.call('ZREM', p .. ':ended:' .. state, id)
+  redis.call('ZREM', p .. ':ids', id)
+  if event then
+    local list = p .. ':ev:' .. event
+    redis.call('LREM', list, 0, id)
+    if redis.call('LLEN', list) == 0 then
+      redis.call('DEL', list)
+      redis.call('HDEL', p .. ':events', event)
+    end
+  end
+end
+return #ids
+";
+
+struct Scripts {
+    publish: Script,
+    insert: Script,
+    lease: Script,
+    renew: Script,
+    begin: Script,
+    settle: Script,
+    release: Script,
+    redeliver: Script,
+    kill: Script,
+    purge: Script,
+}
+
+impl Scripts {
+    fn new() -> Scripts {
+        Scripts {
+            publish: Script::new(PUBLISH),
+            insert: Script::new(INSERT),
+            lease: Script::new(LEASE),
+            renew: Script::new(RENEW),
+            begin: Script::new(BEGIN),
+            settle: Script::new(SETTLE),
+            release: Script::new(RELEASE),
+            redeliver: Script::new(REDELIVER),
+            kill: Script::new(KILL),
+            purge: Script::new(PURGE),
+        }
+    }
+}
+
+/// A [`DeliveryStore`] in Redis, shared by several dispatcher instances.
+///
+/// - **Leases.** A leased delivery's due time in the queue is its lease's
+///   expiry: when its holder dies (and stops renewing), it becomes due again
+///   and another instance takes it over. Every state write is a Lua script
+///   that checks the lease is still held by the writer.
+/// - **Atomicity.** Each write is one script, which Redis runs alone. A
+///   publish is one script too (all or nothing, short of Redis running out
+///   of memory halfway).
+/// - **Durability** is Redis's: at connect, a Redis without persistence
+///   (no RDB snapshots, no AOF) or with an evicting `maxmemory-policy` gets
+///   a warning in the log.
+/// - Times are the dispatchers' clocks: keep them in sync (NTP).
+/// - Keys start with a prefix ([`DEFAULT_REDIS_PREFIX`]); the scripts build
+///   their keys, so a Redis Cluster is not supported.
+/// - The URL's password never appears in `Debug`, a log or an error.
+pub struct RedisStore {
+    manager: ConnectionManager,
+    prefix: String,
+    target: String,
+    password: Option<String>,
+    scripts: Scripts,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("target", &self.target)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `host:port/db` of a client, without credentials.
+fn describe_target(client: &Client) -> String {
+    let info = client.get_connection_info();
+    format!("{}/{}", info.addr(), info.redis_settings().db())
+}
+
+/// The password of a `redis://` URL, if any (to scrub it from messages).
+fn url_password(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    parsed
+        .password()
+        .filter(|p| !p.is_empty())
+        .map(percent_decode)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(value) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(value);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The warnings a Redis configuration deserves (SPEC 9.5).
+fn persistence_warnings(save: &str, appendonly: &str, policy: &str) -> Vec<&'static str> {
+    let mut warnings = Vec::new();
+    if save.trim().is_empty() && !appendonly.eq_ignore_ascii_case("yes") {
+        warnings.push(
+            "redis has no persistence (no rdb snapshots, no aof): a redis restart loses every queued delivery",
+        );
+    }
+    if policy.starts_with("allkeys-") || policy.starts_with("volatile-") {
+        warnings.push(
+            "redis maxmemory-policy evicts keys: under memory pressure queued deliveries can be lost; use noeviction",
+        );
+    }
+    warnings
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[user:password@]host[:port][/db]`) with
+    /// the default prefix.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the URL is invalid or Redis cannot be reached;
+    /// the message never holds the URL's password.
+    pub async fn connect(url: &str) -> Result<RedisStore, Error> {
+        RedisStore::connect_with_prefix(url, DEFAULT_REDIS_PREFIX).await
+    }
+
+    /// As [`RedisStore::connect`], with keys under `prefix` (one queue per
+    /// prefix).
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStore::connect`].
+    pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<RedisStore, Error> {
+        let password = url_password(url);
+        let client = Client::open(url)
+            .map_err(|error| store_error(format!("invalid redis url ({:?})", error.kind())))?;
+        let target = describe_target(&client);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_millis(500));
+        let connected = async {
+            let mut manager = ConnectionManager::new_with_config(client, config).await?;
+            redis::cmd("PING").query_async::<()>(&mut manager).await?;
+            Ok::<_, redis::RedisError>(manager)
+        };
+        let scrub = |message: String| scrub(message, password.as_deref());
+        let manager = match tokio::time::timeout(TIMEOUT, connected).await {
+            Ok(Ok(manager)) => manager,
+            Ok(Err(error)) => {
+                return Err(store_error(scrub(format!(
+                    "cannot connect to redis at {target}: {error}"
+                ))));
+            }
+            Err(_) => {
+                return Err(store_error(format!(
+                    "cannot connect to redis at {target}: timed out"
+                )));
+            }
+        };
+        let store = RedisStore {
+            manager,
+            prefix: prefix.to_owned(),
+            target,
+            password,
+            scripts: Scripts::new(),
+        };
+        store.check_persistence().await;
+        Ok(store)
+    }
+
+    /// Warns when Redis would lose the queue on a restart or under memory
+    /// pressure. `CONFIG` may be refused (managed Redis): then nothing is said.
+    async fn check_persistence(&self) {
+        let mut values = Vec::with_capacity(3);
+        for name in ["save", "appendonly", "maxmemory-policy"] {
+            let mut connection = self.manager.clone();
+            let pair = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg(name)
+                .query_async::<Vec<String>>(&mut connection)
+                .await;
+            match pair.ok().and_then(|pair| pair.get(1).cloned()) {
+                Some(value) => values.push(value),
+                None => {
+                    tracing::debug!(target = %self.target, "redis CONFIG GET refused: persistence not checked");
+                    return;
+                }
+            }
+        }
+        if let [save, appendonly, policy] = values.as_slice() {
+            for warning in persistence_warnings(save, appendonly, policy) {
+                tracing::warn!(target = %self.target, "{warning}");
+            }
+        }
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    fn error(&self, operation: &str, error: &redis::RedisError) -> Error {
+        store_error(scrub(
+            format!("redis {operation} failed: {error}"),
+            self.password.as_deref(),
+        ))
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        operation: &str,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, Error> {
+        let mut connection = self.manager.clone();
+        match tokio::time::timeout(TIMEOUT, invocation.invoke_async::<T>(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.error(operation, &error)),
+            Err(_) => Err(store_error(format!("redis {operation} timed out"))),
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        operation: &str,
+        command: &redis::Cmd,
+    ) -> Result<T, Error> {
+        let mut connection = self.manager.clone();
+        match tokio::time::timeout(TIMEOUT, command.query_async::<T>(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.error(operation, &error)),
+            Err(_) => Err(store_error(format!("redis {operation} timed out"))),
+        }
+    }
+
+    async fn pipeline<T: redis::FromRedisValue>(
+        &self,
+        operation: &str,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, Error> {
+        let mut connection = self.manager.clone();
+        match tokio::time::timeout(TIMEOUT, pipeline.query_async::<T>(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.error(operation, &error)),
+            Err(_) => Err(store_error(format!("redis {operation} timed out"))),
+        }
+    }
+
+    /// The records with these ids (missing ones left out), in order.
+    async fn records(&self, ids: &[String]) -> Result<Vec<DeliveryRecord>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for id in ids {
+            pipeline.cmd("HGETALL").arg(self.key("d", id));
+        }
+        let hashes: Vec<HashMap<String, Vec<u8>>> = self.pipeline("read", &pipeline).await?;
+        let mut records = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if hash.is_empty() {
+                continue;
+            }
+            records.push(parse_record(&hash)?);
+        }
+        Ok(records)
+    }
+}
+
+/// Replaces every occurrence of `password` in `message`.
+fn scrub(message: String, password: Option<&str>) -> String {
+    match password {
+        Some(password) if !password.is_empty() => message.replace(password, "<redacted>"),
+        _ => message,
+    }
+}
+
+/// A record's fields, as stored in its hash (`None` fields are left out).
+fn fields(record: &DeliveryRecord) -> Vec<(&'static str, Vec<u8>)> {
+    let mut fields: Vec<(&'static str, Vec<u8>)> = vec![
+        ("id", record.id.clone().into_bytes()),
+        ("event_id", record.event_id.clone().into_bytes()),
+        ("event_name", record.event_name.clone().into_bytes()),
+        (
+            "event_timestamp",
+            record.event_timestamp.to_string().into_bytes(),
+        ),
+        ("body", record.body.clone()),
+        ("endpoint_id", record.endpoint_id.clone().into_bytes()),
+        ("state", record.state.as_str().as_bytes().to_vec()),
+        ("attempts", record.attempts.to_string().into_bytes()),
+        (
+            "created_at",
+            millis(record.created_at).to_string().into_bytes(),
+        ),
+        (
+            "updated_at",
+            millis(record.updated_at).to_string().into_bytes(),
+        ),
+        (
+            "next_attempt_at",
+            millis(record.next_attempt_at).to_string().into_bytes(),
+        ),
+    ];
+    let optional = [
+        ("dead_reason", record.dead_reason.clone()),
+        ("last_status", record.last_status.map(|s| s.to_string())),
+        ("last_error", record.last_error.clone()),
+        (
+            "conflict_since",
+            record.conflict_since.map(|t| millis(t).to_string()),
+        ),
+        ("restamped_from", record.restamped_from.clone()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            fields.push((name, value.into_bytes()));
+        }
+    }
+    fields
+}
+
+/// The queue score of a new record: its due time, or its end time.
+fn score(record: &DeliveryRecord) -> i64 {
+    match record.state {
+        DeliveryState::Pending => millis(record.next_attempt_at),
+        _ => millis(record.updated_at),
+    }
+}
+
+fn parse_record(hash: &HashMap<String, Vec<u8>>) -> Result<DeliveryRecord, Error> {
+    let text = |name: &str| -> Option<String> {
+        hash.get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let required = |name: &str| {
+        text(name).ok_or_else(|| store_error(format!("redis delivery without `{name}`")))
+    };
+    let number = |name: &str| -> Option<i64> { text(name).and_then(|t| t.parse().ok()) };
+    let required_number = |name: &str| {
+        number(name).ok_or_else(|| store_error(format!("redis delivery with a bad `{name}`")))
+    };
+    let state = required("state")?;
+    let state = DeliveryState::parse(&state)
+        .ok_or_else(|| store_error(format!("unknown delivery state `{state}`")))?;
+    Ok(DeliveryRecord {
+        id: required("id")?,
+        event_id: required("event_id")?,
+        event_name: required("event_name")?,
+        event_timestamp: required_number("event_timestamp")?,
+        body: hash.get("body").cloned().unwrap_or_default(),
+        endpoint_id: required("endpoint_id")?,
+        state,
+        attempts: u32::try_from(number("attempts").unwrap_or(0)).unwrap_or(0),
+        created_at: from_millis(required_number("created_at")?),
+        updated_at: from_millis(required_number("updated_at")?),
+        next_attempt_at: from_millis(required_number("next_attempt_at")?),
+        lease_owner: text("lease_owner"),
+        lease_expires_at: number("lease_expires_at").map(from_millis),
+        dead_reason: text("dead_reason"),
+        last_status: number("last_status").and_then(|s| u16::try_from(s).ok()),
+        last_error: text("last_error"),
+        conflict_since: number("conflict_since").map(from_millis),
+        restamped_from: text("restamped_from"),
+    })
+}
+
+/// An attempt log entry: `attempt|started_at|status|duration_ms|error`.
+fn parse_attempt(entry: &str) -> Option<AttemptRecord> {
+    let mut parts = entry.splitn(5, '|');
+    let attempt = parts.next()?.parse().ok()?;
+    let started_at = from_millis(parts.next()?.parse().ok()?);
+    let status = parts.next()?.parse().ok();
+    let duration = parts.next()?.parse::<u64>().ok().map(Duration::from_millis);
+    let error = parts.next().filter(|e| !e.is_empty()).map(str::to_owned);
+    Some(AttemptRecord {
+        attempt,
+        started_at,
+        status,
+        duration,
+        error,
+    })
+}
+
+fn health_text(health: EndpointHealth) -> String {
+    let part = |t: Option<DateTime<Utc>>| t.map(|t| millis(t).to_string()).unwrap_or_default();
+    format!(
+        "{}|{}",
+        part(health.failing_since),
+        part(health.disabled_at)
+    )
+}
+
+fn parse_health(text: &str) -> EndpointHealth {
+    let mut parts = text.split('|');
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .map(from_millis)
+    };
+    EndpointHealth {
+        failing_since: next(),
+        disabled_at: next(),
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryStore for RedisStore {
+    async fn publish(&self, batch: PublishBatch) -> Result<PublishOutcome, Error> {
+        let mut invocation = self.scripts.publish.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(&batch.event_id)
+            .arg(millis(batch.now))
+            .arg(batch.deliveries.len());
+        for record in &batch.deliveries {
+            let fields = fields(record);
+            invocation
+                .arg(&record.id)
+                .arg(record.state.as_str())
+                .arg(score(record))
+                .arg(fields.len());
+            for (name, value) in fields {
+                invocation.arg(name).arg(value);
+            }
+        }
+        let answer: Vec<String> = self.run("publish", &invocation).await?;
+        match answer.split_first() {
+            Some((tag, ids)) if tag == "existing" => Ok(PublishOutcome {
+                created: false,
+                deliveries: self.records(ids).await?,
+            }),
+            _ => Ok(PublishOutcome {
+                created: true,
+                deliveries: batch.deliveries,
+            }),
+        }
+    }
+
+    async fn lease_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.lease.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(owner)
+            .arg(millis(now))
+            .arg(millis(after(now, lease)))
+            .arg(max)
+            .arg(skip_endpoints.len());
+        for endpoint in skip_endpoints {
+            invocation.arg(endpoint);
+        }
+        let ids: Vec<String> = self.run("lease", &invocation).await?;
+        self.records(&ids).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[String],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<String>, Error> {
+        let mut invocation = self.scripts.renew.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(owner)
+            .arg(millis(after(now, lease)));
+        for id in ids {
+            invocation.arg(id);
+        }
+        self.run("renew", &invocation).await
+    }
+
+    async fn begin_attempt(
+        &self,
+        id: &str,
+        owner: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<Option<u32>, Error> {
+        let mut invocation = self.scripts.begin.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(id)
+            .arg(owner)
+            .arg(millis(started_at));
+        let number: i64 = self.run("begin attempt", &invocation).await?;
+        Ok(u32::try_from(number).ok())
+    }
+
+    async fn settle(
+        &self,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        attempt: Option<AttemptResult>,
+        settlement: Settlement,
+    ) -> Result<bool, Error> {
+        let mut invocation = self.scripts.settle.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(id)
+            .arg(owner)
+            .arg(millis(now));
+        let (kind, reason, next, refund, conflict) = match settlement {
+            Settlement::Delivered => ("delivered", String::new(), 0, false, None),
+            Settlement::Dead { reason } => ("dead", reason, 0, false, None),
+            Settlement::Retry {
+                next_attempt_at,
+                refund_attempt,
+                conflict_since,
+            } => (
+                "retry",
+                String::new(),
+                millis(next_attempt_at),
+                refund_attempt,
+                conflict_since,
+            ),
+        };
+        invocation.arg(kind);
+        match &attempt {
+            Some(result) => invocation
+                .arg("1")
+                .arg(result.status.map(|s| s.to_string()).unwrap_or_default())
+                .arg(u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX))
+                .arg(result.error.clone().unwrap_or_default()),
+            None => invocation.arg("0").arg("").arg("").arg(""),
+        };
+        invocation
+            .arg(reason)
+            .arg(next)
+            .arg(if refund { "1" } else { "0" })
+            .arg(conflict.map(|t| millis(t).to_string()).unwrap_or_default());
+        let done: i64 = self.run("settle", &invocation).await?;
+        Ok(done == 1)
+    }
+
+    async fn release(
+        &self,
+        id: &str,
+        owner: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut invocation = self.scripts.release.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(id)
+            .arg(owner)
+            .arg(millis(next_attempt_at));
+        let done: i64 = self.run("release", &invocation).await?;
+        Ok(done == 1)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<DeliveryRecord>, Error> {
+        Ok(self.records(&[id.to_owned()]).await?.pop())
+    }
+
+    async fn attempts(&self, id: &str) -> Result<Vec<AttemptRecord>, Error> {
+        let entries: Vec<String> = self
+            .query(
+                "read attempts",
+                redis::cmd("LRANGE").arg(self.key("a", id)).arg(0).arg(-1),
+            )
+            .await?;
+        Ok(entries.iter().filter_map(|e| parse_attempt(e)).collect())
+    }
+
+    async fn list(&self, query: &DeliveryQuery) -> Result<DeliveryPage, Error> {
+        let size = query.page_size();
+        let after_cursor = |id: &String| query.cursor.as_ref().is_none_or(|c| id > c);
+        let mut deliveries = Vec::new();
+        if let Some(event) = &query.event_id {
+            let mut ids: Vec<String> = self
+                .query(
+                    "list",
+                    redis::cmd("LRANGE")
+                        .arg(self.key("ev", event))
+                        .arg(0)
+                        .arg(-1),
+                )
+                .await?;
+            ids.sort();
+            ids.retain(after_cursor);
+            deliveries = self
+                .records(&ids)
+                .await?
+                .into_iter()
+                .filter(|r| query.matches(r))
+                .take(size + 1)
+                .collect();
+        } else {
+            let mut start = match &query.cursor {
+                Some(cursor) => format!("({cursor}"),
+                None => "-".to_owned(),
+            };
+            loop {
+                let ids: Vec<String> = self
+                    .query(
+                        "list",
+                        redis::cmd("ZRANGEBYLEX")
+                            .arg(format!("{}:ids", self.prefix))
+                            .arg(&start)
+                            .arg("+")
+                            .arg("LIMIT")
+                            .arg(0)
+                            .arg(500),
+                    )
+                    .await?;
+                let Some(last) = ids.last() else { break };
+                start = format!("({last}");
+                let done = ids.len() < 500;
+                for record in self.records(&ids).await? {
+                    if query.matches(&record) {
+                        deliveries.push(record);
+                    }
+                }
+                if done || deliveries.len() > size {
+                    break;
+                }
+            }
+        }
+        let next_cursor = if deliveries.len() > size {
+            deliveries.truncate(size);
+            deliveries.last().map(|d| d.id.clone())
+        } else {
+            None
+        };
+        Ok(DeliveryPage {
+            deliveries,
+            next_cursor,
+        })
+    }
+
+    async fn redeliver(&self, id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut invocation = self.scripts.redeliver.prepare_invoke();
+        invocation.arg(&self.prefix).arg(id).arg(millis(now));
+        let done: i64 = self.run("redeliver", &invocation).await?;
+        Ok(done == 1)
+    }
+
+    async fn kill_pending(
+        &self,
+        endpoint_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, Error> {
+        let mut invocation = self.scripts.kill.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(endpoint_id)
+            .arg(reason)
+            .arg(millis(now));
+        self.run("kill pending", &invocation).await
+    }
+
+    async fn insert(&self, records: Vec<DeliveryRecord>) -> Result<(), Error> {
+        for record in &records {
+            let mut invocation = self.scripts.insert.prepare_invoke();
+            invocation
+                .arg(&self.prefix)
+                .arg(&record.id)
+                .arg(record.state.as_str())
+                .arg(score(record))
+                .arg(&record.event_id);
+            for (name, value) in fields(record) {
+                invocation.arg(name).arg(value);
+            }
+            let _: i64 = self.run("insert", &invocation).await?;
+        }
+        Ok(())
+    }
+
+    async fn purge(&self, now: DateTime<Utc>, retention: Retention) -> Result<u64, Error> {
+        let mut total = 0_u64;
+        for (state, keep) in [("delivered", retention.delivered), ("dead", retention.dead)] {
+            let cutoff = millis(before(now, keep));
+            loop {
+                let mut invocation = self.scripts.purge.prepare_invoke();
+                invocation
+                    .arg(&self.prefix)
+                    .arg(state)
+                    .arg(cutoff)
+                    .arg(PURGE_BATCH);
+                let deleted: u64 = self.run("purge", &invocation).await?;
+                total += deleted;
+                if deleted < PURGE_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    async fn stats(&self) -> Result<StoreStats, Error> {
+        let mut pipeline = redis::pipe();
+        for name in ["due", "ended:delivered", "ended:dead"] {
+            pipeline.cmd("ZCARD").arg(format!("{}:{name}", self.prefix));
+        }
+        let (pending, delivered, dead): (u64, u64, u64) = self.pipeline("stats", &pipeline).await?;
+        Ok(StoreStats {
+            pending,
+            delivered,
+            dead,
+        })
+    }
+
+    async fn put_endpoint(&self, id: &str, json: &str) -> Result<(), Error> {
+        self.query(
+            "put endpoint",
+            redis::cmd("HSET")
+                .arg(format!("{}:endpoints", self.prefix))
+                .arg(id)
+                .arg(json),
+        )
+        .await
+        .map(|_: i64| ())
+    }
+
+    async fn get_endpoint(&self, id: &str) -> Result<Option<String>, Error> {
+        self.query(
+            "get endpoint",
+            redis::cmd("HGET")
+                .arg(format!("{}:endpoints", self.prefix))
+                .arg(id),
+        )
+        .await
+    }
+
+    async fn list_endpoints(&self) -> Result<Vec<(String, String)>, Error> {
+        let all: HashMap<String, String> = self
+            .query(
+                "list endpoints",
+                redis::cmd("HGETALL").arg(format!("{}:endpoints", self.prefix)),
+            )
+            .await?;
+        let mut all: Vec<(String, String)> = all.into_iter().collect();
+        all.sort();
+        Ok(all)
+    }
+
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, Error> {
+        let deleted: i64 = self
+            .query(
+                "delete endpoint",
+                redis::cmd("HDEL")
+                    .arg(format!("{}:endpoints", self.prefix))
+                    .arg(id),
+            )
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn health(&self, endpoint_id: &str) -> Result<EndpointHealth, Error> {
+        let text: Option<String> = self
+            .query(
+                "read health",
+                redis::cmd("HGET")
+                    .arg(format!("{}:health", self.prefix))
+                    .arg(endpoint_id),
+            )
+            .await?;
+        Ok(text.as_deref().map(parse_health).unwrap_or_default())
+    }
+
+    async fn put_health(&self, endpoint_id: &str, health: EndpointHealth) -> Result<(), Error> {
+        self.query(
+            "write health",
+            redis::cmd("HSET")
+                .arg(format!("{}:health", self.prefix))
+                .arg(endpoint_id)
+                .arg(health_text(health)),
+        )
+        .await
+        .map(|_: i64| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persistence_is_checked() {
+        assert_eq!(persistence_warnings("", "no", "noeviction").len(), 1);
+        assert!(persistence_warnings("3600 1", "no", "noeviction").is_empty());
+        assert!(persistence_warnings("", "yes", "noeviction").is_empty());
+        let both = persistence_warnings("", "no", "allkeys-lru");
+        assert_eq!(both.len(), 2);
+        assert!(both[1].contains("evicts"));
+    }
+
+    #[test]
+    fn passwords_are_scrubbed() {
+        assert_eq!(
+            url_password("redis://:s%40cret@127.0.0.1:6379/0").as_deref(),
+            Some("s@cret")
+        );
+        assert_eq!(url_password("redis://127.0.0.1:6379"), None);
+        assert_eq!(
+            scrub("auth s@cret failed".to_owned(), Some("s@cret")),
+            "auth <redacted> failed"
+        );
+    }
+
+    #[test]
+    fn attempts_and_health_round_trip() {
+        let entry = parse_attempt("2|1000|503|12|endpoint answered 503 | more").unwrap();
+        assert_eq!(entry.attempt, 2);
+        assert_eq!(entry.status, Some(503));
+        assert_eq!(entry.duration, Some(Duration::from_millis(12)));
+        assert_eq!(entry.error.as_deref(), Some("endpoint answered 503 | more"));
+        let cut = parse_attempt("1|1000|||").unwrap();
+        assert_eq!((cut.status, cut.duration, cut.error), (None, None, None));
+        assert!(parse_attempt("garbage").is_none());
+        let health = EndpointHealth {
+            failing_since: Some(from_millis(5)),
+            disabled_at: None,
+        };
+        assert_eq!(parse_health(&health_text(health)), health);
+        assert_eq!(parse_health("x|y"), EndpointHealth::default());
+    }
+}
