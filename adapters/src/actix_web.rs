@@ -1,17 +1,16 @@
-//! actix-web 4: the [`Webhook`] extractor, the [`Idempotency`] middleware that settles
-//! its claim, and [`webhook`], which wires both onto a `POST` resource.
+//! actix-web 4: [`webhook`], a `POST` resource that verifies and claims each delivery,
+//! runs your handler with the [`Webhook`] and settles the claim by its answer.
 //!
 //! The verifier comes from the app data: `web::Data<Verifier>` or a plain `Verifier`
 //! (`App::app_data`). When neither is there the request is answered 500
 //! `verifier_missing` with an `error` log line; nothing panics.
 //!
-//! # The simple path
+//! # Usage
 //!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, HttpServer, web};
-//! use megabot_webhook_adapters::Webhook;
 //! use megabot_webhook_adapters::actix_web::webhook;
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //!
 //! async fn handle(hook: Webhook) -> HttpResponse {
 //!     println!("{} {}", hook.event().name(), hook.delivery_id());
@@ -34,73 +33,175 @@
 //! # }
 //! ```
 //!
-//! # The full setup
+//! The handler may take up to eight extractors before the [`Webhook`] (which must come
+//! last), such as `web::Data<AppState>`; they are given no body (the webhook reads it),
+//! so use extractors of the request head and app data only.
 //!
-//! [`webhook`] is `web::resource(path).wrap(Idempotency::new()).route(web::post().to(handler))`.
-//! Wire it yourself when the resource needs more; the [`Webhook`] extractor refuses with
-//! a 500 `idempotency_layer_missing` (and an `error` log line) whenever the middleware is
-//! not around it, rather than run without a claim.
+//! # No route without its claim
+//!
+//! [`Webhook`] is not an actix-web extractor, so a handler taking it cannot be routed the
+//! plain way and run without the claim that makes deliveries exactly-once; it is a
+//! compile error, not a runtime surprise:
+//!
+//! ```compile_fail,E0277
+//! use actix_web::{App, HttpResponse, web};
+//! use megabot_webhook_adapters::Webhook;
+//!
+//! async fn handle(hook: Webhook) -> HttpResponse {
+//!     HttpResponse::Ok().finish()
+//! }
+//!
+//! // error: `Webhook` is not an extractor; use `.service(webhook("/webhook", handle))`
+//! let app = App::new().route("/webhook", web::post().to(handle));
+//! ```
 
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 
-use ::actix_web::body::MessageBody;
-use ::actix_web::dev::{
-    HttpServiceFactory, Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready,
-};
+use ::actix_web::dev::{HttpServiceFactory, Payload};
 use ::actix_web::http::StatusCode;
 use ::actix_web::http::header::{self, HeaderValue};
-use ::actix_web::{
-    FromRequest, Handler, HttpMessage, HttpRequest, HttpResponse, Responder, ResponseError, web,
-};
+use ::actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, ResponseError, web};
 use megabot_webhook_verify::Verifier;
 
 use crate::headers::ActixHeaders;
-use crate::idempotency::{ClaimSlot, Settlement, catch_panic};
-use crate::receive::receive;
+use crate::receive::handle;
 use crate::{Error, ErrorResponse, Webhook, trace};
 
-/// A resource at `path` answering `POST` with `handler`, wrapped in the [`Idempotency`]
-/// middleware: `App::new().app_data(web::Data::new(verifier)).service(webhook("/webhook", handler))`.
-pub fn webhook<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory + 'static
+/// A resource at `path` answering `POST`: each delivery is verified and claimed, handed
+/// to `handler`, and its claim settled by the handler's answer (2xx completes it,
+/// anything else or a panic releases it):
+/// `App::new().app_data(web::Data::new(verifier)).service(webhook("/webhook", handler))`.
+///
+/// `handler` is an async function (or closure) whose **last** argument is the
+/// [`Webhook`], after up to eight extractors of the request head or app data; it answers
+/// with any [`Responder`].
+///
+/// This is the only way to get a [`Webhook`] in actix-web: it is not an extractor on its
+/// own, so a handler taking it cannot be routed with `web::post().to(handler)` and run
+/// without a claim.
+pub fn webhook<H, Args>(path: &str, handler: H) -> impl HttpServiceFactory + 'static
 where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
+    H: WebhookHandler<Args>,
+    Args: 'static,
 {
-    web::resource(path)
-        .wrap(Idempotency::new())
-        .route(web::post().to(handler))
+    web::resource(path).route(web::post().to(WebhookRoute {
+        handler,
+        _args: std::marker::PhantomData,
+    }))
 }
 
-/// Extracts a verified, claimed [`Webhook`]; the verifier comes from the app data.
-///
-/// Needs the [`Idempotency`] middleware around the resource (see [`webhook`]); without
-/// it the request is refused with 500 `idempotency_layer_missing`. The error is the
-/// crate's [`Error`], answered as SPEC 4.5 says.
-impl FromRequest for Webhook {
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Webhook, Error>>>>;
+mod private {
+    /// Keeps [`WebhookHandler`](super::WebhookHandler) implemented by this crate only.
+    #[derive(Debug)]
+    pub struct Token;
+}
 
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        let payload = payload.take();
-        Box::pin(async move {
-            let Some(verifier) = verifier(&request) else {
-                let error = Error::MissingVerifier;
-                trace::rejected(&error, None);
-                return Err(error);
-            };
-            let slot = request.extensions().get::<ClaimSlot>().cloned();
-            receive(
-                &verifier,
-                slot.as_ref(),
-                &ActixHeaders(request.headers()),
-                payload,
-            )
-            .await
-        })
+/// An async function usable with [`webhook`]: `async fn(E1, ..., En, Webhook) -> impl
+/// Responder` where `n <= 8` and each `Ei` is an actix-web extractor that needs no body.
+///
+/// Implemented by this crate for such functions and closures; not implementable outside
+/// it. `Args` is the tuple of the extractors' types and only guides inference.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a webhook handler for `webhook`",
+    note = "a webhook handler is an async fn whose last argument is `Webhook`, after at most 8 actix-web extractors that need no body"
+)]
+pub trait WebhookHandler<Args>: Clone + 'static {
+    #[doc(hidden)]
+    fn call(
+        &self,
+        request: HttpRequest,
+        payload: Payload,
+        _: private::Token,
+    ) -> Pin<Box<dyn Future<Output = HttpResponse>>>;
+}
+
+macro_rules! impl_webhook_handler {
+    ($($ty:ident),*) => {
+        #[allow(non_snake_case)]
+        impl<F, Fut, Res, $($ty,)*> WebhookHandler<($($ty,)*)> for F
+        where
+            F: Fn($($ty,)* Webhook) -> Fut + Clone + 'static,
+            Fut: Future<Output = Res> + 'static,
+            Res: Responder + 'static,
+            $($ty: FromRequest + 'static,)*
+        {
+            fn call(
+                &self,
+                request: HttpRequest,
+                payload: Payload,
+                _: private::Token,
+            ) -> Pin<Box<dyn Future<Output = HttpResponse>>> {
+                let handler = self.clone();
+                Box::pin(async move {
+                    $(
+                        let $ty = match $ty::from_request(&request, &mut Payload::None).await {
+                            Ok(value) => value,
+                            Err(error) => return error.into().error_response(),
+                        };
+                    )*
+                    let Some(verifier) = verifier(&request) else {
+                        let error = Error::MissingVerifier;
+                        trace::rejected(&error, None);
+                        return error.error_response();
+                    };
+                    let respond_to = request.clone();
+                    handle(
+                        &verifier,
+                        &ActixHeaders(request.headers()),
+                        payload,
+                        move |hook| async move {
+                            handler($($ty,)* hook)
+                                .await
+                                .respond_to(&respond_to)
+                                .map_into_boxed_body()
+                        },
+                        |response: &HttpResponse| response.status().as_u16(),
+                    )
+                    .await
+                    .unwrap_or_else(|error| error.error_response())
+                })
+            }
+        }
+    };
+}
+
+impl_webhook_handler!();
+impl_webhook_handler!(T1);
+impl_webhook_handler!(T1, T2);
+impl_webhook_handler!(T1, T2, T3);
+impl_webhook_handler!(T1, T2, T3, T4);
+impl_webhook_handler!(T1, T2, T3, T4, T5);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6, T7);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
+
+/// The actix-web handler behind [`webhook`]: takes the request and its body.
+struct WebhookRoute<H, Args> {
+    handler: H,
+    _args: std::marker::PhantomData<fn() -> Args>,
+}
+
+impl<H: Clone, Args> Clone for WebhookRoute<H, Args> {
+    fn clone(&self) -> Self {
+        WebhookRoute {
+            handler: self.handler.clone(),
+            _args: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<H, Args> Handler<(HttpRequest, web::Payload)> for WebhookRoute<H, Args>
+where
+    H: WebhookHandler<Args>,
+    Args: 'static,
+{
+    type Output = HttpResponse;
+    type Future = Pin<Box<dyn Future<Output = HttpResponse>>>;
+
+    fn call(&self, (request, payload): (HttpRequest, web::Payload)) -> Self::Future {
+        self.handler
+            .call(request, payload.into_inner(), private::Token)
     }
 }
 
@@ -124,83 +225,5 @@ impl ResponseError for Error {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
         response.body(answer.body)
-    }
-}
-
-/// Middleware that settles the claim of the [`Webhook`] extracted inside it by the
-/// response: 2xx marks the delivery done, any other status, a panic (answered 500
-/// `handler_panicked`) or a dropped request releases it so that the sender's retry runs.
-///
-/// Wrap the webhook resource with it, or use [`webhook`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Idempotency {
-    _private: (),
-}
-
-impl Idempotency {
-    /// The middleware.
-    pub fn new() -> Idempotency {
-        Idempotency { _private: () }
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for Idempotency
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ::actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = ::actix_web::Error;
-    type Transform = IdempotencyMiddleware<S>;
-    type InitError = ();
-    type Future = Ready<Result<IdempotencyMiddleware<S>, ()>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(IdempotencyMiddleware {
-            service: Rc::new(service),
-        }))
-    }
-}
-
-/// The service made by the [`Idempotency`] middleware.
-#[derive(Debug)]
-pub struct IdempotencyMiddleware<S> {
-    service: Rc<S>,
-}
-
-impl<S, B> Service<ServiceRequest> for IdempotencyMiddleware<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ::actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = ::actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, ::actix_web::Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let settlement = Settlement::new();
-        request.extensions_mut().insert(settlement.slot());
-        let service = Rc::clone(&self.service);
-        Box::pin(async move {
-            match catch_panic(service.call(request)).await {
-                Ok(Ok(response)) => {
-                    settlement.finish(response.status().as_u16()).await;
-                    Ok(response)
-                }
-                Ok(Err(error)) => {
-                    let status = error.as_response_error().status_code();
-                    settlement.finish(status.as_u16()).await;
-                    Err(error)
-                }
-                Err(_panicked) => {
-                    settlement.finish(500).await;
-                    let error = Error::HandlerPanicked;
-                    trace::rejected(&error, None);
-                    Err(error.into())
-                }
-            }
-        })
     }
 }

@@ -1,5 +1,5 @@
-//! axum 0.8: the [`Webhook`] extractor, the [`IdempotencyLayer`] that settles its claim,
-//! and [`webhook`], which wires both onto a `POST` route.
+//! axum 0.8: [`webhook`], a `POST` route that verifies and claims each delivery, runs
+//! your handler with the [`Webhook`] and settles the claim by its answer.
 //!
 //! The verifier comes from the router state through [`FromRef`]: a `Verifier` state, or
 //! a field of your state with `impl FromRef<AppState> for Verifier`.
@@ -8,9 +8,8 @@
 //!
 //! ```no_run
 //! use axum::{Router, http::StatusCode};
-//! use megabot_webhook_adapters::Webhook;
 //! use megabot_webhook_adapters::axum::webhook;
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //!
 //! async fn handle(hook: Webhook) -> StatusCode {
 //!     println!("{} {}", hook.event().name(), hook.delivery_id());
@@ -30,18 +29,15 @@
 //! # }
 //! ```
 //!
-//! # The full setup
+//! # State and other extractors
 //!
-//! [`webhook`] is `axum::routing::post(handler).route_layer(IdempotencyLayer::new())`.
-//! Wire it yourself when the route needs more (other methods, other layers); the
-//! [`Webhook`] extractor refuses with a 500 `idempotency_layer_missing` (and an `error`
-//! log line) whenever the layer is not around it, rather than run without a claim:
+//! The handler may take up to eight extractors that read the request head before the
+//! [`Webhook`] (which must come last), such as `State`:
 //!
 //! ```no_run
-//! use axum::{Router, extract::FromRef, routing::post};
-//! use megabot_webhook_adapters::Webhook;
-//! use megabot_webhook_adapters::axum::IdempotencyLayer;
-//! use megabot_webhook_verify::Verifier;
+//! use axum::{Router, extract::{FromRef, State}};
+//! use megabot_webhook_adapters::axum::webhook;
+//! use megabot_webhook_adapters::{Verifier, Webhook};
 //!
 //! #[derive(Clone)]
 //! struct AppState {
@@ -55,72 +51,182 @@
 //!     }
 //! }
 //!
-//! async fn handle(hook: Webhook) -> &'static str {
+//! async fn handle(State(_state): State<AppState>, hook: Webhook) -> &'static str {
 //!     let _event = hook.into_event();
 //!     "ok"
 //! }
 //!
 //! fn app(state: AppState) -> Router {
 //!     Router::new()
-//!         .route("/webhook", post(handle).route_layer(IdempotencyLayer::new()))
+//!         .route("/webhook", webhook(handle))
 //!         .with_state(state)
+//! }
+//! ```
+//!
+//! The route is an ordinary [`MethodRouter`]: add layers with `.layer(...)`, or merge it
+//! with other methods.
+//!
+//! # No route without its claim
+//!
+//! [`Webhook`] is not an axum extractor, so a handler taking it cannot be routed the
+//! plain way and run without the claim that makes deliveries exactly-once; it is a
+//! compile error, not a runtime surprise:
+//!
+//! ```compile_fail,E0277
+//! use axum::{Router, routing::post};
+//! use megabot_webhook_adapters::{Verifier, Webhook};
+//!
+//! async fn handle(hook: Webhook) -> &'static str {
+//!     "ok"
+//! }
+//!
+//! fn app(verifier: Verifier) -> Router {
+//!     // error: `Webhook` is not an extractor; use `webhook(handle)` instead of `post(handle)`
+//!     Router::new().route("/webhook", post(handle)).with_state(verifier)
 //! }
 //! ```
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use ::axum::extract::{FromRef, FromRequest, Request};
+use ::axum::extract::{FromRef, FromRequestParts, Request};
 use ::axum::handler::Handler;
 use ::axum::http::{HeaderValue, StatusCode, header};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{MethodRouter, post};
 use megabot_webhook_verify::Verifier;
-use tower_layer::Layer;
-use tower_service::Service;
 
 use crate::headers::HttpHeaders;
-use crate::idempotency::{ClaimSlot, Settlement, catch_panic};
-use crate::receive::receive;
-use crate::{Error, ErrorResponse, Webhook, trace};
+use crate::receive::handle;
+use crate::{Error, ErrorResponse, Webhook};
 
-/// A `POST` route whose handler takes a [`Webhook`], with the [`IdempotencyLayer`]
-/// around it: `.route("/webhook", webhook(handler))`.
+/// A `POST` route that verifies and claims each delivery, runs `handler` with the
+/// [`Webhook`], and settles the claim by the handler's answer:
+/// `.route("/webhook", webhook(handler))`.
 ///
-/// The router's state must provide a [`Verifier`] through [`FromRef`].
+/// `handler` is an async function (or closure) whose **last** argument is the
+/// [`Webhook`], after up to eight axum extractors that read only the request head
+/// (`State`, `Extension`, `HeaderMap`, `Path`, `Query`, ... — anything implementing
+/// [`FromRequestParts`]); it answers with anything [`IntoResponse`]. The router's state
+/// must provide a [`Verifier`] through [`FromRef`].
+///
+/// This is the only way to get a [`Webhook`] in axum: it is not an extractor on its own,
+/// so a handler taking it cannot be routed with `post(handler)` and run without a claim.
 pub fn webhook<H, T, S>(handler: H) -> MethodRouter<S>
 where
-    H: Handler<T, S>,
+    H: WebhookHandler<T, S>,
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
-    post(handler).route_layer(IdempotencyLayer::new())
+    post(WebhookRoute {
+        handler,
+        _args: PhantomData,
+    })
 }
 
-/// Extracts a verified, claimed [`Webhook`]; the verifier comes from the state.
-///
-/// Needs the [`IdempotencyLayer`] around the route (see [`webhook`]); without it the
-/// request is refused with 500 `idempotency_layer_missing`. The rejection is the crate's
-/// [`Error`], answered as SPEC 4.5 says.
-impl<S> FromRequest<S> for Webhook
-where
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
+mod private {
+    /// Keeps [`WebhookHandler`](super::WebhookHandler) implemented by this crate only.
+    #[derive(Debug)]
+    pub struct Token;
+}
 
-    async fn from_request(request: Request, state: &S) -> Result<Webhook, Error> {
-        let verifier = Verifier::from_ref(state);
-        let (parts, body) = request.into_parts();
-        let slot = parts.extensions.get::<ClaimSlot>();
-        receive(
-            &verifier,
-            slot,
-            &HttpHeaders(&parts.headers),
-            body.into_data_stream(),
-        )
-        .await
+/// An async function usable with [`webhook`]: `async fn(E1, ..., En, Webhook) -> impl
+/// IntoResponse` where `n <= 8` and each `Ei` is a [`FromRequestParts`] extractor.
+///
+/// Implemented by this crate for such functions and closures; not implementable outside
+/// it. `T` is the tuple of the extractors' types and only guides inference.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a webhook handler for `webhook`",
+    note = "a webhook handler is an async fn whose last argument is `Webhook`, after at most 8 axum extractors of the request head (`FromRequestParts`)"
+)]
+pub trait WebhookHandler<T, S>: Clone + Send + Sync + Sized + 'static {
+    #[doc(hidden)]
+    fn call(
+        self,
+        request: Request,
+        state: S,
+        _: private::Token,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send>>;
+}
+
+macro_rules! impl_webhook_handler {
+    ($($ty:ident),*) => {
+        #[allow(non_snake_case, unused_mut)]
+        impl<F, Fut, Res, S, $($ty,)*> WebhookHandler<($($ty,)*), S> for F
+        where
+            F: FnOnce($($ty,)* Webhook) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = Res> + Send + 'static,
+            Res: IntoResponse,
+            S: Send + Sync + 'static,
+            Verifier: FromRef<S>,
+            $($ty: FromRequestParts<S> + Send + 'static,)*
+        {
+            fn call(
+                self,
+                request: Request,
+                state: S,
+                _: private::Token,
+            ) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+                Box::pin(async move {
+                    let (mut parts, body) = request.into_parts();
+                    $(
+                        let $ty = match $ty::from_request_parts(&mut parts, &state).await {
+                            Ok(value) => value,
+                            Err(rejection) => return rejection.into_response(),
+                        };
+                    )*
+                    let verifier = Verifier::from_ref(&state);
+                    handle(
+                        &verifier,
+                        &HttpHeaders(&parts.headers),
+                        body.into_data_stream(),
+                        move |hook| async move { self($($ty,)* hook).await.into_response() },
+                        |response: &Response| response.status().as_u16(),
+                    )
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response)
+                })
+            }
+        }
+    };
+}
+
+impl_webhook_handler!();
+impl_webhook_handler!(T1);
+impl_webhook_handler!(T1, T2);
+impl_webhook_handler!(T1, T2, T3);
+impl_webhook_handler!(T1, T2, T3, T4);
+impl_webhook_handler!(T1, T2, T3, T4, T5);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6, T7);
+impl_webhook_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
+
+/// The axum handler behind [`webhook`].
+struct WebhookRoute<H, T> {
+    handler: H,
+    _args: PhantomData<fn() -> T>,
+}
+
+impl<H: Clone, T> Clone for WebhookRoute<H, T> {
+    fn clone(&self) -> Self {
+        WebhookRoute {
+            handler: self.handler.clone(),
+            _args: PhantomData,
+        }
+    }
+}
+
+impl<H, T, S> Handler<T, S> for WebhookRoute<H, T>
+where
+    H: WebhookHandler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, request: Request, state: S) -> Self::Future {
+        self.handler.call(request, state, private::Token)
     }
 }
 
@@ -143,77 +249,5 @@ impl IntoResponse for ErrorResponse {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
-    }
-}
-
-/// A tower layer that settles the claim of the [`Webhook`] extracted inside it by the
-/// response: 2xx marks the delivery done, any other status, a panic (answered 500
-/// `handler_panicked`) or a dropped request releases it so that the sender's retry runs.
-///
-/// Put it on the webhook route with `route_layer`, or use [`webhook`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IdempotencyLayer {
-    _private: (),
-}
-
-impl IdempotencyLayer {
-    /// The layer.
-    pub fn new() -> IdempotencyLayer {
-        IdempotencyLayer { _private: () }
-    }
-}
-
-impl<S> Layer<S> for IdempotencyLayer {
-    type Service = Idempotency<S>;
-
-    fn layer(&self, inner: S) -> Idempotency<S> {
-        Idempotency { inner }
-    }
-}
-
-/// The service made by [`IdempotencyLayer`].
-#[derive(Debug, Clone)]
-pub struct Idempotency<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for Idempotency<S>
-where
-    S: Service<Request, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send + 'static>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        // The clone is not ready; keep the one that was polled ready (tower's rule).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let settlement = Settlement::new();
-        request.extensions_mut().insert(settlement.slot());
-        Box::pin(async move {
-            match catch_panic(inner.call(request)).await {
-                Ok(Ok(response)) => {
-                    settlement.finish(response.status().as_u16()).await;
-                    Ok(response)
-                }
-                Ok(Err(error)) => {
-                    settlement.finish(500).await;
-                    Err(error)
-                }
-                Err(_panicked) => {
-                    settlement.finish(500).await;
-                    let error = Error::HandlerPanicked;
-                    trace::rejected(&error, None);
-                    Ok(error.into_response())
-                }
-            }
-        })
     }
 }

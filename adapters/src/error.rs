@@ -9,9 +9,9 @@
 /// answered `200 {"status":"duplicate"}` so that the sender stops retrying. Messages are
 /// lowercase and never hold a secret or an expected signature.
 ///
-/// With the `axum`, `actix-web` or `warp` feature this type is the extractor's
-/// rejection: it implements axum's `IntoResponse`, actix-web's `ResponseError` and
-/// warp's `Reject`.
+/// With the `axum`, `actix-web` or `warp` feature it implements axum's `IntoResponse`,
+/// actix-web's `ResponseError` and warp's `Reject`; [`Error::response`] gives the answer
+/// for any other framework.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -39,11 +39,6 @@ pub enum Error {
     #[error("webhook verifier is not configured")]
     MissingVerifier,
 
-    /// The extractor ran without the idempotency layer / middleware around the route, so
-    /// the delivery could not be claimed safely. The request is refused (fail closed).
-    #[error("webhook idempotency layer is missing on this route")]
-    MissingIdempotencyLayer,
-
     /// The handler panicked; the delivery's claim was released so that a retry can run.
     #[error("webhook handler panicked")]
     HandlerPanicked,
@@ -52,8 +47,7 @@ pub enum Error {
 impl Error {
     /// A stable snake_case code for this error: the core's code for
     /// [`Error::Verify`], otherwise one of `body_read_failed`, `unsupported_encoding`,
-    /// `invalid_gzip`, `verifier_missing`, `idempotency_layer_missing`,
-    /// `handler_panicked`.
+    /// `invalid_gzip`, `verifier_missing`, `handler_panicked`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Verify(error) => error.code(),
@@ -61,7 +55,6 @@ impl Error {
             Error::UnsupportedEncoding { .. } => "unsupported_encoding",
             Error::InvalidGzip => "invalid_gzip",
             Error::MissingVerifier => "verifier_missing",
-            Error::MissingIdempotencyLayer => "idempotency_layer_missing",
             Error::HandlerPanicked => "handler_panicked",
         }
     }
@@ -74,7 +67,7 @@ impl Error {
             Error::Verify(error) => error.status(),
             Error::BodyRead | Error::InvalidGzip => 400,
             Error::UnsupportedEncoding { .. } => 415,
-            Error::MissingVerifier | Error::MissingIdempotencyLayer | Error::HandlerPanicked => 500,
+            Error::MissingVerifier | Error::HandlerPanicked => 500,
         }
     }
 
@@ -138,11 +131,6 @@ mod tests {
             ),
             (Error::InvalidGzip, "invalid_gzip", 400),
             (Error::MissingVerifier, "verifier_missing", 500),
-            (
-                Error::MissingIdempotencyLayer,
-                "idempotency_layer_missing",
-                500,
-            ),
             (Error::HandlerPanicked, "handler_panicked", 500),
         ];
         for (error, code, status) in cases {

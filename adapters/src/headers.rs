@@ -5,17 +5,17 @@
 //! [`Verifier::verify`](megabot_webhook_verify::Verifier::verify) yourself; the
 //! extractors already do.
 
-#[cfg(any(feature = "axum", feature = "warp"))]
+#[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
 pub use self::http1::HttpHeaders;
 
 #[cfg(feature = "actix-web")]
 pub use self::actix::ActixHeaders;
 
-#[cfg(any(feature = "axum", feature = "warp"))]
+#[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
 mod http1 {
     use megabot_webhook_verify::Headers;
 
-    /// An http 1 [`HeaderMap`](http::HeaderMap) (axum 0.8, warp 0.4) as
+    /// An http 1 [`HeaderMap`](http::HeaderMap) (axum 0.8, warp 0.4, tower) as
     /// [`Headers`]: case-insensitive names, the first value of a repeated header, values
     /// that are not visible ASCII reported as absent.
     #[derive(Debug, Clone, Copy)]

@@ -1,10 +1,8 @@
-//! Settling a delivery's claim by the handler's outcome (SPEC 4.4), shared by the three
-//! frameworks.
+//! Settling a delivery's claim by the handler's outcome (SPEC 4.4), shared by every
+//! framework through [`crate::receive::handle`].
 //!
-//! The outer piece (axum layer, actix-web middleware, warp combinator) makes a
-//! [`Settlement`] and hands its [`ClaimSlot`] to the extractor, which verifies the
-//! delivery, claims its id and deposits the claim in the slot. After the handler the outer
-//! piece settles it by the response status: 2xx completes the claim, anything else
+//! Once the delivery id is claimed, a [`Settlement`] holds the claim while the handler
+//! runs and settles it by the answer's status: 2xx completes the claim, anything else
 //! releases it. A panicking handler releases it too, and so does dropping the request
 //! mid-handler (client gone, server shutting down): [`Settlement`]'s `Drop` releases the
 //! claim on the tokio runtime.
@@ -12,18 +10,11 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt;
 use megabot_webhook_verify::{Claim, Verifier};
 
 use crate::trace;
-
-/// Where the extractor leaves the claim for the outer piece. Cheap to clone.
-#[derive(Clone, Default)]
-pub(crate) struct ClaimSlot {
-    pending: Arc<Mutex<Option<Pending>>>,
-}
 
 /// A claim waiting for the handler's outcome.
 struct Pending {
@@ -31,62 +22,37 @@ struct Pending {
     claim: Claim,
 }
 
-impl ClaimSlot {
-    /// Leaves a claim for the outer piece. A slot holds one claim: a second one (the
-    /// extractor used twice on a request) is refused and returned to the caller.
-    pub(crate) fn deposit(&self, verifier: &Verifier, claim: Claim) -> Result<(), Claim> {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if pending.is_some() {
-            return Err(claim);
-        }
-        *pending = Some(Pending {
-            verifier: verifier.clone(),
-            claim,
-        });
-        Ok(())
-    }
-
-    fn take(&self) -> Option<Pending> {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
+/// Holds a delivery's claim until the handler answered; settles it then, or on drop.
+pub(crate) struct Settlement {
+    pending: Option<Pending>,
 }
 
-impl std::fmt::Debug for ClaimSlot {
+impl std::fmt::Debug for Settlement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        f.debug_struct("ClaimSlot")
-            .field("claimed", &pending.as_ref().map(|p| p.claim.id.as_str()))
+        f.debug_struct("Settlement")
+            .field(
+                "claimed",
+                &self.pending.as_ref().map(|p| p.claim.id.as_str()),
+            )
             .finish()
     }
 }
 
-/// The outer piece's side of a request: settles whatever claim the extractor deposited.
-#[derive(Debug)]
-pub(crate) struct Settlement {
-    slot: ClaimSlot,
-}
-
 impl Settlement {
-    /// A settlement with an empty slot; put [`Settlement::slot`] where the extractor
-    /// finds it (request extensions).
-    pub(crate) fn new() -> Settlement {
+    /// Takes charge of `claim`, made by `verifier`.
+    pub(crate) fn new(verifier: &Verifier, claim: Claim) -> Settlement {
         Settlement {
-            slot: ClaimSlot::default(),
+            pending: Some(Pending {
+                verifier: verifier.clone(),
+                claim,
+            }),
         }
     }
 
-    /// The slot to hand to the extractor.
-    pub(crate) fn slot(&self) -> ClaimSlot {
-        self.slot.clone()
-    }
-
-    /// Settles the claim (if any) by the handler's answer: 2xx completes, anything else
+    /// Settles the claim by the handler's answer: 2xx completes, anything else
     /// releases. Store failures are logged; the handler's answer stands.
-    pub(crate) async fn finish(self, status: u16) {
-        let Some(Pending { verifier, claim }) = self.slot.take() else {
+    pub(crate) async fn finish(mut self, status: u16) {
+        let Some(Pending { verifier, claim }) = self.pending.take() else {
             return;
         };
         let completed = (200..300).contains(&status);
@@ -125,7 +91,7 @@ impl Drop for Settlement {
     fn drop(&mut self) {
         // Still holding a claim here means the request was dropped (or panicked) before
         // `finish`: release it so that the sender's retry can run.
-        let Some(Pending { verifier, claim }) = self.slot.take() else {
+        let Some(Pending { verifier, claim }) = self.pending.take() else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
@@ -190,9 +156,7 @@ mod tests {
     async fn claimed(verifier: &Verifier, id: &str) -> (Settlement, Verified) {
         let verified = verified(verifier, id);
         let claim = verifier.claim(&verified).await.unwrap();
-        let settlement = Settlement::new();
-        settlement.slot().deposit(verifier, claim).unwrap();
-        (settlement, verified)
+        (Settlement::new(verifier, claim), verified)
     }
 
     #[tokio::test]
@@ -208,19 +172,6 @@ mod tests {
         let (settlement, verified) = claimed(&verifier, "evt_fail").await;
         settlement.finish(500).await;
         assert!(verifier.claim(&verified).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn a_second_deposit_is_refused() {
-        let verifier = verifier();
-        let (settlement, verified) = claimed(&verifier, "evt_twice").await;
-        let other = verifier
-            .claim(&super::tests::verified(&verifier, "evt_other"))
-            .await
-            .unwrap();
-        assert!(settlement.slot().deposit(&verifier, other).is_err());
-        settlement.finish(200).await;
-        assert!(verifier.claim(&verified).await.is_err());
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! axum, actix-web and warp integration for verified, exactly-once MegaBot webhooks.
+//! axum, actix-web, warp and tower integration for verified, exactly-once MegaBot
+//! webhooks.
 //!
 //! Add a `/webhook` route in a few lines and get a typed, verified [`Webhook`] — or a
 //! clear HTTP error — with no crypto code of your own. For every request the adapters:
@@ -10,19 +11,45 @@
 //! 2. decode `Content-Encoding: gzip` while streaming, with the cap applied to the
 //!    *decoded* size (a gzip bomb is refused without being inflated), and verify the
 //!    decoded bytes;
-//! 3. verify with the [`Verifier`] from `megabot-webhook-verify` (MegaBot and Standard
-//!    Webhooks signatures, freshness) and parse the event; unknown event names arrive as
-//!    [`EventPayload::Unknown`](megabot_webhook_types::EventPayload::Unknown);
+//! 3. verify with the [`Verifier`] (MegaBot and Standard Webhooks signatures, freshness)
+//!    and parse the event; unknown event names arrive as [`EventPayload::Unknown`];
 //! 4. claim the delivery id before the handler runs, and settle it by the handler's
 //!    answer (below).
+//!
+//! # One dependency
+//!
+//! This crate is the one SDK crate a receiver depends on: it re-exports what a handler
+//! names. **These re-exports are the documented path for adapter users**:
+//!
+//! - at the root: [`Webhook`], [`Secret`], [`Verifier`], [`Event`], [`EventPayload`],
+//!   [`Scheme`], [`Verified`], and this crate's [`Error`] and [`ErrorResponse`];
+//! - [`types`] is the whole `megabot-webhook-types` crate: the per-event data structs
+//!   (`types::data::ToolExecutionFailed`, ...), `types::Severity`, header names;
+//! - [`verify`] is the whole `megabot-webhook-verify` crate: `verify::StandardSecret`,
+//!   replay guards (`verify::MemoryReplayGuard`, the Redis guard with its `redis`
+//!   feature), `verify::sign` for tests.
+//!
+//! # Features and framework versions
+//!
+//! | feature | supports | what it adds |
+//! |---|---|---|
+//! | `axum` | axum 0.8 | `axum::webhook`: a `POST` route |
+//! | `actix-web` | actix-web 4 | `actix_web::webhook`: a `POST` resource |
+//! | `warp` | warp 0.4 | `warp::webhook`: a filter; `warp::recover` |
+//! | `tower` | tower-service 0.3 over http 1 (hyper 1, ...) | `tower::WebhookLayer` |
+//!
+//! None is on by default and each builds on its own. The adapters enable no server
+//! features of the frameworks: enable `axum/http1` + `axum/tokio`, `warp/server`, or
+//! actix-web's defaults (`macros` for `#[actix_web::main]`) in your own dependency to run
+//! a server; the repository README lists the exact `[dependencies]` per framework.
 //!
 //! # axum
 //!
 #![cfg_attr(feature = "axum", doc = "```no_run")]
 #![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{Router, http::StatusCode};
-//! use megabot_webhook_adapters::{Webhook, axum::webhook};
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::axum::webhook;
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //!
 //! async fn handle(hook: Webhook) -> StatusCode {
 //!     tracing::info!(event = hook.event().name(), id = hook.delivery_id(), "received");
@@ -42,8 +69,8 @@
 #![cfg_attr(feature = "actix-web", doc = "```no_run")]
 #![cfg_attr(not(feature = "actix-web"), doc = "```ignore")]
 //! use actix_web::{App, HttpResponse, HttpServer, web};
-//! use megabot_webhook_adapters::{Webhook, actix_web::webhook};
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::actix_web::webhook;
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //!
 //! async fn handle(hook: Webhook) -> HttpResponse {
 //!     tracing::info!(event = hook.event().name(), id = hook.delivery_id(), "received");
@@ -68,8 +95,7 @@
 //!
 #![cfg_attr(feature = "warp", doc = "```no_run")]
 #![cfg_attr(not(feature = "warp"), doc = "```ignore")]
-//! use megabot_webhook_adapters::Webhook;
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //! use warp::{Filter, http::StatusCode};
 //!
 //! async fn handle(hook: Webhook) -> StatusCode {
@@ -87,6 +113,11 @@
 //! # }
 //! ```
 //!
+//! # tower (hyper and other tower servers)
+//!
+//! `tower::WebhookLayer` wraps a
+//! `Service<http::Request<Webhook>>`; its module docs show it served by hyper alone.
+//!
 //! # Idempotency (SPEC 4.4)
 //!
 //! MegaBot retries, so a delivery must neither be lost nor run twice. The delivery id is
@@ -101,14 +132,13 @@
 //! | in flight in another request | `409` with `Retry-After` | no |
 //! | unknown because the store is full or unreachable | `503` with `Retry-After` | no |
 //!
-//! An extractor cannot see the handler's answer, so each framework has an outer piece
-//! that does: `axum::IdempotencyLayer`, the `actix_web::Idempotency` middleware, and
-//! the `warp::webhook` combinator. The `webhook` helpers of axum and actix-web wire the
-//! extractor and the outer piece together; warp has only the combinator. **Using the
-//! [`Webhook`] extractor without its layer/middleware fails closed**: the request is
-//! answered 500 `idempotency_layer_missing` and an `error` event is logged, the handler
-//! never runs. A panicking handler is answered 500 `handler_panicked` after its claim is
-//! released.
+//! A panicking handler is answered 500 `handler_panicked` after its claim is released.
+//!
+//! **No handler runs without its claim.** A [`Webhook`] exists only inside the piece
+//! that claimed it — `axum::webhook`, `actix_web::webhook`, `warp::webhook`,
+//! `tower::WebhookLayer` — and is not an extractor of any framework on its own: routing
+//! a handler that takes it the plain way (`post(handle)`, `web::post().to(handle)`) does
+//! not compile. The framework modules show the error.
 //!
 //! # HTTP answers (SPEC 4.5)
 //!
@@ -122,40 +152,109 @@
 //! | 413 | `body_too_large` (wire or decoded size) |
 //! | 415 | `unsupported_encoding` (anything but `gzip` / `identity`) |
 //! | 409, 503 | `replay_in_flight`; `replay_store_full`, `replay_store_unavailable` — with `Retry-After` |
-//! | 500 | `verifier_missing`, `idempotency_layer_missing`, `handler_panicked` |
+//! | 500 | `verifier_missing` (actix-web without the verifier in its app data), `handler_panicked` |
 //! | 200 | a duplicate: `{"status":"duplicate"}` |
 //!
 //! Every refusal is also a `tracing` event with the code and status, and the delivery
 //! id once the request is proven authentic; never a secret, a signature or the body.
 //!
-//! # Features
+//! # Frameworks without an adapter
 //!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `axum` | no | `axum`: extractor for axum 0.8, `axum::IdempotencyLayer`, `axum::webhook` |
-//! | `actix-web` | no | `actix_web`: extractor for actix-web 4, `actix_web::Idempotency`, `actix_web::webhook` |
-//! | `warp` | no | `warp`: the `warp::webhook` filter for warp 0.4 and `warp::recover` |
+//! Any server can do what the adapters do with the [`Verifier`]'s claim, complete and
+//! release, and answer refusals with [`Error::response`]. Give your route's headers
+//! (anything implementing [`verify::Headers`], such as `&[(name, value)]`) and the raw
+//! body — read with a cap of [`Verifier::max_body_size`] and decoded if it arrived
+//! compressed — to a function like `receive` below. It runs the handler in a task of
+//! its own so that the handler runs to completion and settles its claim even when the
+//! server drops the request (the client gave up), and a panic releases the claim:
 //!
-//! Each feature builds on its own; the adapters enable no server features of the
-//! frameworks (enable `axum/http1` + `axum/tokio`, or `warp/server`, in your own
-//! dependency to run a server).
+//! ```
+//! use std::future::Future;
+//!
+//! use megabot_webhook_adapters::{Error, ErrorResponse, Event, Verifier, verify::Headers};
+//!
+//! /// Verifies, claims, runs `handler` and settles the claim by its status: `Ok(status)`
+//! /// is the handler's answer, `Err` the refusal to send instead (status, optional
+//! /// `Retry-After`, JSON body; `200 {"status":"duplicate"}` for a copy already handled).
+//! async fn receive<F, Fut>(
+//!     verifier: &Verifier,
+//!     headers: &(impl Headers + ?Sized),
+//!     body: &[u8],
+//!     handler: F,
+//! ) -> Result<u16, ErrorResponse>
+//! where
+//!     F: FnOnce(Event) -> Fut,
+//!     Fut: Future<Output = u16> + Send + 'static,
+//! {
+//!     let refuse = |error: megabot_webhook_adapters::verify::Error| Error::from(error).response();
+//!     // 401 / 400 / 413 before anything is claimed.
+//!     let verified = verifier.verify(headers, body).map_err(refuse)?;
+//!     // 409 while another request runs it, 200 duplicate once handled, 503 if the store is down.
+//!     let claim = verifier.claim(&verified).await.map_err(refuse)?;
+//!     let running = tokio::spawn(handler(verified.event));
+//!     let verifier = verifier.clone();
+//!     let settled = tokio::spawn(async move {
+//!         // A panicking handler is a failed one: 500, and the claim is released.
+//!         let status = running.await.unwrap_or(500);
+//!         let outcome = if (200..300).contains(&status) {
+//!             verifier.complete(&claim).await
+//!         } else {
+//!             verifier.release(&claim).await
+//!         };
+//!         if let Err(error) = outcome {
+//!             eprintln!("settling delivery {} failed: {error}", claim.id);
+//!         }
+//!         status
+//!     });
+//!     Ok(settled.await.unwrap_or(500))
+//! }
+//! # // The recipe, run: a delivery, its replay, a tampered copy, a failure and its retry.
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     use megabot_webhook_adapters::{Secret, verify::sign};
+//! #     let verifier = Verifier::builder().megabot_secret(Secret::new("recipe-secret").unwrap()).build().unwrap();
+//! #     let delivery = |id: &str| {
+//! #         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+//! #         let body = format!(r#"{{"event":"error_occurred","id":"{id}","timestamp":{now},"data":{{}}}}"#);
+//! #         let signature = sign::megabot_signature(&Secret::new("recipe-secret").unwrap(), body.as_bytes());
+//! #         (vec![("X-MegaBot-Signature".to_owned(), signature)], body.into_bytes())
+//! #     };
+//! #     let (headers, body) = delivery("evt_recipe_1");
+//! #     assert_eq!(receive(&verifier, &headers, &body, |event| async move { assert_eq!(event.name(), "error_occurred"); 204 }).await, Ok(204));
+//! #     let duplicate = receive(&verifier, &headers, &body, |_| async { unreachable!() }).await.unwrap_err();
+//! #     assert_eq!((duplicate.status, duplicate.body.as_str()), (200, r#"{"status":"duplicate"}"#));
+//! #     let mut tampered = body.clone();
+//! #     tampered[2] ^= 1;
+//! #     assert_eq!(receive(&verifier, &headers, &tampered, |_| async { 200 }).await.unwrap_err().status, 401);
+//! #     let (headers, body) = delivery("evt_recipe_2");
+//! #     assert_eq!(receive(&verifier, &headers, &body, |_| async { 503 }).await, Ok(503));
+//! #     assert_eq!(receive(&verifier, &headers, &body, |_| async { panic!("on purpose") }).await, Ok(500));
+//! #     assert_eq!(receive(&verifier, &headers, &body, |_| async { 200 }).await, Ok(200));
+//! #     assert_eq!(receive(&verifier, &headers, &body, |_| async { 200 }).await.unwrap_err().status, 200);
+//! # }
+//! ```
+//!
+//! Answer `Err(refusal)` with `refusal.status`, `Content-Type: application/json`
+//! ([`ErrorResponse::CONTENT_TYPE`]), a `Retry-After` header when `refusal.retry_after`
+//! is set, and `refusal.body`.
 //!
 //! # Modules
 //!
-//! - `axum`, `actix_web`, `warp`: one per framework, behind its feature.
-//! - [`headers`]: [`Headers`](megabot_webhook_verify::Headers) for the frameworks'
-//!   header maps, to call the verifier yourself.
-//!
-//! # Re-exports
-//!
-//! [`Webhook`], [`Error`], [`ErrorResponse`], and from `megabot-webhook-verify`:
-//! [`Verifier`], [`Verified`], [`Scheme`].
+//! - `axum`, `actix_web`, `warp`, `tower`: one per framework, behind its feature.
+//! - [`headers`]: [`Headers`](verify::Headers) for the frameworks' header maps, to call
+//!   the verifier yourself.
+//! - [`types`], [`verify`]: the SDK's types and verifier crates, re-exported whole.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a framework feature the shared plumbing (body reading, claims) has no caller;
 // it is still compiled and unit-tested.
 #![cfg_attr(
-    not(any(feature = "axum", feature = "actix-web", feature = "warp")),
+    not(any(
+        feature = "axum",
+        feature = "actix-web",
+        feature = "warp",
+        feature = "tower"
+    )),
     allow(dead_code)
 )]
 
@@ -172,6 +271,9 @@ mod idempotency;
 mod read;
 mod receive;
 mod response;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod trace;
 #[cfg(feature = "warp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
@@ -179,11 +281,20 @@ pub mod warp;
 mod webhook;
 
 pub use error::Error;
-pub use megabot_webhook_verify::{Scheme, Verified, Verifier};
 pub use response::ErrorResponse;
 pub use webhook::Webhook;
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The `megabot-webhook-types` crate, whole: events, per-event data structs
+/// (`types::data::*`), `Severity`, header names. The path adapter users name them by.
+pub use megabot_webhook_types as types;
+/// The `megabot-webhook-verify` crate, whole: secrets, the verifier and its builder,
+/// replay guards, signing. The path adapter users name them by.
+pub use megabot_webhook_verify as verify;
+
+pub use megabot_webhook_types::{Event, EventPayload};
+pub use megabot_webhook_verify::{Scheme, Secret, Verified, Verifier};
+
+/// The README's examples, compiled as doc tests (they need the framework features).
+#[cfg(all(doctest, feature = "axum", feature = "actix-web", feature = "warp"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1,37 +1,79 @@
-//! The framework-independent extractor: read the body with a cap, verify, claim.
+//! The one funnel every framework goes through: read the body with a cap, verify, claim,
+//! run the handler, settle the claim by its answer.
+//!
+//! The framework modules only translate: their request into headers and a body stream
+//! for [`handle`], and the handler's answer (or the [`Error`]) into their response.
 
 use std::fmt::Display;
+use std::future::Future;
 
 use bytes::Buf;
 use futures_core::Stream;
-use megabot_webhook_verify::{Headers, Verifier};
+use megabot_webhook_verify::{Claim, Headers, Verifier};
 
 use crate::decode::Encoding;
-use crate::idempotency::ClaimSlot;
+use crate::idempotency::{Settlement, catch_panic};
 use crate::read::{content_length, read_body};
 use crate::{Error, Webhook, trace};
 
 const CONTENT_ENCODING: &str = "content-encoding";
 const CONTENT_LENGTH: &str = "content-length";
 
-/// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every refusal.
+/// Receives a delivery and runs `handler` with it, exactly once per delivery id (SPEC
+/// 4.4): the [`Webhook`] is verified and claimed first; the handler's answer settles the
+/// claim by `status(&answer)` (2xx completes it, anything else releases it). A panicking
+/// handler releases the claim and yields [`Error::HandlerPanicked`]; dropping the
+/// returned future mid-handler releases the claim as well (the settlement's drop guard).
 ///
-/// Without a `slot` (the extractor is not wrapped by its idempotency layer) the request
-/// is refused with [`Error::MissingIdempotencyLayer`] before the body is read: running
-/// the handler without a claim would break exactly-once handling silently.
-pub(crate) async fn receive<H, S, B, E>(
+/// Every refusal is logged here; the caller only turns the [`Error`] into its response.
+pub(crate) async fn handle<H, S, B, E, F, Fut>(
     verifier: &Verifier,
-    slot: Option<&ClaimSlot>,
     headers: &H,
     body: S,
-) -> Result<Webhook, Error>
+    handler: F,
+    status: impl FnOnce(&Fut::Output) -> u16,
+) -> Result<Fut::Output, Error>
+where
+    H: Headers + ?Sized,
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: Display,
+    F: FnOnce(Webhook) -> Fut,
+    Fut: Future,
+{
+    let (webhook, claim) = receive(verifier, headers, body).await?;
+    let delivery_id = claim.id.clone();
+    let settlement = Settlement::new(verifier, claim);
+    // Calling the handler inside the caught future: a panic before its first await is
+    // caught as well.
+    match catch_panic(async move { handler(webhook).await }).await {
+        Ok(answer) => {
+            settlement.finish(status(&answer)).await;
+            Ok(answer)
+        }
+        Err(_panicked) => {
+            settlement.finish(500).await;
+            let error = Error::HandlerPanicked;
+            trace::rejected(&error, Some(&delivery_id));
+            Err(error)
+        }
+    }
+}
+
+/// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every
+/// refusal; the caller settles the claim.
+async fn receive<H, S, B, E>(
+    verifier: &Verifier,
+    headers: &H,
+    body: S,
+) -> Result<(Webhook, Claim), Error>
 where
     H: Headers + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
-    let result = receive_inner(verifier, slot, headers, body).await;
+    let result = receive_inner(verifier, headers, body).await;
     if let Err((error, delivery_id)) = &result {
         trace::rejected(error, delivery_id.as_deref());
     }
@@ -40,10 +82,9 @@ where
 
 async fn receive_inner<H, S, B, E>(
     verifier: &Verifier,
-    slot: Option<&ClaimSlot>,
     headers: &H,
     body: S,
-) -> Result<Webhook, (Error, Option<String>)>
+) -> Result<(Webhook, Claim), (Error, Option<String>)>
 where
     H: Headers + ?Sized,
     S: Stream<Item = Result<B, E>>,
@@ -51,9 +92,6 @@ where
     E: Display,
 {
     let unauthenticated = |error: Error| (error, None);
-    let slot = slot
-        .ok_or(Error::MissingIdempotencyLayer)
-        .map_err(unauthenticated)?;
     let encoding =
         Encoding::from_header(headers.header(CONTENT_ENCODING)).map_err(unauthenticated)?;
     let length = content_length(headers.header(CONTENT_LENGTH));
@@ -67,24 +105,12 @@ where
         .claim(&verified)
         .await
         .map_err(|error| (error.into(), Some(verified.delivery_id.clone())))?;
-    if let Err(claim) = slot.deposit(verifier, claim) {
-        // Only one claim per request can be settled: give this one back at once.
-        if let Err(error) = verifier.release(&claim).await {
-            trace::settle_failed(&claim.id, "release", &error.into());
-        }
-        tracing::error!(
-            delivery_id = claim.id.as_str(),
-            "the webhook extractor ran twice on one request"
-        );
-        return Err((Error::MissingIdempotencyLayer, Some(claim.id)));
-    }
-    Ok(Webhook::new(verified, body))
+    Ok((Webhook::new(verified, body), claim))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idempotency::Settlement;
     use bytes::Bytes;
     use futures_util::stream;
     use megabot_webhook_verify::{Secret, sign};
@@ -118,50 +144,82 @@ mod tests {
     async fn verifies_and_claims() {
         let verifier = verifier();
         let (headers, body) = delivery("evt_r1");
-        let settlement = Settlement::new();
-        let slot = settlement.slot();
-        let webhook = receive(&verifier, Some(&slot), &headers, once(body.clone()))
+        let (webhook, claim) = receive(&verifier, &headers, once(body.clone()))
             .await
             .unwrap();
         assert_eq!(webhook.delivery_id(), "evt_r1");
         assert_eq!(webhook.body(), body);
         assert_eq!(webhook.event().name(), "brand_new_event");
-        // Claimed: a copy is in flight until the settlement finishes.
-        let error = receive(
-            &verifier,
-            Some(&Settlement::new().slot()),
-            &headers,
-            once(body),
-        )
-        .await
-        .unwrap_err();
+        // Claimed: a copy is in flight until the claim is settled.
+        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
         assert_eq!(error.code(), "replay_in_flight");
-        settlement.finish(200).await;
-    }
-
-    #[tokio::test]
-    async fn without_a_slot_the_request_is_refused_unread() {
-        let verifier = verifier();
-        let (headers, _) = delivery("evt_r2");
-        let unread = stream::once(async { Err::<Bytes, _>("must not be read".to_owned()) });
-        let error = receive(&verifier, None, &headers, unread)
-            .await
-            .unwrap_err();
-        assert_eq!(error.code(), "idempotency_layer_missing");
-        assert_eq!(error.status(), 500);
+        Settlement::new(&verifier, claim).finish(200).await;
     }
 
     #[tokio::test]
     async fn bad_signature_is_refused_before_claiming() {
         let verifier = verifier();
         let (headers, mut body) = delivery("evt_r3");
+        let original = body.clone();
         body[5] ^= 1;
-        let slot = Settlement::new().slot();
-        let error = receive(&verifier, Some(&slot), &headers, once(body))
-            .await
-            .unwrap_err();
+        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
         assert_eq!(error.code(), "signature_mismatch");
-        assert!(format!("{slot:?}").contains("None"));
+        // Nothing was claimed: the authentic copy goes through.
+        assert!(receive(&verifier, &headers, once(original)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn handle_settles_by_the_answer() {
+        let verifier = verifier();
+        let (headers, body) = delivery("evt_h1");
+        let status = |answer: &u16| *answer;
+        // A failure releases: the retry runs.
+        let answer = handle(
+            &verifier,
+            &headers,
+            once(body.clone()),
+            |_| async { 500 },
+            status,
+        );
+        assert_eq!(answer.await.unwrap(), 500);
+        let answer = handle(
+            &verifier,
+            &headers,
+            once(body.clone()),
+            |_| async { 204 },
+            status,
+        );
+        assert_eq!(answer.await.unwrap(), 204);
+        // A success completes: the next copy is a duplicate and the handler does not run.
+        let error = handle(
+            &verifier,
+            &headers,
+            once(body),
+            |_| async { unreachable!("a duplicate must not run") },
+            status,
+        )
+        .await
+        .unwrap_err();
+        assert!(error.is_duplicate());
+    }
+
+    #[tokio::test]
+    async fn handle_releases_after_a_panic() {
+        let verifier = verifier();
+        let (headers, body) = delivery("evt_h2");
+        let status = |answer: &u16| *answer;
+        let error = handle(
+            &verifier,
+            &headers,
+            once(body.clone()),
+            |_| async { panic!("on purpose") },
+            status,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), "handler_panicked");
+        let answer = handle(&verifier, &headers, once(body), |_| async { 200 }, status);
+        assert_eq!(answer.await.unwrap(), 200);
     }
 
     /// Records every event's fields as text.
@@ -208,24 +266,14 @@ mod tests {
                 let (headers, body) = delivery("evt_logged");
                 let mut tampered = body.clone();
                 tampered[3] ^= 1;
-                let slot = Settlement::new().slot();
-                receive(&verifier, Some(&slot), &headers, once(tampered))
+                receive(&verifier, &headers, once(tampered))
                     .await
                     .unwrap_err();
-                let settlement = Settlement::new();
-                receive(
-                    &verifier,
-                    Some(&settlement.slot()),
-                    &headers,
-                    once(body.clone()),
-                )
-                .await
-                .unwrap();
-                settlement.finish(200).await;
-                let slot = Settlement::new().slot();
-                receive(&verifier, Some(&slot), &headers, once(body))
+                let (_, claim) = receive(&verifier, &headers, once(body.clone()))
                     .await
-                    .unwrap_err();
+                    .unwrap();
+                Settlement::new(&verifier, claim).finish(200).await;
+                receive(&verifier, &headers, once(body)).await.unwrap_err();
             });
         });
         let lines = capture.lines.lock().unwrap().join("\n");

@@ -17,12 +17,6 @@ pub(crate) fn rejected(error: &Error, delivery_id: Option<&str>) {
             status,
             "webhook route has no Verifier: add one to the app data (actix-web) or the router state"
         ),
-        Error::MissingIdempotencyLayer => tracing::error!(
-            code,
-            status,
-            "webhook extractor used without its idempotency layer/middleware; refusing the \
-             delivery (wrap the route, or use the adapters' `webhook` helper)"
-        ),
         _ if error.is_duplicate() => {
             tracing::info!(
                 code,

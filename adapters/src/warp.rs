@@ -7,8 +7,7 @@
 //! ```no_run
 //! use warp::Filter;
 //! use warp::http::StatusCode;
-//! use megabot_webhook_adapters::Webhook;
-//! use megabot_webhook_verify::{Secret, Verifier};
+//! use megabot_webhook_adapters::{Secret, Verifier, Webhook};
 //!
 //! async fn handle(hook: Webhook) -> StatusCode {
 //!     println!("{} {}", hook.event().name(), hook.delivery_id());
@@ -32,6 +31,9 @@
 //! with others. Requests that are not `POST` are rejected the usual warp way (405).
 //! [`recover`] is for applications that reject with this crate's [`Error`] themselves
 //! (`warp::reject::custom(error)`), or want one recovery point for all their routes.
+//!
+//! A [`Webhook`] exists only inside [`webhook`]'s handler: there is no filter that
+//! extracts one without claiming it first.
 
 use std::future::Future;
 
@@ -41,9 +43,8 @@ use ::warp::{Filter, Rejection, Reply};
 use megabot_webhook_verify::Verifier;
 
 use crate::headers::HttpHeaders;
-use crate::idempotency::{Settlement, catch_panic};
-use crate::receive::receive;
-use crate::{Error, ErrorResponse, Webhook, trace};
+use crate::receive::handle;
+use crate::{Error, ErrorResponse, Webhook};
 
 /// A `POST` filter that extracts a verified, claimed [`Webhook`], calls `handler` with
 /// it, and settles the claim by the reply's status: 2xx marks the delivery done, any
@@ -68,43 +69,20 @@ where
         .and_then(move |headers: HeaderMap, body| {
             let verifier = verifier.clone();
             let handler = handler.clone();
-            async move { handle(&verifier, &headers, body, handler).await }
+            async move {
+                handle(
+                    &verifier,
+                    &HttpHeaders(&headers),
+                    body,
+                    move |hook| async move { handler(hook).await.into_response() },
+                    |response: &Response| response.status().as_u16(),
+                )
+                .await
+                .map_err(::warp::reject::custom)
+            }
         })
         .recover(recover)
         .unify()
-}
-
-async fn handle<S, B, F, Fut, R>(
-    verifier: &Verifier,
-    headers: &HeaderMap,
-    body: S,
-    handler: F,
-) -> Result<Response, Rejection>
-where
-    S: futures_core::Stream<Item = Result<B, ::warp::Error>>,
-    B: bytes::Buf,
-    F: Fn(Webhook) -> Fut,
-    Fut: Future<Output = R>,
-    R: Reply,
-{
-    let settlement = Settlement::new();
-    let slot = settlement.slot();
-    let webhook = receive(verifier, Some(&slot), &HttpHeaders(headers), body)
-        .await
-        .map_err(::warp::reject::custom)?;
-    match catch_panic(handler(webhook)).await {
-        Ok(reply) => {
-            let response = reply.into_response();
-            settlement.finish(response.status().as_u16()).await;
-            Ok(response)
-        }
-        Err(_panicked) => {
-            settlement.finish(500).await;
-            let error = Error::HandlerPanicked;
-            trace::rejected(&error, None);
-            Err(::warp::reject::custom(error))
-        }
-    }
 }
 
 /// Answers a rejection carrying this crate's [`Error`] as SPEC 4.5 says, and passes

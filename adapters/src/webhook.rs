@@ -5,14 +5,17 @@ use megabot_webhook_verify::{Scheme, Verified};
 
 /// A verified, fresh, claimed delivery: the typed event plus the bytes that were signed.
 ///
-/// This is the extractor of every framework (axum and actix-web: a handler argument;
-/// warp: the argument of the handler given to `warp::webhook`). By the time a handler
-/// sees it the signature was checked over the raw (decoded) body, the timestamp is within
-/// tolerance and the delivery id is claimed: the handler's answer decides whether the
-/// delivery counts as handled (2xx) or is left for the sender's retry (anything else).
+/// Handlers receive it from the piece that claimed it: the last argument of the handler
+/// given to `axum::webhook`, `actix_web::webhook` or `warp::webhook`, or the body of the
+/// `http::Request<Webhook>` that `tower::WebhookLayer` passes on. It is not an extractor
+/// of any framework on its own, and only this crate can make one, so no handler sees a
+/// delivery that was not claimed. By then the signature was checked over the raw
+/// (decoded) body, the timestamp is within tolerance and the delivery id is claimed: the
+/// handler's answer decides whether the delivery counts as handled (2xx) or is left for
+/// the sender's retry (anything else).
 ///
 /// Unknown event names arrive as
-/// [`EventPayload::Unknown`](megabot_webhook_types::EventPayload::Unknown).
+/// [`EventPayload::Unknown`](crate::EventPayload::Unknown).
 #[derive(Debug, Clone)]
 pub struct Webhook {
     verified: Verified,

@@ -13,9 +13,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use megabot_webhook_adapters::Webhook;
 use megabot_webhook_adapters::actix_web::webhook;
-use megabot_webhook_verify::Verifier;
+use megabot_webhook_adapters::{Verifier, Webhook};
 
 use common::{Recorder, handler_body};
 
@@ -75,32 +74,6 @@ fn start(
 
 webhook_cases!(start, cancels_on_disconnect = false);
 
-/// Without the middleware the extractor fails closed: 500, and the handler never runs.
-#[tokio::test]
-async fn extractor_without_middleware_fails_closed() {
-    let recorder = Recorder::new();
-    let data = web::Data::from(Arc::clone(&recorder));
-    let addr = serve(move || {
-        App::new()
-            .app_data(web::Data::new(common::verifier()))
-            .app_data(data.clone())
-            .route("/webhook", web::post().to(handle))
-    })
-    .await;
-    let client = common::Client::new(addr);
-    let body = common::envelope(
-        "error_occurred",
-        "evt_no_mw",
-        common::now(),
-        serde_json::json!({}),
-    );
-    client
-        .post(&common::megabot_headers(common::SECRET, &body), body)
-        .await
-        .assert_error(500, "idempotency_layer_missing");
-    assert_eq!(recorder.calls(), 0);
-}
-
 /// No verifier in the app data: 500 `verifier_missing`, no panic.
 #[tokio::test]
 async fn missing_verifier_is_a_500() {
@@ -149,5 +122,40 @@ async fn plain_verifier_app_data_works() {
         .post(&common::megabot_headers(common::SECRET, &body), body)
         .await
         .assert_handled();
+    assert_eq!(recorder.calls(), 1);
+}
+
+/// Several extractors before the webhook.
+async fn handle_with_request(
+    request: actix_web::HttpRequest,
+    recorder: web::Data<Recorder>,
+    hook: Webhook,
+) -> HttpResponse {
+    assert_eq!(request.method(), actix_web::http::Method::POST);
+    handle(recorder, hook).await
+}
+
+/// Several extractors before the webhook work.
+#[tokio::test]
+async fn several_extractors_work() {
+    let recorder = Recorder::new();
+    let data = web::Data::from(Arc::clone(&recorder));
+    let addr = serve(move || {
+        App::new()
+            .app_data(web::Data::new(common::verifier()))
+            .app_data(data.clone())
+            .service(webhook("/webhook", handle_with_request))
+    })
+    .await;
+    let client = common::Client::new(addr);
+    let body = common::envelope(
+        "error_occurred",
+        "evt_extractors",
+        common::now(),
+        serde_json::json!({}),
+    );
+    let headers = common::megabot_headers(common::SECRET, &body);
+    client.post(&headers, body.clone()).await.assert_handled();
+    client.post(&headers, body).await.assert_duplicate();
     assert_eq!(recorder.calls(), 1);
 }

@@ -10,12 +10,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::post;
-use megabot_webhook_adapters::Webhook;
-use megabot_webhook_adapters::axum::{IdempotencyLayer, webhook};
-use megabot_webhook_verify::Verifier;
+use megabot_webhook_adapters::axum::webhook;
+use megabot_webhook_adapters::{Verifier, Webhook};
 
 use common::{Recorder, handler_body};
 
@@ -56,41 +55,43 @@ fn start(
 
 webhook_cases!(start, cancels_on_disconnect = true);
 
-/// Without the layer the extractor fails closed: 500, and the handler never runs.
+/// Head extractors before the webhook (`State` here) work, and a layer on the route
+/// sees the answer the claim was settled by.
 #[tokio::test]
-async fn extractor_without_layer_fails_closed() {
+async fn state_extractor_and_route_layers_work() {
+    #[derive(Clone)]
+    struct AppState {
+        verifier: Verifier,
+        recorder: Arc<Recorder>,
+    }
+    impl axum::extract::FromRef<AppState> for Verifier {
+        fn from_ref(state: &AppState) -> Verifier {
+            state.verifier.clone()
+        }
+    }
+    async fn handle(State(state): State<AppState>, hook: Webhook) -> (StatusCode, String) {
+        let status = state.recorder.handle(hook).await;
+        (StatusCode::from_u16(status).unwrap(), handler_body(status))
+    }
     let recorder = Recorder::new();
-    let app = Router::new()
-        .route("/webhook", post(handler(Arc::clone(&recorder))))
-        .with_state(common::verifier());
+    let state = AppState {
+        verifier: common::verifier(),
+        recorder: Arc::clone(&recorder),
+    };
+    let route = webhook(handle).layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            response
+        },
+    ));
+    let app = Router::new().route("/webhook", route).with_state(state);
     let client = common::Client::new(serve(app).await);
     let body = common::envelope(
         "error_occurred",
-        "evt_no_layer",
-        common::now(),
-        serde_json::json!({}),
-    );
-    client
-        .post(&common::megabot_headers(common::SECRET, &body), body)
-        .await
-        .assert_error(500, "idempotency_layer_missing");
-    assert_eq!(recorder.calls(), 0);
-}
-
-/// The documented full setup: `post(handler).route_layer(IdempotencyLayer::new())`.
-#[tokio::test]
-async fn route_layer_setup_works() {
-    let recorder = Recorder::new();
-    let app = Router::new()
-        .route(
-            "/webhook",
-            post(handler(Arc::clone(&recorder))).route_layer(IdempotencyLayer::new()),
-        )
-        .with_state(common::verifier());
-    let client = common::Client::new(serve(app).await);
-    let body = common::envelope(
-        "error_occurred",
-        "evt_route_layer",
+        "evt_state",
         common::now(),
         serde_json::json!({}),
     );
@@ -98,4 +99,24 @@ async fn route_layer_setup_works() {
     client.post(&headers, body.clone()).await.assert_handled();
     client.post(&headers, body).await.assert_duplicate();
     assert_eq!(recorder.calls(), 1);
+}
+
+/// Other methods than `POST` are not handled (405), and nothing is claimed.
+#[tokio::test]
+async fn other_methods_are_not_allowed() {
+    let recorder = Recorder::new();
+    let app = Router::new()
+        .route("/webhook", webhook(handler(Arc::clone(&recorder))))
+        .with_state(common::verifier());
+    let addr = serve(app).await;
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{addr}/webhook"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(recorder.calls(), 0);
 }

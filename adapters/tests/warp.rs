@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use megabot_webhook_adapters::Webhook;
-use megabot_webhook_verify::Verifier;
+use megabot_webhook_adapters::{Verifier, Webhook};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
