@@ -9,7 +9,7 @@ use clap::Args;
 use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
-use megabot_webhook_sender::{Delivery, DestinationPolicy, EndpointReport, Sender};
+use megabot_webhook_sender::{Delivery, DestinationPolicy, EndpointReport, Sender, redact_url};
 use megabot_webhook_types::{EventName, examples};
 
 use crate::error::CliError;
@@ -170,7 +170,7 @@ pub(crate) fn describe(report: &EndpointReport) -> String {
         "{verdict} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
         report.event,
         report.delivery_id,
-        report.url,
+        redact_url(&report.url),
         report.duration.as_millis(),
     );
     if !report.is_delivered()
