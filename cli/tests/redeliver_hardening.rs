@@ -1,0 +1,166 @@
+//! `redeliver` and `send --dead-letters` hardening, running the built binary
+//! against the built `listen` on loopback: stale MegaBot-scheme letters,
+//! lost dead letters, file permissions, passwords in printed URLs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Listener, run};
+
+const SECRET: &str = "cli_hardening_secret";
+const WHSEC: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "megabot-cli-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `send --file -` of an envelope with `timestamp` to `url`, where nothing
+/// listens: the delivery fails and is kept in `letters`.
+fn send_to_nobody(url: &str, id: &str, timestamp: i64, letters: &Path, extra: &[&str]) {
+    let body = format!(
+        r#"{{"event":"error_occurred","id":"{id}","timestamp":{timestamp},"data":{{"severity":"error"}}}}"#
+    );
+    let letters = letters.to_string_lossy();
+    let mut args = vec![
+        "send",
+        "--url",
+        url,
+        "--secret",
+        SECRET,
+        "--file",
+        "-",
+        "--max-attempts",
+        "1",
+        "--dead-letters",
+        &letters,
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args, body.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+#[test]
+fn redeliver_refuses_stale_megabot_letters_and_restamps_on_request() {
+    let dir = temp_dir("stale");
+    let letters = dir.join("dead.jsonl");
+    let letters_arg = letters.to_string_lossy().into_owned();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let old = chrono::Utc::now().timestamp() - 3_600;
+    send_to_nobody(&url, "evt_stale_1", old, &letters, &[]);
+    let kept = std::fs::read_to_string(&letters).unwrap();
+
+    let mut listener = Listener::start_on(
+        &format!("127.0.0.1:{port}"),
+        &["--secret", SECRET, "--json"],
+    );
+    let args = [
+        "redeliver",
+        "--dead-letters",
+        &letters_arg,
+        "--secret",
+        SECRET,
+        "--to-recorded-url",
+    ];
+    let out = run(&args, b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("stale evt_stale_1"), "{stdout}");
+    assert!(stdout.contains("300 s tolerance"), "{stdout}");
+    assert!(stdout.contains("--restamp"), "{stdout}");
+    let all = format!("{stdout}{}", text(&out.stderr));
+    assert!(!all.contains("retrying"), "{all}");
+    assert!(stdout.contains("0 of 1 delivered; 1 still in"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(&letters).unwrap(),
+        kept,
+        "kept as it was"
+    );
+
+    let mut restamp = args.to_vec();
+    restamp.push("--restamp");
+    let out = run(&restamp, b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("restamped error_occurred evt_stale_1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a new delivery of the same event id"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 1 delivered"), "{stdout}");
+    // the listener verified it (fresh timestamp) and got the same event id
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["id"], "evt_stale_1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn standard_webhooks_letters_are_never_stale() {
+    let dir = temp_dir("standard");
+    let letters = dir.join("dead.jsonl");
+    let letters_arg = letters.to_string_lossy().into_owned();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let old = chrono::Utc::now().timestamp() - 3_600;
+    send_to_nobody(
+        &url,
+        "evt_standard_1",
+        old,
+        &letters,
+        &["--standard-secret", WHSEC],
+    );
+    let config = dir.join("mega-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{url}\"\n      standard_webhooks:\n        secret: \"{WHSEC}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut listener = Listener::start_on(
+        &format!("127.0.0.1:{port}"),
+        &["--secret", SECRET, "--standard-secret", WHSEC, "--json"],
+    );
+    let out = run(
+        &[
+            "redeliver",
+            "--dead-letters",
+            &letters_arg,
+            "--config",
+            &config.to_string_lossy(),
+        ],
+        b"",
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        !stdout.contains("stale") && !stdout.contains("restamped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 of 1 delivered"), "{stdout}");
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["id"], "evt_standard_1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
