@@ -44,7 +44,7 @@ enum Command {
     Listen(cmd::listen::ListenArgs),
     /// Deliver one signed event, with retries, and report how it went.
     #[command(
-        after_help = "Examples:\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --event tool_execution_failed\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --file event.json"
+        after_help = "Examples:\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --event tool_execution_failed\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --file event.json\n\nExit codes:\n  0  delivered\n  1  not delivered; kept in the --dead-letters file (or no file was given), or another error\n  2  usage error\n  3  not delivered and the dead letter could not be written: the event is LOST"
     )]
     Send(cmd::send::SendArgs),
     /// Load a mega-config.yaml and show its endpoints, subscriptions, filters and warnings.

@@ -164,3 +164,97 @@ fn standard_webhooks_letters_are_never_stale() {
     assert_eq!(line["id"], "evt_standard_1");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn send_says_loudly_when_the_dead_letter_cannot_be_written() {
+    let dir = temp_dir("lost");
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    // a directory cannot be appended to
+    let unwritable = dir.join("a-directory");
+    std::fs::create_dir_all(&unwritable).unwrap();
+    let out = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "--secret",
+            SECRET,
+            "--event",
+            "error_occurred",
+            "--max-attempts",
+            "1",
+            "--dead-letters",
+            &unwritable.to_string_lossy(),
+        ],
+        b"",
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("EVENT LOST"), "{stderr}");
+    assert!(stderr.contains("could not be written"), "{stderr}");
+    assert!(stdout.contains("lost error_occurred"), "{stdout}");
+    assert!(!stdout.contains("kept in"), "{stdout}");
+    // kept is exit code 1; the codes are documented
+    let help = run(&["send", "--help"], b"");
+    let help = text(&help.stdout);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(
+        help.contains("3  not delivered and the dead letter could not be written"),
+        "{help}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn dead_letter_files_are_created_0600_and_wider_ones_get_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("mode");
+    let url = format!("http://127.0.0.1:{}/webhook", free_port());
+    let fresh = dir.join("fresh.jsonl");
+    let send = |file: &Path| {
+        run(
+            &[
+                "send",
+                "--url",
+                &url,
+                "--secret",
+                SECRET,
+                "--event",
+                "error_occurred",
+                "--max-attempts",
+                "1",
+                "--dead-letters",
+                &file.to_string_lossy(),
+            ],
+            b"",
+        )
+    };
+    let out = send(&fresh);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let wide = dir.join("wide.jsonl");
+    std::fs::write(&wide, "").unwrap();
+    std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = send(&wide);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: dead-letter file") && stderr.contains("mode 644"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&wide).unwrap().lines().count(),
+        1,
+        "still kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -425,6 +425,9 @@ impl JsonlDeadLetters {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(warning) = dead_letter_file_warning(&self.path) {
+            tracing::warn!("{warning}");
+        }
         let mut file = open_append(&self.path).map_err(|e| file_error(&self.path, e))?;
         file.write_all(line.as_bytes())
             .map_err(|e| file_error(&self.path, e))?;
@@ -438,6 +441,30 @@ impl DeadLetterSink for JsonlDeadLetters {
             .to_json_line()
             .map_err(|e| file_error(&self.path, e))?;
         self.store_line(&line)
+    }
+}
+
+/// A warning when the dead-letter file at `path` exists and is readable or
+/// writable by others than its owner (records hold header values, often
+/// credentials); `None` when it does not exist, or is owner-only, or on
+/// systems without Unix permissions.
+pub fn dead_letter_file_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "dead-letter file {} has mode {:o}: its records hold endpoint header values; make it readable by its owner only (chmod 600)",
+                path.display(),
+                mode & 0o777
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 

@@ -108,7 +108,7 @@ pub use clock::{
 pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
 pub use dead_letter::{
     Authenticity, DEAD_LETTER_VERSION, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters,
-    MemoryDeadLetters, read_dead_letters,
+    MemoryDeadLetters, dead_letter_file_warning, read_dead_letters,
 };
 pub use delivery::Delivery;
 pub use destination::{

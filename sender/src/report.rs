@@ -73,6 +73,12 @@ impl EndpointReport {
         self.outcome == Outcome::Delivered
     }
 
+    /// Whether the delivery failed and its dead letter could not be stored:
+    /// the event is lost unless the caller keeps it.
+    pub fn is_lost(&self) -> bool {
+        !self.is_delivered() && !self.dead_lettered && self.dead_letter_error.is_some()
+    }
+
     /// Attempts after the first.
     pub fn retries(&self) -> u32 {
         u32::try_from(self.attempts.len().saturating_sub(1)).unwrap_or(u32::MAX)

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use megabot_webhook_sender::{
-    ConfigLoader, DestinationPolicy, RedeliverOptions, Redelivery, Sender, redact_url,
+    ConfigLoader, DestinationPolicy, RedeliverOptions, Redelivery, Sender,
+    dead_letter_file_warning, redact_url,
 };
 
 use crate::cmd::send::describe;
@@ -62,6 +63,9 @@ pub(crate) async fn run(args: RedeliverArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
+    if let Some(warning) = dead_letter_file_warning(&args.dead_letters) {
+        eprintln!("warning: {warning}");
+    }
     let options = RedeliverOptions::new()
         .accept_unauthenticated(args.accept_unauthenticated)
         .to_recorded_url(args.to_recorded_url)
