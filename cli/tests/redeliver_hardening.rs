@@ -258,3 +258,65 @@ fn dead_letter_files_are_created_0600_and_wider_ones_get_a_warning() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn url_passwords_are_never_printed_by_check_config_send_or_redeliver() {
+    const PASSWORD: &str = "hunter2-pa55";
+    let dir = temp_dir("password");
+    let port = free_port();
+    let url = format!("http://bot:{PASSWORD}@127.0.0.1:{port}/webhook");
+    let letters = dir.join("dead.jsonl");
+    let letters_arg = letters.to_string_lossy().into_owned();
+    let config = dir.join("mega-config.yaml");
+    std::fs::write(
+        &config,
+        format!("webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{url}\"\n"),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    let check = run(&["check-config", &config.to_string_lossy()], b"");
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    outputs.push(check);
+    let send = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "--secret",
+            SECRET,
+            "--event",
+            "error_occurred",
+            "--max-attempts",
+            "1",
+            "--dead-letters",
+            &letters_arg,
+        ],
+        b"",
+    );
+    assert_eq!(send.status.code(), Some(1), "{}", text(&send.stderr));
+    outputs.push(send);
+    for extra in [
+        &["--to-recorded-url"][..],
+        &["--config", &config.to_string_lossy()][..],
+    ] {
+        let mut args = vec![
+            "redeliver",
+            "--dead-letters",
+            &letters_arg,
+            "--secret",
+            SECRET,
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args, b"");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        outputs.push(out);
+    }
+    let mut printed = String::new();
+    for out in &outputs {
+        printed.push_str(&text(&out.stdout));
+        printed.push_str(&text(&out.stderr));
+    }
+    assert!(!printed.contains(PASSWORD), "{printed}");
+    assert!(printed.contains("bot:***@127.0.0.1"), "{printed}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
