@@ -55,7 +55,7 @@ enum Command {
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Deliver the records of a dead-letter file again.
     #[command(
-        after_help = "Example:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret"
+        after_help = "Examples:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --config mega-config.yaml\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret --to-recorded-url\n\nEach record's MAC is checked with the given secrets: tampered records, version-1 records (without --accept-unauthenticated), records for URLs that are not configured endpoints (without --to-recorded-url) and stale MegaBot-scheme letters (without --restamp) are not sent and stay in the file.\n\nExit codes: 0 every record delivered; 1 some record failed again or was refused (kept in the file), or another error; 2 usage error"
     )]
     Redeliver(cmd::redeliver::RedeliverArgs),
 }
