@@ -198,7 +198,7 @@ impl DeadLetter {
     /// [`Error::InvalidDelivery`] when `line` is not a record.
     pub fn from_json_line(line: &str) -> Result<DeadLetter, Error> {
         serde_json::from_str(line).map_err(|e| Error::InvalidDelivery {
-            message: format!("not a dead-letter record: {e}"),
+            message: format!("not a dead-letter record: {}", parse_message(&e)),
         })
     }
 
@@ -501,11 +501,39 @@ pub(crate) fn read_dead_letter_lines(path: &Path) -> Result<Vec<(DeadLetter, Str
         if line.trim().is_empty() {
             continue;
         }
-        let letter: DeadLetter = serde_json::from_str(&line)
-            .map_err(|e| file_error(path, format_args!("line {}: {e}", index + 1)))?;
+        let letter: DeadLetter = serde_json::from_str(&line).map_err(|e| {
+            file_error(
+                path,
+                format_args!("line {}: {}", index + 1, parse_message(&e)),
+            )
+        })?;
         letters.push((letter, line));
     }
     Ok(letters)
+}
+
+/// A record's parse error without the record's string values (a header
+/// value, often a credential, can be the value of the wrong type): serde's
+/// `string "..."` becomes `string "[redacted]"`.
+fn parse_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(at) = rest.find("string \"") {
+        let start = at + "string \"".len();
+        out.push_str(&rest[..start]);
+        // serde quotes the value with Debug-like escapes: its end is the
+        // last `"` before the `, expected` serde appends
+        let tail = &rest[start..];
+        let end = tail
+            .rfind("\", expected")
+            .or_else(|| tail.rfind('"'))
+            .unwrap_or(tail.len());
+        out.push_str("[redacted]");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(crate) fn file_error(path: &Path, error: impl fmt::Display) -> Error {
@@ -640,6 +668,13 @@ mod tests {
             error.to_string().contains("line 3: missing field"),
             "{error}"
         );
+        let leaky = good.replace(r#""attempts":5"#, r#""attempts":"token s3cr3t-value""#);
+        std::fs::write(&path, format!("{leaky}\n")).unwrap();
+        let error = read_dead_letters(&path).unwrap_err().to_string();
+        assert!(error.contains("line 1: invalid type: string"), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
+        let error = DeadLetter::from_json_line(&leaky).unwrap_err().to_string();
+        assert!(!error.contains("s3cr3t"), "{error}");
         let missing = read_dead_letters(dir.path().join("nope.jsonl")).unwrap_err();
         assert_eq!(missing.code(), "dead_letter");
     }
