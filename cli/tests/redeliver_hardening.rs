@@ -270,7 +270,9 @@ fn url_passwords_are_never_printed_by_check_config_send_or_redeliver() {
     let config = dir.join("mega-config.yaml");
     std::fs::write(
         &config,
-        format!("webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{url}\"\n"),
+        format!(
+            "webhooks:\n  secret_key: \"{SECRET}\"\n  endpoints:\n    - url: \"{url}\"\n      retry_policy:\n        max_attempts: 1\n"
+        ),
     )
     .unwrap();
     let mut outputs = Vec::new();
