@@ -13,6 +13,7 @@
 //! | `event_parse` | [`event_parse`] |
 //! | `guide_json` | [`guide_json`] |
 //! | `config_load` | [`config_load`] |
+//! | `dead_letter_record` | [`dead_letter_record`] |
 
 use chrono::{DateTime, Utc};
 use megabot_webhook_types::{Event, EventPayload, guide_json as writer};
@@ -32,6 +33,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("event_parse", event_parse),
     ("guide_json", guide_json),
     ("config_load", config_load),
+    ("dead_letter_record", dead_letter_record),
 ];
 
 /// The MegaBot secrets the targets use (two: key rotation).
@@ -405,4 +407,58 @@ pub fn config_load(data: &[u8]) {
         }
         _ => panic!("loading twice gave different outcomes"),
     }
+}
+
+/// The dead-letter keys of [`MEGABOT_SECRETS`].
+fn dead_letter_keys() -> [megabot_webhook_sender::DeadLetterKey; 2] {
+    MEGABOT_SECRETS.map(megabot_webhook_sender::DeadLetterKey::derive)
+}
+
+/// `dead_letter_record`: one JSON Lines dead-letter record (SPEC 9.14).
+/// Parsing never panics; a parsed record's MAC verification against
+/// [`MEGABOT_SECRETS`] is deterministic and survives re-serialisation,
+/// which round-trips to an equal record; sealing a record with a key makes
+/// it authentic for that key (unless its body cannot be decoded).
+pub fn dead_letter_record(data: &[u8]) {
+    use megabot_webhook_sender::{Authenticity, DeadLetter};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(letter) = DeadLetter::from_json_line(text) else {
+        return;
+    };
+    let keys = dead_letter_keys();
+    let verdict = letter.authenticity(&keys);
+    assert_eq!(verdict, letter.authenticity(&keys), "not deterministic");
+    if letter.version < 2 {
+        assert_eq!(verdict, Authenticity::Unauthenticated);
+    }
+    let _ = letter.delivery();
+    if let Ok(line) = letter.to_json_line() {
+        let again = DeadLetter::from_json_line(&line).expect("a written record parses");
+        assert_eq!(again, letter, "re-serialising does not round-trip");
+        assert_eq!(again.to_json_line().ok().as_deref(), Some(line.as_str()));
+        assert_eq!(again.authenticity(&keys), verdict);
+    }
+    let mut sealed = letter.clone();
+    sealed.seal(&keys[1]);
+    let expected = if sealed.mac_input().is_some() {
+        Authenticity::Authentic
+    } else {
+        Authenticity::Tampered
+    };
+    assert_eq!(sealed.authenticity(&keys[1..]), expected);
+    let _ = format!("{letter:?}");
+}
+
+/// Whether `data` is a dead-letter record authentic for [`MEGABOT_SECRETS`]
+/// (the corpus replay checks the seeds reach that path).
+pub fn dead_letter_record_authentic(data: &[u8]) -> bool {
+    std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| megabot_webhook_sender::DeadLetter::from_json_line(text).ok())
+        .is_some_and(|letter| {
+            letter.authenticity(&dead_letter_keys())
+                == megabot_webhook_sender::Authenticity::Authentic
+        })
 }

@@ -46,7 +46,7 @@ enum Command {
     Listen(cmd::listen::ListenArgs),
     /// Deliver one signed event, with retries, and report how it went.
     #[command(
-        after_help = "Examples:\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --event tool_execution_failed\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --file event.json"
+        after_help = "Examples:\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --event tool_execution_failed\n  megabot-webhook send --url http://127.0.0.1:3000/webhook --secret s3cret --file event.json\n\nExit codes:\n  0  delivered\n  1  not delivered; kept in the --dead-letters file (or no file was given), or another error\n  2  usage error\n  3  not delivered and the dead letter could not be written: the event is LOST"
     )]
     Send(cmd::send::SendArgs),
     /// Load a mega-config.yaml and show its endpoints, subscriptions, filters and warnings.
@@ -57,7 +57,7 @@ enum Command {
     CheckConfig(cmd::check_config::CheckConfigArgs),
     /// Deliver the records of a dead-letter file again.
     #[command(
-        after_help = "Example:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret"
+        after_help = "Examples:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --config mega-config.yaml\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret --to-recorded-url\n\nEach record's MAC is checked with the given secrets: tampered records, version-1 records (without --accept-unauthenticated), records for URLs that are not configured endpoints (without --to-recorded-url) and stale MegaBot-scheme letters (without --restamp) are not sent and stay in the file.\n\nExit codes: 0 every record delivered; 1 some record failed again or was refused (kept in the file), or another error; 2 usage error"
     )]
     Redeliver(cmd::redeliver::RedeliverArgs),
     /// Run the durable dispatcher and its registration API (token from MEGABOT_ADMIN_TOKEN).

@@ -179,10 +179,30 @@ fn redeliver_sends_the_dead_letters_once_the_receiver_is_up() {
         "dead letters hold no signing secret"
     );
 
-    let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
     let record: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
-    let moved = text.replace(&url, &listener.url);
-    std::fs::write(&letters, moved).unwrap();
+    assert_eq!(record["v"], 2, "{text}");
+    // the receiver comes up where the letter was headed (records are
+    // authenticated: moving one to another URL makes it `tampered`)
+    let mut listener = Listener::start_on(
+        &format!("127.0.0.1:{port}"),
+        &["--secret", SECRET, "--json"],
+    );
+    assert_eq!(listener.url, url);
+    // no --config: the recorded URL is no configured endpoint's
+    let refused = run(
+        &[
+            "redeliver",
+            "--dead-letters",
+            &letters_arg,
+            "--secret",
+            SECRET,
+        ],
+        b"",
+    );
+    let refused_out = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(1), "{refused_out}");
+    assert!(refused_out.contains("unknown_endpoint"), "{refused_out}");
+    assert_eq!(std::fs::read_to_string(&letters).unwrap(), text, "kept");
     let out = run(
         &[
             "redeliver",
@@ -190,6 +210,7 @@ fn redeliver_sends_the_dead_letters_once_the_receiver_is_up() {
             &letters_arg,
             "--secret",
             SECRET,
+            "--to-recorded-url",
         ],
         b"",
     );

@@ -10,13 +10,17 @@ use megabot_webhook_types::Event;
 
 use super::clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 use super::config_load::ConfigLoader;
-use super::dead_letter::{DeadLetter, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters};
+use super::dead_letter::{
+    Authenticity, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters,
+};
 use super::deliver::{Runtime, deliver};
 use super::delivery::Delivery;
 use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, Issue, Warning};
 use super::endpoint::{self, CompiledEndpoint};
 use super::metrics::{Metrics, MetricsSnapshot};
+use super::redact::redact_url;
+use super::redeliver::{RedeliverOptions, Redelivery, RefusalReason};
 use super::registry::{EndpointId, Registry};
 use super::report::{EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 use crate::Error;
@@ -53,6 +57,7 @@ pub struct Sender {
 struct Inner {
     enabled: bool,
     default_secrets: Vec<Secret>,
+    default_dead_letter_keys: Vec<DeadLetterKey>,
     registry: Registry,
     runtime: Runtime,
     metrics: Metrics,
@@ -196,6 +201,7 @@ impl SenderBuilder {
             inner: Arc::new(Inner {
                 enabled: compiled.enabled,
                 default_secrets: compiled.default_secrets,
+                default_dead_letter_keys: compiled.default_dead_letter_keys,
                 registry,
                 runtime: Runtime {
                     client,
@@ -366,7 +372,7 @@ impl Sender {
             dead_letter_error: None,
         };
         let letter = DeadLetter::new(
-            &endpoint.config,
+            endpoint,
             delivery,
             self.inner.runtime.clock.now().timestamp(),
             0,
@@ -427,6 +433,7 @@ impl Sender {
         let (compiled, warnings) = endpoint::compile_endpoint(
             endpoint,
             &self.inner.default_secrets,
+            &self.inner.default_dead_letter_keys,
             ENDPOINT_KEY,
             "webhooks.secret_key",
         )
@@ -474,44 +481,142 @@ impl Sender {
         self.inner.metrics.snapshot()
     }
 
-    /// Delivers a dead letter again (with a full set of attempts). The
-    /// endpoint is the registered one with the letter's URL when there is
-    /// one (current secrets and headers), else the endpoint as recorded,
-    /// signed with the config's `secret_key`. A failure goes to the
-    /// dead-letter sink again.
+    /// Delivers a dead letter again (with a full set of attempts), after the
+    /// checks of [`RedeliverOptions`] (see [`Sender::redeliver_with`]): its
+    /// MAC, its destination (a registered endpoint with the letter's URL,
+    /// whose current secrets and headers are used, or the URL as recorded
+    /// with `to_recorded_url`) and, for a MegaBot-scheme-only letter, the
+    /// age of its body timestamp. A failed delivery goes to the
+    /// dead-letter sink again; a refused letter is returned as it is.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidDelivery`] for a record without a usable body or one
-    /// that needs a Standard Webhooks secret no registered endpoint has;
-    /// [`Error::Config`] when the recorded endpoint is no longer valid.
-    pub async fn redeliver_letter(&self, letter: &DeadLetter) -> Result<EndpointReport, Error> {
-        let (report, failed) = self.redeliver_one(letter).await?;
-        let mut report = report;
-        if let Some(failed) = failed {
-            self.store_dead_letter(&mut report, &failed);
+    /// [`Error::DeadLetter`] when the sink cannot store a failure again.
+    pub async fn redeliver_letter(
+        &self,
+        letter: &DeadLetter,
+        options: &RedeliverOptions,
+    ) -> Result<Redelivery, Error> {
+        let (result, failed) = self.redeliver_one(letter, options).await;
+        let mut result = result;
+        if let (Some(failed), Redelivery::Attempted { report, .. }) = (failed, &mut result) {
+            self.store_dead_letter(report, &failed);
+            if let Some(error) = &report.dead_letter_error {
+                return Err(Error::DeadLetter {
+                    path: String::new(),
+                    message: error.clone(),
+                });
+            }
         }
-        Ok(report)
+        Ok(result)
     }
 
-    /// Redelivers without storing a failure; returns the updated letter of a
-    /// failed delivery.
+    /// The keys a letter to `url` may be sealed with: those of the
+    /// registered endpoint with that URL, then the default secrets'.
+    fn dead_letter_keys_for(&self, endpoint: Option<&CompiledEndpoint>) -> Vec<DeadLetterKey> {
+        let mut keys = endpoint
+            .map(|e| e.dead_letter_keys.clone())
+            .unwrap_or_default();
+        keys.extend(self.inner.default_dead_letter_keys.iter().cloned());
+        keys
+    }
+
+    /// Checks and redelivers without storing a failure; returns what
+    /// happened and, for a failed delivery, the new letter to keep.
     pub(crate) async fn redeliver_one(
         &self,
         letter: &DeadLetter,
-    ) -> Result<(EndpointReport, Option<DeadLetter>), Error> {
-        let delivery = letter.delivery()?;
-        let (id, endpoint) = match self.inner.registry.find_url(&letter.url) {
+        options: &RedeliverOptions,
+    ) -> (Redelivery, Option<DeadLetter>) {
+        let refused = |reason: RefusalReason| {
+            (
+                Redelivery::Refused {
+                    id: letter.id.clone(),
+                    url: redact_url(&letter.url).into_owned(),
+                    reason,
+                },
+                None,
+            )
+        };
+        let mut delivery = match letter.delivery() {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                return refused(RefusalReason::Invalid {
+                    message: error.to_string(),
+                });
+            }
+        };
+        let registered = self.inner.registry.find_url(&letter.url);
+        let keys = self.dead_letter_keys_for(registered.as_ref().map(|(_, e)| &**e));
+        match letter.authenticity(&keys) {
+            Authenticity::Authentic => {}
+            Authenticity::Unauthenticated if options.accept_unauthenticated => {}
+            Authenticity::Unauthenticated => return refused(RefusalReason::Unauthenticated),
+            Authenticity::Tampered => return refused(RefusalReason::Tampered),
+        }
+        let (id, endpoint) = match registered {
             Some((id, endpoint)) => (Some(id), endpoint),
+            None if !options.to_recorded_url => return refused(RefusalReason::UnknownEndpoint),
             None if letter.standard_webhooks => {
-                return Err(Error::InvalidDelivery {
+                return refused(RefusalReason::Invalid {
                     message: "the dead letter was signed with standard webhooks, and no registered endpoint with its url has the secret".to_owned(),
                 });
             }
-            None => (None, Arc::new(self.compile(&letter.endpoint_config())?.0)),
+            None => match self.compile(&letter.endpoint_config()) {
+                Ok((compiled, _)) => (None, Arc::new(compiled)),
+                Err(error) => {
+                    return refused(RefusalReason::Invalid {
+                        message: error.to_string(),
+                    });
+                }
+            },
         };
+        let mut restamped = None;
+        let now = self.inner.runtime.clock.now().timestamp();
+        let body_timestamp = delivery
+            .envelope()
+            .get("timestamp")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(|| delivery.timestamp());
+        let age = now.saturating_sub(body_timestamp);
+        // A Standard Webhooks endpoint is re-signed per attempt: never stale.
+        if endpoint.standard_secrets.is_empty() && age.abs() > STALE_AFTER_SECS {
+            if !options.restamp {
+                return refused(RefusalReason::Stale {
+                    timestamp: body_timestamp,
+                    age_secs: age,
+                });
+            }
+            match restamp(&delivery, now) {
+                Some(fresh) => {
+                    delivery = fresh;
+                    restamped = Some(now);
+                }
+                None => {
+                    return refused(RefusalReason::Invalid {
+                        message: "the dead letter is stale and its body is not an event envelope whose timestamp could be re-stamped".to_owned(),
+                    });
+                }
+            }
+        }
         let (report, failed) = deliver(&self.inner.runtime, &endpoint, id, &delivery).await;
         self.inner.metrics.record(&report);
-        Ok((report, failed))
+        (Redelivery::Attempted { report, restamped }, failed)
     }
+}
+
+/// The receivers' default tolerance (SPEC 4.1, 9.5 `stale_after`): a
+/// MegaBot-scheme-only letter whose body timestamp is further from now is
+/// refused by every receiver.
+pub(crate) const STALE_AFTER_SECS: i64 = 300;
+
+/// `delivery` with its envelope's `timestamp` set to `now` (key order kept,
+/// written as at publish); `None` when the body is not an envelope.
+fn restamp(delivery: &Delivery, now: i64) -> Option<Delivery> {
+    let mut value: serde_json::Value = serde_json::from_slice(delivery.body()).ok()?;
+    let object = value.as_object_mut()?;
+    object.get("timestamp")?;
+    object.insert("timestamp".to_owned(), now.into());
+    let fresh = Delivery::from_value(value).ok()?;
+    (fresh.id() == delivery.id() && fresh.event() == delivery.event()).then_some(fresh)
 }

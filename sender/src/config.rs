@@ -92,7 +92,10 @@ impl Default for WebhooksConfig {
 }
 
 /// One endpoint: where to send, which events, and how.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// `Debug` shows the URL without its password ([`redact_url`](crate::redact_url)),
+/// header names without values and no secret.
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     /// The endpoint's URL. `https://`, or `http://` to a loopback host or with
@@ -152,6 +155,24 @@ impl EndpointConfig {
             max_in_flight: None,
             rate_limit: None,
         }
+    }
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("url", &crate::redact_url(&self.url))
+            .field("events", &self.events)
+            .field("headers", &self.headers)
+            .field("filters", &self.filters)
+            .field("retry_policy", &self.retry_policy)
+            .field("secret", &self.secret)
+            .field("standard_webhooks", &self.standard_webhooks)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("timeout", &self.timeout)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
     }
 }
 

@@ -193,17 +193,23 @@ impl ConfigLoader {
                 .into());
             }
         };
-        env_expand::expand_tree(section, SECTION, &*self.env).map_err(|e| {
-            ConfigError::new(e.key, e.message)
-                .in_file(file)
-                .at(e.pos.line, e.pos.column)
-        })?;
+        // Values that came from `${VAR}` never appear in a message (they are
+        // often secrets): every message below is passed through `redact`.
+        let mut expanded = Vec::new();
+        env_expand::expand_tree_collecting(section, SECTION, &*self.env, &mut expanded).map_err(
+            |e| {
+                ConfigError::new(e.key, e.message)
+                    .in_file(file)
+                    .at(e.pos.line, e.pos.column)
+            },
+        )?;
+        let redact = |message: String| env_expand::redact_values(&message, &expanded);
         let config: WebhooksConfig = if section.kind == NodeKind::Null {
             WebhooksConfig::default()
         } else {
             node_de::from_node(section, SECTION).map_err(|e| {
                 let (pos, key) = e.site.unwrap_or((section.pos, SECTION.to_owned()));
-                ConfigError::new(key, e.message)
+                ConfigError::new(key, redact(e.message))
                     .in_file(file)
                     .at(pos.line, pos.column)
             })?
@@ -211,7 +217,7 @@ impl ConfigLoader {
         let index = PositionIndex::build(section, SECTION);
         let compiled = endpoint::compile_config(&config, SECTION).map_err(|issue| {
             let pos = index.find(&issue.key);
-            ConfigError::new(issue.key, issue.message)
+            ConfigError::new(issue.key, redact(issue.message))
                 .in_file(file)
                 .at(pos.line, pos.column)
         })?;
@@ -220,7 +226,7 @@ impl ConfigLoader {
             .into_iter()
             .map(|Issue { key, message }| {
                 let pos = index.find(&key);
-                Warning::new(key, message)
+                Warning::new(key, redact(message))
                     .in_file(file)
                     .at(pos.line, pos.column)
             })

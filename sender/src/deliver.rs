@@ -134,7 +134,7 @@ pub(crate) async fn deliver(
             "webhook delivery failed"
         );
         DeadLetter::new(
-            &endpoint.config,
+            endpoint,
             delivery,
             runtime.clock.now().timestamp(),
             u32::try_from(report.attempts.len()).unwrap_or(u32::MAX),

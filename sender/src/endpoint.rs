@@ -7,6 +7,7 @@ use crate::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 
+use super::dead_letter::DeadLetterKey;
 use super::diagnostic::{Issue, index_key, join_key};
 use super::filter::EventFilter;
 use super::request::compile_headers;
@@ -25,6 +26,9 @@ pub(crate) struct CompiledEndpoint {
     pub(crate) subscription: Subscription,
     pub(crate) filter: EventFilter,
     pub(crate) megabot_secrets: Vec<Secret>,
+    /// One per MegaBot secret, in order: the first seals dead letters, any
+    /// of them authenticates one (SPEC 9.14).
+    pub(crate) dead_letter_keys: Vec<DeadLetterKey>,
     pub(crate) standard_secrets: Vec<StandardSecret>,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
@@ -36,6 +40,7 @@ pub(crate) struct CompiledEndpoint {
 pub(crate) struct CompiledConfig {
     pub(crate) enabled: bool,
     pub(crate) default_secrets: Vec<Secret>,
+    pub(crate) default_dead_letter_keys: Vec<DeadLetterKey>,
     pub(crate) endpoints: Vec<CompiledEndpoint>,
     pub(crate) warnings: Vec<Issue>,
 }
@@ -46,6 +51,11 @@ pub(crate) fn compile_config(config: &WebhooksConfig, key: &str) -> Result<Compi
         Some(keys) => megabot_secrets(keys, &join_key(key, "secret_key"))?,
         None => Vec::new(),
     };
+    let default_dead_letter_keys = config
+        .secret_key
+        .as_ref()
+        .map(dead_letter_keys)
+        .unwrap_or_default();
     super::destination::parse_allowed_targets(config, key)?;
     let endpoints_key = join_key(key, "endpoints");
     let mut endpoints = Vec::with_capacity(config.endpoints.len());
@@ -55,6 +65,7 @@ pub(crate) fn compile_config(config: &WebhooksConfig, key: &str) -> Result<Compi
         let (compiled, endpoint_warnings) = compile_endpoint(
             endpoint,
             &default_secrets,
+            &default_dead_letter_keys,
             &endpoint_key,
             &join_key(key, "secret_key"),
         )?;
@@ -64,6 +75,7 @@ pub(crate) fn compile_config(config: &WebhooksConfig, key: &str) -> Result<Compi
     Ok(CompiledConfig {
         enabled: config.enabled,
         default_secrets,
+        default_dead_letter_keys,
         endpoints,
         warnings,
     })
@@ -74,6 +86,7 @@ pub(crate) fn compile_config(config: &WebhooksConfig, key: &str) -> Result<Compi
 pub(crate) fn compile_endpoint(
     config: &EndpointConfig,
     default_secrets: &[Secret],
+    default_dead_letter_keys: &[DeadLetterKey],
     key: &str,
     default_key: &str,
 ) -> Result<(CompiledEndpoint, Vec<Issue>), Issue> {
@@ -92,6 +105,16 @@ pub(crate) fn compile_endpoint(
         }
         None => default_secrets.to_vec(),
     };
+    let dead_letter_keys = match &config.secret {
+        Some(keys) => dead_letter_keys(keys),
+        None => default_dead_letter_keys.to_vec(),
+    };
+    if dead_letter_keys.len() != megabot_secrets.len() {
+        return Err(Issue::new(
+            key,
+            "internal error: dead-letter keys do not match the signing secrets",
+        ));
+    }
     let standard_secrets = match &config.standard_webhooks {
         Some(standard) if standard.enabled => {
             let secret_key = join_key(&join_key(key, "standard_webhooks"), "secret");
@@ -136,6 +159,7 @@ pub(crate) fn compile_endpoint(
             subscription,
             filter,
             megabot_secrets,
+            dead_letter_keys,
             standard_secrets,
             headers,
             timeout,
@@ -154,6 +178,13 @@ pub(crate) fn megabot_secrets(keys: &SecretKeys, key: &str) -> Result<Vec<Secret
             Secret::new(s.expose())
                 .map_err(|e| Issue::new(item_key(key, i, keys.len()), e.to_string()))
         })
+        .collect()
+}
+
+/// The dead-letter keys of `keys`, in order.
+pub(crate) fn dead_letter_keys(keys: &SecretKeys) -> Vec<DeadLetterKey> {
+    keys.iter()
+        .map(|s| DeadLetterKey::derive(s.expose()))
         .collect()
 }
 
@@ -223,7 +254,7 @@ mod tests {
     }
 
     fn issue(config: &EndpointConfig) -> Issue {
-        compile_endpoint(config, &[], "e", "webhooks.secret_key").unwrap_err()
+        compile_endpoint(config, &[], &[], "e", "webhooks.secret_key").unwrap_err()
     }
 
     #[test]
@@ -237,7 +268,7 @@ mod tests {
             "http://api.localhost./hook",
         ] {
             assert!(
-                compile_endpoint(&endpoint(url), &[], "e", "d").is_ok(),
+                compile_endpoint(&endpoint(url), &[], &[], "e", "d").is_ok(),
                 "{url}"
             );
         }
@@ -256,7 +287,7 @@ mod tests {
         }
         let mut insecure = endpoint("http://example.com/hook");
         insecure.allow_insecure_http = true;
-        assert!(compile_endpoint(&insecure, &[], "e", "d").is_ok());
+        assert!(compile_endpoint(&insecure, &[], &[], "e", "d").is_ok());
     }
 
     #[test]
@@ -266,8 +297,14 @@ mod tests {
             issue(&config).message,
             "no signing secret: set `webhooks.secret_key` or this endpoint's `secret`"
         );
-        let (compiled, _) =
-            compile_endpoint(&config, &[Secret::new("d").unwrap()], "e", "d").unwrap();
+        let (compiled, _) = compile_endpoint(
+            &config,
+            &[Secret::new("d").unwrap()],
+            &[DeadLetterKey::derive("d")],
+            "e",
+            "d",
+        )
+        .unwrap();
         assert_eq!(compiled.megabot_secrets.len(), 1);
         config.secret = Some(SecretKeys::many(["ok", ""]));
         assert_eq!(issue(&config).key, "e.secret[1]");

@@ -44,7 +44,18 @@ impl ExpandError {
 
 /// Expands every reference in `input`. `Ok(None)` when there is none, so
 /// that unchanged values are not copied.
+#[cfg(test)]
 pub(crate) fn expand(input: &str, env: EnvLookup<'_>) -> Result<Option<String>, ExpandError> {
+    expand_collecting(input, env, &mut Vec::new())
+}
+
+/// Expands every reference in `input` (`Ok(None)` when there is none),
+/// pushing each variable's substituted value onto `values`.
+fn expand_collecting(
+    input: &str,
+    env: EnvLookup<'_>,
+    values: &mut Vec<String>,
+) -> Result<Option<String>, ExpandError> {
     if !input.contains("${") {
         return Ok(None);
     }
@@ -58,7 +69,9 @@ pub(crate) fn expand(input: &str, env: EnvLookup<'_>) -> Result<Option<String>, 
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let end = tail.find('}').ok_or(ExpandError::Unterminated)?;
-            out.push_str(&resolve(&tail[..end], env)?);
+            let value = resolve(&tail[..end], env)?;
+            out.push_str(&value);
+            values.push(value);
             rest = &tail[end + 1..];
         } else {
             out.push('$');
@@ -103,12 +116,26 @@ pub(crate) struct TreeError {
 
 /// Expands every string value under `node` (whose key is `key`). An expanded
 /// value may then stand for a number or a boolean (`max_attempts: ${N}`).
+#[cfg(test)]
 pub(crate) fn expand_tree(node: &mut Node, key: &str, env: EnvLookup<'_>) -> Result<(), TreeError> {
+    expand_tree_collecting(node, key, env, &mut Vec::new())
+}
+
+/// As `expand_tree`, pushing every value that came from an expansion (each
+/// variable's value and each whole expanded string) onto `values`, so that
+/// later messages can redact them.
+pub(crate) fn expand_tree_collecting(
+    node: &mut Node,
+    key: &str,
+    env: EnvLookup<'_>,
+    values: &mut Vec<String>,
+) -> Result<(), TreeError> {
     let pos = node.pos;
     match &mut node.kind {
         NodeKind::Str { value, plain } => {
-            match expand(value, env) {
+            match expand_collecting(value, env, values) {
                 Ok(Some(expanded)) => {
+                    values.push(expanded.clone());
                     *value = expanded;
                     *plain = true;
                 }
@@ -123,16 +150,58 @@ pub(crate) fn expand_tree(node: &mut Node, key: &str, env: EnvLookup<'_>) -> Res
             }
             Ok(())
         }
-        NodeKind::Seq(items) => items
-            .iter_mut()
-            .enumerate()
-            .try_for_each(|(i, item)| expand_tree(item, &index_key(key, i), env)),
+        NodeKind::Seq(items) => items.iter_mut().enumerate().try_for_each(|(i, item)| {
+            expand_tree_collecting(item, &index_key(key, i), env, values)
+        }),
         NodeKind::Map(entries) => entries.iter_mut().try_for_each(|(k, v)| {
             let child = join_key(key, k.scalar_text().unwrap_or("?"));
-            expand_tree(v, &child, env)
+            expand_tree_collecting(v, &child, env, values)
         }),
         _ => Ok(()),
     }
+}
+
+/// `message` with every whole-token occurrence of each of `values` (those
+/// that came from `${VAR}` expansions) replaced by `[redacted]`. A token
+/// boundary is any character that is not alphanumeric or `_`, so that a
+/// short value such as `5` is not cut out of `50`.
+pub(crate) fn redact_values(message: &str, values: &[String]) -> String {
+    let mut sorted: Vec<&str> = values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.trim().is_empty())
+        .collect();
+    sorted.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    sorted.dedup();
+    let mut out = message.to_owned();
+    for value in sorted {
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let mut before: Option<char> = None;
+        while let Some(at) = rest.find(value) {
+            let prev = rest[..at].chars().next_back().or(before);
+            let next = rest[at + value.len()..].chars().next();
+            let starts_word = value.chars().next().is_some_and(word);
+            let ends_word = value.chars().next_back().is_some_and(word);
+            let bounded =
+                !((starts_word && prev.is_some_and(word)) || (ends_word && next.is_some_and(word)));
+            if bounded {
+                result.push_str(&rest[..at]);
+                result.push_str("[redacted]");
+                before = Some(']');
+                rest = &rest[at + value.len()..];
+            } else {
+                let step = at + rest[at..].chars().next().map_or(1, char::len_utf8);
+                result.push_str(&rest[..step]);
+                before = rest[..step].chars().next_back();
+                rest = &rest[step..];
+            }
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -200,6 +269,23 @@ mod tests {
             message.starts_with("environment variable `WEBHOOK_SECRET_KEY` is not set"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn expanded_values_are_redacted_as_whole_tokens() {
+        let values = vec!["sk_live_42".to_owned(), "5".to_owned(), String::new()];
+        assert_eq!(
+            redact_values(
+                r#"invalid type: string "sk_live_42", expected u32"#,
+                &values
+            ),
+            r#"invalid type: string "[redacted]", expected u32"#
+        );
+        assert_eq!(
+            redact_values("must be at most 50, not 5", &values),
+            "must be at most 50, not [redacted]"
+        );
+        assert_eq!(redact_values("xsk_live_42", &values), "xsk_live_42");
     }
 
     #[test]

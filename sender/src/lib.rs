@@ -97,6 +97,7 @@ mod error;
 mod filter;
 mod metrics;
 mod node_de;
+mod redact;
 mod redeliver;
 mod registry;
 mod report;
@@ -113,8 +114,8 @@ pub use clock::{
 };
 pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
 pub use dead_letter::{
-    DEAD_LETTER_VERSION, DeadLetter, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters,
-    read_dead_letters,
+    Authenticity, DEAD_LETTER_VERSION, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters,
+    MemoryDeadLetters, dead_letter_file_warning, read_dead_letters,
 };
 pub use delivery::Delivery;
 pub use destination::{
@@ -131,7 +132,8 @@ pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
 pub use filter::{EventFilter, FilterKind};
 pub use metrics::MetricsSnapshot;
-pub use redeliver::RedeliveryReport;
+pub use redact::redact_url;
+pub use redeliver::{RedeliverOptions, Redelivery, RedeliveryReport, RefusalReason};
 pub use registry::EndpointId;
 pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 pub use retry::{backoff_delay, parse_retry_after};

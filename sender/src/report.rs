@@ -1,5 +1,6 @@
 //! What happened to each delivery.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::filter::FilterKind;
@@ -42,7 +43,9 @@ pub enum Outcome {
 }
 
 /// The delivery of one event to one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the URL without its password ([`redact_url`](crate::redact_url)).
+#[derive(Clone, PartialEq, Eq)]
 pub struct EndpointReport {
     /// The registered endpoint, when it was one (not for [`Sender::deliver_to`](super::Sender::deliver_to)).
     pub endpoint: Option<EndpointId>,
@@ -68,10 +71,34 @@ pub struct EndpointReport {
     pub dead_letter_error: Option<String>,
 }
 
+impl fmt::Debug for EndpointReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointReport")
+            .field("endpoint", &self.endpoint)
+            .field("url", &crate::redact_url(&self.url))
+            .field("event", &self.event)
+            .field("delivery_id", &self.delivery_id)
+            .field("outcome", &self.outcome)
+            .field("attempts", &self.attempts)
+            .field("final_status", &self.final_status)
+            .field("error", &self.error)
+            .field("duration", &self.duration)
+            .field("dead_lettered", &self.dead_lettered)
+            .field("dead_letter_error", &self.dead_letter_error)
+            .finish()
+    }
+}
+
 impl EndpointReport {
     /// Whether the endpoint accepted the event.
     pub fn is_delivered(&self) -> bool {
         self.outcome == Outcome::Delivered
+    }
+
+    /// Whether the delivery failed and its dead letter could not be stored:
+    /// the event is lost unless the caller keeps it.
+    pub fn is_lost(&self) -> bool {
+        !self.is_delivered() && !self.dead_lettered && self.dead_letter_error.is_some()
     }
 
     /// Attempts after the first.
@@ -98,7 +125,9 @@ pub enum SkipReason {
 }
 
 /// An endpoint that did not get an event, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the URL without its password ([`redact_url`](crate::redact_url)).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Skipped {
     /// The endpoint.
     pub endpoint: EndpointId,
@@ -106,6 +135,16 @@ pub struct Skipped {
     pub url: String,
     /// Why.
     pub reason: SkipReason,
+}
+
+impl fmt::Debug for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Skipped")
+            .field("endpoint", &self.endpoint)
+            .field("url", &crate::redact_url(&self.url))
+            .field("reason", &self.reason)
+            .finish()
+    }
 }
 
 /// The delivery of one event to every registered endpoint.

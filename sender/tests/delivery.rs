@@ -765,11 +765,12 @@ async fn redelivery_from_the_dead_letter_file() {
     let broken = TestServer::start(vec![Reply::Status(500)]).await;
     let mut recovering = endpoint_with_attempts(&server.url, 3);
     recovering.headers.insert("Authorization", "token abc");
+    let event = event();
+    // now is the event's time: the MegaBot-scheme letter is not stale
     let setup = setup(
         vec![recovering, endpoint_with_attempts(&broken.url, 2)],
-        None,
+        Some(Arc::new(FixedClock(event.timestamp))),
     );
-    let event = event();
     let delivery = Delivery::from_event(&event).unwrap();
     let report = setup.sender.send(&event).await.unwrap();
     for report in &report.deliveries {

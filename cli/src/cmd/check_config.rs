@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use megabot_webhook_sender::config::{EndpointConfig, WebhooksConfig};
-use megabot_webhook_sender::{ConfigLoader, known_events_matching};
+use megabot_webhook_sender::{ConfigLoader, known_events_matching, redact_url};
 
 use crate::error::CliError;
 
@@ -56,7 +56,7 @@ fn summary(config: &WebhooksConfig) -> String {
 }
 
 fn endpoint_summary(out: &mut String, index: usize, endpoint: &EndpointConfig) {
-    let _ = writeln!(out, "\n[{}] {}", index + 1, endpoint.url);
+    let _ = writeln!(out, "\n[{}] {}", index + 1, redact_url(&endpoint.url));
     for pattern in &endpoint.events {
         let matched: Vec<&str> = known_events_matching(pattern)
             .iter()

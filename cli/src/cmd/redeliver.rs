@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use megabot_webhook_sender::{ConfigLoader, DestinationPolicy, Sender};
+use megabot_webhook_sender::{
+    ConfigLoader, DestinationPolicy, RedeliverOptions, Redelivery, Sender,
+    dead_letter_file_warning, redact_url,
+};
 
 use crate::cmd::send::describe;
 use crate::error::CliError;
@@ -22,9 +25,23 @@ pub(crate) struct RedeliverArgs {
         hide_env_values = true
     )]
     secrets: Vec<String>,
-    /// A mega-config.yaml whose endpoints and secrets sign the records.
+    /// A mega-config.yaml whose endpoints and secrets sign the records;
+    /// records are sent only to its endpoints (see --to-recorded-url).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Also send version-1 records, which carry no MAC and so cannot be
+    /// told from forged ones.
+    #[arg(long)]
+    accept_unauthenticated: bool,
+    /// Send a record whose URL is no configured endpoint's to the URL as
+    /// recorded (its MAC is checked with --secret / the config's secret_key).
+    #[arg(long)]
+    to_recorded_url: bool,
+    /// Re-stamp the envelope `timestamp` of stale MegaBot-scheme-only letters
+    /// (older than the receivers' 300 s tolerance) with now: a new delivery
+    /// of the same event id. Without it they are not sent and stay in the file.
+    #[arg(long)]
+    restamp: bool,
 }
 
 pub(crate) async fn run(args: RedeliverArgs) -> Result<ExitCode, CliError> {
@@ -46,12 +63,44 @@ pub(crate) async fn run(args: RedeliverArgs) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let report = sender.redeliver(&args.dead_letters).await?;
+    if let Some(warning) = dead_letter_file_warning(&args.dead_letters) {
+        eprintln!("warning: {warning}");
+    }
+    let options = RedeliverOptions::new()
+        .accept_unauthenticated(args.accept_unauthenticated)
+        .to_recorded_url(args.to_recorded_url)
+        .restamp(args.restamp);
+    let report = sender.redeliver_with(&args.dead_letters, &options).await?;
+    if report.recovered > 0 {
+        println!(
+            "recovered {} record(s) an interrupted redelivery had left beside {}",
+            report.recovered,
+            report.file.display()
+        );
+    }
     for result in &report.results {
         match result {
-            Ok(delivery) => println!("{}", describe(delivery)),
-            Err(why) => println!("skipped: {why}"),
+            Redelivery::Attempted { report, restamped } => {
+                if let Some(now) = restamped {
+                    println!(
+                        "restamped {} {}: envelope timestamp set to {now}, a new delivery of the same event id",
+                        report.event, report.delivery_id
+                    );
+                }
+                println!("{}", describe(report));
+            }
+            Redelivery::Refused { id, url, reason } => {
+                println!("{} {id} to {}: {reason}", reason.code(), redact_url(url));
+            }
+            _ => println!("skipped: unknown outcome"),
         }
+    }
+    let tampered = report.refused("tampered");
+    if tampered > 0 {
+        eprintln!(
+            "warning: {tampered} tampered record(s) refused and kept in {}",
+            report.file.display()
+        );
     }
     println!(
         "{} of {} delivered; {} still in {}",

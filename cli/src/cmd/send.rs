@@ -9,7 +9,9 @@ use clap::Args;
 use megabot_webhook_sender::config::{
     EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
 };
-use megabot_webhook_sender::{Delivery, DestinationPolicy, EndpointReport, Sender};
+use megabot_webhook_sender::{
+    Delivery, DestinationPolicy, EndpointReport, Sender, dead_letter_file_warning, redact_url,
+};
 use megabot_webhook_types::{EventName, examples};
 
 use crate::error::CliError;
@@ -39,7 +41,9 @@ pub(crate) struct SendArgs {
     /// Allow `http://` to a host that is not loopback.
     #[arg(long)]
     allow_insecure_http: bool,
-    /// Append the delivery to this JSON Lines file if it fails for good.
+    /// Append the delivery to this JSON Lines file if it fails for good
+    /// (created readable by its owner only). If it cannot be written the
+    /// event is lost: said on stderr, exit code 3.
     #[arg(long)]
     dead_letters: Option<PathBuf>,
 }
@@ -170,7 +174,7 @@ pub(crate) fn describe(report: &EndpointReport) -> String {
         "{verdict} {} {} to {}: {status}, {attempts} attempt{plural}, {} ms",
         report.event,
         report.delivery_id,
-        report.url,
+        redact_url(&report.url),
         report.duration.as_millis(),
     );
     if !report.is_delivered()
@@ -187,8 +191,19 @@ pub(crate) fn describe(report: &EndpointReport) -> String {
     line
 }
 
+/// Exit code of `send` when the delivery failed and its dead letter could not
+/// be written (documented in `send --help`).
+pub(crate) const EXIT_LOST: u8 = 3;
+
 pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     let delivery = delivery(&args)?;
+    if let Some(warning) = args
+        .dead_letters
+        .as_deref()
+        .and_then(dead_letter_file_warning)
+    {
+        eprintln!("warning: {warning}");
+    }
     let standard = args.standard_secret.as_deref();
     let sender = sender_for(&args.secret.secrets, args.dead_letters.as_ref())?;
     let endpoint = endpoint_for(
@@ -201,6 +216,25 @@ pub(crate) async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
     println!("{}", describe(&report));
     if let (Some(path), true) = (&args.dead_letters, report.dead_lettered) {
         println!("kept in {} for `megabot-webhook redeliver`", path.display());
+    }
+    if report.is_lost() {
+        let path = args
+            .dead_letters
+            .as_deref()
+            .map_or_else(String::new, |p| p.display().to_string());
+        let why = report
+            .dead_letter_error
+            .as_deref()
+            .unwrap_or("unknown error");
+        println!(
+            "lost {} {}: not delivered and not kept",
+            report.event, report.delivery_id
+        );
+        eprintln!(
+            "error: EVENT LOST: the delivery of {} {} failed and its dead letter could not be written to {path}: {why}",
+            report.event, report.delivery_id
+        );
+        return Ok(ExitCode::from(EXIT_LOST));
     }
     Ok(if report.is_delivered() {
         ExitCode::SUCCESS

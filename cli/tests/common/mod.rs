@@ -57,9 +57,14 @@ pub struct Listener {
 impl Listener {
     /// Starts `megabot-webhook listen --addr 127.0.0.1:0 <args>` and waits for its address.
     pub fn start(args: &[&str]) -> Listener {
+        Listener::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts `megabot-webhook listen --addr <addr> <args>` and waits for its address.
+    pub fn start_on(addr: &str, args: &[&str]) -> Listener {
         let mut child = bin()
             .arg("listen")
-            .args(["--addr", "127.0.0.1:0"])
+            .args(["--addr", addr])
             .args(args)
             .env_remove("MEGABOT_WEBHOOK_SECRET")
             .stdout(Stdio::piped())

@@ -47,7 +47,9 @@ use crate::config::{EndpointConfig, WebhooksConfig};
 use crate::{Error, Warning};
 
 use super::clock::{Clock, RandomSource, SystemClock, SystemRandom, TokioSleeper};
-use super::dead_letter::{DeadLetter, DeadLetterSink, JsonlDeadLetters, read_dead_letters};
+use super::dead_letter::{
+    Authenticity, DeadLetter, DeadLetterSink, JsonlDeadLetters, read_dead_letters,
+};
 use super::deliver::Runtime;
 use super::delivery::Delivery;
 use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
@@ -254,6 +256,7 @@ impl DispatcherBuilder {
             enabled: compiled.enabled,
             resolver: self.resolver,
             default_secrets: compiled.default_secrets,
+            default_dead_letter_keys: compiled.default_dead_letter_keys,
             endpoints: std::sync::RwLock::new(endpoints),
             runtime: Runtime {
                 client,
@@ -762,7 +765,7 @@ impl Dispatcher {
                     .or_else(|| record.dead_reason.clone())
                     .unwrap_or_default();
                 let letter = DeadLetter::new(
-                    &endpoint.compiled.config,
+                    &endpoint.compiled,
                     &delivery,
                     record.updated_at.timestamp(),
                     record.attempts,
@@ -782,23 +785,65 @@ impl Dispatcher {
     /// Stores the records of a JSON Lines dead-letter file as `dead`
     /// deliveries (reason `imported`, redeliverable) to the configured
     /// endpoint with the record's URL; returns how many were imported and
-    /// how many had no such endpoint (left out).
+    /// how many were left out (no such endpoint, tampered or version-1
+    /// records: see [`Dispatcher::import_dead_checked`]).
     ///
     /// # Errors
     ///
     /// [`Error::DeadLetter`] when the file cannot be read, [`Error::Store`].
     pub async fn import_dead(&self, path: impl AsRef<Path>) -> Result<(usize, usize), Error> {
+        let report = self.import_dead_checked(path, false).await?;
+        Ok((
+            report.imported,
+            report.unknown_endpoint + report.tampered + report.unauthenticated + report.invalid,
+        ))
+    }
+
+    /// As [`Dispatcher::import_dead`], saying why records were left out.
+    /// Each record's MAC is recomputed with the secrets of the configured
+    /// endpoint with its URL (and the config's `secret_key`): a mismatch is
+    /// refused and counted `tampered` (SPEC 9.14); version-1 records (no
+    /// MAC) are imported only with `accept_unauthenticated`. The file is
+    /// never changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadLetter`] when the file cannot be read, [`Error::Store`].
+    pub async fn import_dead_checked(
+        &self,
+        path: impl AsRef<Path>,
+        accept_unauthenticated: bool,
+    ) -> Result<ImportReport, Error> {
         let letters = read_dead_letters(path)?;
         let now = self.shared.runtime.clock.now();
         let mut rows = Vec::new();
-        let mut skipped = 0;
+        let mut report = ImportReport::default();
         let endpoints = self.shared.endpoint_list();
         for letter in &letters {
             let endpoint = endpoints
                 .iter()
                 .find(|e| e.compiled.config.url == letter.url);
-            let (Some(endpoint), Ok(delivery)) = (endpoint, letter.delivery()) else {
-                skipped += 1;
+            let Some(endpoint) = endpoint else {
+                report.unknown_endpoint += 1;
+                continue;
+            };
+            let mut keys = endpoint.compiled.dead_letter_keys.clone();
+            keys.extend(self.shared.default_dead_letter_keys.iter().cloned());
+            match letter.authenticity(&keys) {
+                Authenticity::Authentic => {}
+                Authenticity::Unauthenticated if accept_unauthenticated => {}
+                Authenticity::Unauthenticated => {
+                    report.unauthenticated += 1;
+                    continue;
+                }
+                Authenticity::Tampered => {
+                    tracing::warn!(id = %letter.id, "dead-letter record tampered: not imported");
+                    report.tampered += 1;
+                    continue;
+                }
+            }
+            let Ok(delivery) = letter.delivery() else {
+                report.invalid += 1;
                 continue;
             };
             let mut row = self.shared.new_record(&delivery, &endpoint.id, now);
@@ -809,10 +854,26 @@ impl Dispatcher {
             row.last_error = Some(letter.last_error.clone());
             rows.push(row);
         }
-        let imported = rows.len();
+        report.imported = rows.len();
         self.shared.store.insert(rows).await?;
-        Ok((imported, skipped))
+        Ok(report)
     }
+}
+
+/// What [`Dispatcher::import_dead_checked`] did with a file's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// Records stored as `dead` deliveries.
+    pub imported: usize,
+    /// Records whose URL is no configured endpoint's.
+    pub unknown_endpoint: usize,
+    /// Records whose MAC does not match (changed, or other secrets).
+    pub tampered: usize,
+    /// Version-1 records refused for want of `accept_unauthenticated`.
+    pub unauthenticated: usize,
+    /// Records without a usable body.
+    pub invalid: usize,
 }
 
 /// `record`'s delivery with its envelope's `timestamp` set to `now` (key
@@ -855,6 +916,7 @@ impl Shared {
         let (compiled, warnings) = endpoint::compile_endpoint(
             &config,
             &self.default_secrets,
+            &self.default_dead_letter_keys,
             "endpoint",
             "webhooks.secret_key",
         )
@@ -994,7 +1056,7 @@ mod tests {
         let mut config = crate::config::EndpointConfig::new("https://e.example/hook");
         config.secret = Some(crate::config::SecretKeys::one("s"));
         let check = |config: &crate::config::EndpointConfig| {
-            let (compiled, _) = endpoint::compile_endpoint(config, &[], "e", "d").unwrap();
+            let (compiled, _) = endpoint::compile_endpoint(config, &[], &[], "e", "d").unwrap();
             check_limits(&compiled, "webhooks.endpoints[0]")
         };
         assert_eq!(check(&config).unwrap(), (8, None));

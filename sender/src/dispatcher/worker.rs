@@ -29,6 +29,7 @@ pub(super) struct Shared {
     pub(super) resolver: Arc<dyn Resolver>,
     /// Signs for endpoints without a `secret` of their own.
     pub(super) default_secrets: Vec<megabot_webhook_verify::Secret>,
+    pub(super) default_dead_letter_keys: Vec<crate::dead_letter::DeadLetterKey>,
     /// Config endpoints first, then the ones added at run time.
     pub(super) endpoints: std::sync::RwLock<Vec<Arc<EndpointRuntime>>>,
     pub(super) runtime: Runtime,
