@@ -58,6 +58,9 @@ enum Command {
         after_help = "Example:\n  megabot-webhook redeliver --dead-letters webhook-dead-letters.jsonl --secret s3cret"
     )]
     Redeliver(cmd::redeliver::RedeliverArgs),
+    /// Generate Standard Webhooks Ed25519 keys (`v1a`).
+    #[command(after_help = "Example:\n  megabot-webhook keys generate")]
+    Keys(cmd::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Send(args) => block_on(cmd::send::run(args)),
         Command::CheckConfig(args) => cmd::check_config::run(args),
         Command::Redeliver(args) => block_on(cmd::redeliver::run(args)),
+        Command::Keys(args) => cmd::keys::run(args),
     };
     match outcome {
         Ok(code) => code,
