@@ -153,3 +153,44 @@ fn listen_with_public_keys_accepts_v1a_and_refuses_others() {
     let (status, _) = post(&listener.url, &tampered, "msg_v1a_4", now, &good);
     assert_eq!(status, 401);
 }
+
+#[test]
+fn sender_signing_with_whsk_reaches_listen_holding_only_the_whpk() {
+    use megabot_webhook_sender::config::{
+        EndpointConfig, SecretKeys, StandardWebhooksConfig, WebhooksConfig,
+    };
+    use megabot_webhook_sender::{Outcome, Sender};
+    use megabot_webhook_types::{EventName, examples};
+
+    let key = StandardSigningKey::from_seed(&[25; 32]);
+    let whpk = key.public_key().to_whpk_string();
+    let mut listener = Listener::start(&["--standard-public-key", &whpk, "--json"]);
+    let mut endpoint = EndpointConfig::new(listener.url.as_str());
+    endpoint.standard_webhooks = Some(StandardWebhooksConfig {
+        enabled: true,
+        secret: SecretKeys::default(),
+        signing_key: Some(key.to_whsk_string().as_str().into()),
+    });
+    let config = WebhooksConfig {
+        secret_key: Some(SecretKeys::one("megabot_secret_the_listener_lacks")),
+        endpoints: vec![endpoint],
+        ..WebhooksConfig::default()
+    };
+    let (sender, _) = Sender::new(config).unwrap();
+    let event = examples::example(EventName::ToolExecutionFailed);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(sender.send(&event)).unwrap();
+    assert_eq!(report.deliveries.len(), 1);
+    assert_eq!(
+        report.deliveries[0].outcome,
+        Outcome::Delivered,
+        "{report:?}"
+    );
+    let line: serde_json::Value = serde_json::from_str(&listener.next_line()).unwrap();
+    assert_eq!(line["scheme"], "standard-webhooks");
+    assert_eq!(line["id"], event.id.as_str());
+    assert_eq!(line["event"], "tool_execution_failed");
+}
