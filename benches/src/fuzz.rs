@@ -368,9 +368,14 @@ pub fn guide_json(data: &[u8]) {
 }
 
 /// The variables [`config_load`] expands, with their values.
-pub const CONFIG_ENV: [(&str, &str); 5] = [
+pub const CONFIG_ENV: [(&str, &str); 6] = [
     ("WEBHOOK_SECRET_KEY", "fuzz-secret-value-1"),
     ("WEBHOOK_OLD_SECRET_KEY", "fuzz-secret-value-0"),
+    // A `whsk_` test key (seed 0x5a × 32, as `V1A_SEED`) for `standard_webhooks.signing_key`.
+    (
+        "WEBHOOK_SIGNING_KEY",
+        "whsk_WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=",
+    ),
     ("GITHUB_TOKEN", "ghp_fuzz"),
     ("MAX_ATTEMPTS", "3"),
     ("MONITORING_URL", "https://monitoring.example.com/webhook"),
@@ -398,7 +403,7 @@ pub fn config_load(data: &[u8]) {
         (Ok(a), Ok(b)) => {
             let shown = format!("{:?}", a.config);
             assert_eq!(shown, format!("{:?}", b.config));
-            for (_, secret) in &CONFIG_ENV[..2] {
+            for (_, secret) in &CONFIG_ENV[..3] {
                 if !text.contains(secret) {
                     assert!(!shown.contains(secret), "Debug shows a secret: {shown}");
                 }
