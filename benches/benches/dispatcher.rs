@@ -108,7 +108,14 @@ impl RedisServer {
             .port();
         let dir = tempfile::tempdir().ok()?;
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "no", "--dir"])
             .arg(dir.path())
             .stdout(std::process::Stdio::null())
@@ -148,7 +155,11 @@ fn config(url: &str) -> WebhooksConfig {
 
 fn event(prefix: &str, i: u64) -> Event {
     let template = examples::example(EventName::ToolExecutionFailed);
-    Event::new(format!("evt_{prefix}_{i:08}"), chrono::Utc::now(), template.payload)
+    Event::new(
+        format!("evt_{prefix}_{i:08}"),
+        chrono::Utc::now(),
+        template.payload,
+    )
 }
 
 async fn dispatcher(url: &str, store: Arc<dyn DeliveryStore>) -> Arc<Dispatcher> {
@@ -176,7 +187,10 @@ async fn publish_all(dispatcher: &Arc<Dispatcher>, prefix: &str, count: u64) -> 
                     if i >= count {
                         break;
                     }
-                    let outcome = dispatcher.publish(&event(&prefix, i)).await.expect("publish");
+                    let outcome = dispatcher
+                        .publish(&event(&prefix, i))
+                        .await
+                        .expect("publish");
                     assert_eq!(outcome.deliveries.len(), 1);
                 }
             })
@@ -214,9 +228,7 @@ async fn delivered_rate(url: &str, store: Arc<dyn DeliveryStore>, prefix: &str) 
 }
 
 async fn sender_rate(url: &str) -> f64 {
-    let (sender, _) = Sender::builder(config(url))
-        .build()
-        .expect("sender");
+    let (sender, _) = Sender::builder(config(url)).build().expect("sender");
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
@@ -253,7 +265,10 @@ async fn arrival_receiver() -> (String, Arc<Mutex<HashMap<String, Instant>>>) {
         post(move |headers: HeaderMap| {
             let noted = noted.clone();
             async move {
-                if let Some(id) = headers.get("x-megabot-delivery").and_then(|v| v.to_str().ok()) {
+                if let Some(id) = headers
+                    .get("x-megabot-delivery")
+                    .and_then(|v| v.to_str().ok())
+                {
                     noted
                         .lock()
                         .expect("arrivals")
@@ -264,7 +279,9 @@ async fn arrival_receiver() -> (String, Arc<Mutex<HashMap<String, Instant>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     (format!("http://{addr}/webhook"), arrivals)

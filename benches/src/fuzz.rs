@@ -14,12 +14,19 @@
 //! | `guide_json` | [`guide_json`] |
 //! | `config_load` | [`config_load`] |
 //! | `dead_letter_record` | [`dead_letter_record`] |
+//! | `standard_v1a_keys` | [`standard_v1a_keys`] |
+//! | `standard_v1a_header` | [`standard_v1a_header`] |
 
 use chrono::{DateTime, Utc};
 use megabot_webhook_types::{Event, EventPayload, guide_json as writer};
-use megabot_webhook_verify::sign::{megabot_signature, standard_signature};
-use megabot_webhook_verify::signature::{verify_megabot_signature, verify_standard_signature};
-use megabot_webhook_verify::{Error, Secret, StandardSecret, Verifier};
+use megabot_webhook_verify::sign::{megabot_signature, standard_signature, standard_v1a_signature};
+use megabot_webhook_verify::signature::{
+    has_v1a_entry, verify_megabot_signature, verify_standard_signature,
+    verify_standard_v1a_signature,
+};
+use megabot_webhook_verify::{
+    Error, Secret, StandardPublicKey, StandardSecret, StandardSigningKey, Verifier,
+};
 use serde_json::Value;
 
 /// A fuzz target's check: panics when a property does not hold for the input.
@@ -34,6 +41,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("guide_json", guide_json),
     ("config_load", config_load),
     ("dead_letter_record", dead_letter_record),
+    ("standard_v1a_keys", standard_v1a_keys),
+    ("standard_v1a_header", standard_v1a_header),
 ];
 
 /// The MegaBot secrets the targets use (two: key rotation).
@@ -361,9 +370,14 @@ pub fn guide_json(data: &[u8]) {
 }
 
 /// The variables [`config_load`] expands, with their values.
-pub const CONFIG_ENV: [(&str, &str); 5] = [
+pub const CONFIG_ENV: [(&str, &str); 6] = [
     ("WEBHOOK_SECRET_KEY", "fuzz-secret-value-1"),
     ("WEBHOOK_OLD_SECRET_KEY", "fuzz-secret-value-0"),
+    // A `whsk_` test key (seed 0x5a × 32, as `V1A_SEED`) for `standard_webhooks.signing_key`.
+    (
+        "WEBHOOK_SIGNING_KEY",
+        "whsk_WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=",
+    ),
     ("GITHUB_TOKEN", "ghp_fuzz"),
     ("MAX_ATTEMPTS", "3"),
     ("MONITORING_URL", "https://monitoring.example.com/webhook"),
@@ -391,7 +405,7 @@ pub fn config_load(data: &[u8]) {
         (Ok(a), Ok(b)) => {
             let shown = format!("{:?}", a.config);
             assert_eq!(shown, format!("{:?}", b.config));
-            for (_, secret) in &CONFIG_ENV[..2] {
+            for (_, secret) in &CONFIG_ENV[..3] {
                 if !text.contains(secret) {
                     assert!(!shown.contains(secret), "Debug shows a secret: {shown}");
                 }
@@ -461,4 +475,188 @@ pub fn dead_letter_record_authentic(data: &[u8]) -> bool {
             letter.authenticity(&dead_letter_keys())
                 == megabot_webhook_sender::Authenticity::Authentic
         })
+}
+
+/// The Ed25519 seed of the `v1a` targets' signing key (a test key: never use it).
+pub const V1A_SEED: [u8; 32] = [0x5a; 32];
+
+/// `whsk_` and `whpk_` key parsing: the input is one line of text, tried as both.
+///
+/// Checks that parsing never panics; that a parsed secret key's `to_whsk_string`
+/// parses back to the same key, and signs what its public key verifies; that a parsed
+/// public key's `to_whpk_string` round-trips; that errors are `invalid_secret` /
+/// `invalid_public_key` and never repeat the input; and that `Debug` of a secret key
+/// never shows it.
+pub fn standard_v1a_keys(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match StandardSigningKey::parse(text) {
+        Ok(key) => {
+            let whsk = key.to_whsk_string();
+            let again = StandardSigningKey::parse(&whsk).expect("to_whsk_string parses");
+            assert_eq!(again.public_key(), key.public_key());
+            assert_eq!(*again.to_whsk_string(), *whsk);
+            assert!(!format!("{key:?}").contains(&whsk[5..]));
+            let signature = standard_v1a_signature(&key, "msg_fuzz", NOW, data);
+            let public = [key.public_key()];
+            assert_eq!(
+                verify_standard_v1a_signature(&public, "msg_fuzz", NOW, &signature, data).ok(),
+                Some(0)
+            );
+        }
+        Err(error) => {
+            assert_eq!(error.code(), "invalid_secret", "{error}");
+            assert_no_echo(&error, text);
+        }
+    }
+    match StandardPublicKey::parse(text) {
+        Ok(key) => {
+            let whpk = key.to_whpk_string();
+            assert_eq!(StandardPublicKey::parse(&whpk).ok(), Some(key));
+        }
+        Err(error) => {
+            assert_eq!(error.code(), "invalid_public_key", "{error}");
+            assert_no_echo(&error, text);
+        }
+    }
+}
+
+/// Error messages are fixed strings: none repeats the input's key text. Only key texts
+/// of 16 or more characters without whitespace are checked: no message holds such a run
+/// (its longest word is shorter), so a match can only be an echo.
+fn assert_no_echo(error: &Error, input: &str) {
+    let message = error.to_string();
+    let encoded = input.trim();
+    let encoded = encoded
+        .strip_prefix("whsk_")
+        .or_else(|| encoded.strip_prefix("whpk_"))
+        .unwrap_or(encoded);
+    if encoded.len() >= 16 && !encoded.contains(char::is_whitespace) {
+        assert!(!message.contains(encoded), "{message}");
+    }
+}
+
+/// `v1a` entries of `webhook-signature`: the input is `webhook-id`, `webhook-timestamp`
+/// and `webhook-signature` on three lines, then the body.
+///
+/// Checks that nothing panics; that the signature-only check verifies exactly when the
+/// header holds the correct `v1a,` entry (padded or not); that appending a correct entry
+/// always verifies (key rotation); and the decision rule: a verifier holding a `whsec_`
+/// and a public key decides by `v1a` when the header has a `v1a,` entry (an accepted
+/// delivery is then `asymmetric`), by `v1` otherwise.
+pub fn standard_v1a_header(data: &[u8]) {
+    standard_v1a_header_accepts(data);
+}
+
+/// [`standard_v1a_header`], telling whether the verifier accepted the delivery through a
+/// `v1a` entry (so that tests can check that the corpus reaches that path).
+pub fn standard_v1a_header_accepts(data: &[u8]) -> bool {
+    let mut parts = data.splitn(4, |&b| b == b'\n');
+    let (Some(id), Some(ts), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let body = parts.next().unwrap_or_default();
+    let (Ok(id), Ok(ts), Ok(signature)) = (
+        std::str::from_utf8(id),
+        std::str::from_utf8(ts),
+        std::str::from_utf8(signature),
+    ) else {
+        return false;
+    };
+    let key = StandardSigningKey::from_seed(&V1A_SEED);
+    let public = [key.public_key()];
+    let secret = standard_secret();
+    let verifier = Verifier::builder()
+        .standard_secret(secret.clone())
+        .standard_public_key(key.public_key())
+        .build()
+        .expect("verifier");
+    let headers = [
+        ("webhook-id", id),
+        ("webhook-timestamp", ts),
+        ("webhook-signature", signature),
+    ];
+    let full = verifier.verify_at(&headers, body, now());
+    let seconds = ts.trim().parse::<i64>().ok();
+    if let Ok(verified) = &full {
+        assert_eq!(
+            verified.asymmetric,
+            has_v1a_entry(signature),
+            "{signature:?}"
+        );
+        let seconds = seconds.expect("an accepted timestamp parses");
+        if verified.asymmetric {
+            assert!(verify_standard_v1a_signature(&public, id, seconds, signature, body).is_ok());
+        } else {
+            assert!(
+                verify_standard_signature(
+                    std::slice::from_ref(&secret),
+                    id,
+                    seconds,
+                    signature,
+                    body
+                )
+                .is_ok()
+            );
+        }
+    }
+    let accepted_v1a = full.as_ref().is_ok_and(|verified| verified.asymmetric);
+    let Some(seconds) = seconds else {
+        return accepted_v1a;
+    };
+    let only = verify_standard_v1a_signature(&public, id, seconds, signature, body);
+    if id.is_empty() {
+        assert!(matches!(only, Err(Error::MissingHeader { .. })));
+        return accepted_v1a;
+    }
+    let good = standard_v1a_signature(&key, id, seconds, body);
+    // The correct entry as written, padded or not, must verify; an entry that verifies
+    // must be the correct one up to its padding (the decoder accepts padding loosely,
+    // and the signature's bytes are the same).
+    let holds_good = signature
+        .split_ascii_whitespace()
+        .any(|entry| entry == good || entry == good.trim_end_matches('='));
+    let holds_good_up_to_padding = signature
+        .split_ascii_whitespace()
+        .any(|entry| entry.trim_end_matches('=') == good.trim_end_matches('='));
+    match &only {
+        Ok(index) => {
+            assert_eq!(*index, 0);
+            assert!(
+                holds_good_up_to_padding,
+                "verified without the correct entry: {signature:?}"
+            );
+        }
+        Err(error) => {
+            assert!(
+                !holds_good,
+                "refused the correct entry: {signature:?}: {error}"
+            );
+            assert!(matches!(
+                error,
+                Error::MalformedSignature | Error::SignatureMismatch
+            ));
+        }
+    }
+    // When v1a decides, the verifier's signature outcome is the v1a check's.
+    if has_v1a_entry(signature)
+        && let (Err(expected), Err(got)) = (&only, &full)
+        && got.is_signature_error()
+    {
+        assert_eq!(expected.code(), got.code(), "{signature:?}");
+    }
+    if has_v1a_entry(signature) && only.is_err() {
+        assert!(
+            full.is_err(),
+            "accepted a failing v1a header: {signature:?}"
+        );
+    }
+    let rotated = format!("{signature} {good}");
+    assert_eq!(
+        verify_standard_v1a_signature(&public, id, seconds, &rotated, body).ok(),
+        Some(0),
+        "{rotated:?}"
+    );
+    accepted_v1a
 }

@@ -41,6 +41,8 @@ fn every_target_has_a_replay_test() {
         "guide_json",
         "config_load",
         "dead_letter_record",
+        "standard_v1a_keys",
+        "standard_v1a_header",
     ];
     for (name, _) in TARGETS {
         assert!(tested.contains(name), "{name} has no replay test");
@@ -100,6 +102,16 @@ fn the_dead_letter_record_corpus_reaches_authentic_records() {
 }
 
 #[test]
+fn standard_v1a_keys() {
+    replay("standard_v1a_keys");
+}
+
+#[test]
+fn standard_v1a_header() {
+    replay("standard_v1a_header");
+}
+
+#[test]
 fn the_verify_request_corpus_reaches_acceptance() {
     // Guards against a corpus (or a clock constant) that only exercises refusals.
     let dir = corpus_dir("verify_request");
@@ -111,6 +123,21 @@ fn the_verify_request_corpus_reaches_acceptance() {
     assert!(
         accepted >= 5,
         "only {accepted} accepted deliveries in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn the_v1a_header_corpus_reaches_v1a_acceptance() {
+    let dir = corpus_dir("standard_v1a_header");
+    let accepted = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|entry| std::fs::read(entry.expect("entry").path()).expect("file"))
+        .filter(|data| megabot_webhook_benches::fuzz::standard_v1a_header_accepts(data))
+        .count();
+    assert!(
+        accepted >= 3,
+        "only {accepted} deliveries accepted through v1a in {}",
         dir.display()
     );
 }

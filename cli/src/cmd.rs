@@ -2,6 +2,7 @@
 
 pub(crate) mod check_config;
 pub(crate) mod demo;
+pub(crate) mod keys;
 pub(crate) mod listen;
 pub(crate) mod publish;
 pub(crate) mod redeliver;

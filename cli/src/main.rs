@@ -71,6 +71,9 @@ enum Command {
         after_help = "Examples:\n  megabot-webhook publish --event error_occurred\n  megabot-webhook publish --url http://127.0.0.1:3000 --file event.json"
     )]
     Publish(cmd::publish::PublishArgs),
+    /// Generate Standard Webhooks Ed25519 keys (`v1a`).
+    #[command(after_help = "Example:\n  megabot-webhook keys generate")]
+    Keys(cmd::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Redeliver(args) => block_on(cmd::redeliver::run(args)),
         Command::Serve(args) => block_on(cmd::serve::run(args)),
         Command::Publish(args) => block_on(cmd::publish::run(args)),
+        Command::Keys(args) => cmd::keys::run(args),
     };
     match outcome {
         Ok(code) => code,

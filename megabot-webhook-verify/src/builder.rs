@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::replay::ReplayGuard;
 use crate::replay::memory::MemoryReplayGuard;
 use crate::verifier::Inner;
-use crate::{Error, Scheme, Secret, StandardSecret, Verifier};
+use crate::{Error, Scheme, Secret, StandardPublicKey, StandardSecret, Verifier};
 
 /// Default tolerance for timestamps in the past and in the future.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -26,6 +26,7 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 pub struct VerifierBuilder {
     megabot: Vec<Secret>,
     standard: Vec<StandardSecret>,
+    public: Vec<StandardPublicKey>,
     accept_megabot: bool,
     accept_standard: bool,
     tolerance_past: Duration,
@@ -47,6 +48,7 @@ impl VerifierBuilder {
         VerifierBuilder {
             megabot: Vec::new(),
             standard: Vec::new(),
+            public: Vec::new(),
             accept_megabot: true,
             accept_standard: true,
             tolerance_past: DEFAULT_TOLERANCE,
@@ -67,6 +69,18 @@ impl VerifierBuilder {
     /// Adds a Standard Webhooks secret (repeatable, like [`Self::megabot_secret`]).
     pub fn standard_secret(mut self, secret: StandardSecret) -> Self {
         self.standard.push(secret);
+        self
+    }
+
+    /// Adds a Standard Webhooks Ed25519 public key (`whpk_`) that checks `v1a` entries;
+    /// repeatable for key rotation (every entry is checked against every key).
+    ///
+    /// When the verifier holds public keys and a delivery's `webhook-signature` has a
+    /// `v1a,` entry, `v1a` decides and `v1,` entries are not consulted; otherwise `v1,`
+    /// entries decide against the [`Self::standard_secret`]s. A verifier with public
+    /// keys alone holds nothing that can sign.
+    pub fn standard_public_key(mut self, key: StandardPublicKey) -> Self {
+        self.public.push(key);
         self
     }
 
@@ -127,7 +141,8 @@ impl VerifierBuilder {
     /// Fails with [`Error::NoSecret`] when no accepted scheme has a secret.
     pub fn build(self) -> Result<Verifier, Error> {
         let megabot_usable = self.accept_megabot && !self.megabot.is_empty();
-        let standard_usable = self.accept_standard && !self.standard.is_empty();
+        let standard_usable =
+            self.accept_standard && !(self.standard.is_empty() && self.public.is_empty());
         if !megabot_usable && !standard_usable {
             return Err(Error::NoSecret);
         }
@@ -137,6 +152,11 @@ impl VerifierBuilder {
         Ok(Verifier::from_inner(Inner {
             megabot: if self.accept_megabot {
                 self.megabot
+            } else {
+                Vec::new()
+            },
+            public: if self.accept_standard {
+                self.public
             } else {
                 Vec::new()
             },

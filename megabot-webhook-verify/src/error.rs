@@ -98,6 +98,13 @@ pub enum Error {
         /// Why the secret was refused (never the secret itself).
         reason: &'static str,
     },
+
+    /// A Standard Webhooks public key (`whpk_`) could not be used.
+    #[error("invalid public key: {reason}")]
+    InvalidPublicKey {
+        /// Why the key was refused (never the key itself).
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -131,6 +138,7 @@ impl Error {
             Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
             Error::NoSecret => "no_secret",
             Error::InvalidSecret { .. } => "invalid_secret",
+            Error::InvalidPublicKey { .. } => "invalid_public_key",
         }
     }
 
@@ -153,7 +161,7 @@ impl Error {
             Error::ReplayInFlight => 409,
             Error::DuplicateDelivery => 200,
             Error::ReplayStoreFull | Error::ReplayStoreUnavailable { .. } => 503,
-            Error::NoSecret | Error::InvalidSecret { .. } => 500,
+            Error::NoSecret | Error::InvalidSecret { .. } | Error::InvalidPublicKey { .. } => 500,
         }
     }
 
@@ -208,6 +216,7 @@ mod tests {
             Error::replay_store_unavailable(std::io::Error::other("connection refused")),
             Error::NoSecret,
             Error::InvalidSecret { reason: "empty" },
+            Error::InvalidPublicKey { reason: "empty" },
         ]
     }
 

@@ -57,6 +57,7 @@
 //! # Re-exports
 //!
 //! [`Verifier`], [`VerifierBuilder`], [`Verified`], [`Authenticated`], [`Secret`], [`StandardSecret`],
+//! [`StandardSigningKey`], [`StandardPublicKey`],
 //! [`Scheme`], [`Headers`], [`Error`], [`ReplayGuard`], [`Claim`], [`ClaimOutcome`],
 //! [`MemoryReplayGuard`], the defaults [`DEFAULT_TOLERANCE`], [`DEFAULT_MAX_BODY_SIZE`] and
 //! [`DEFAULT_REPLAY_CAPACITY`], and the event type [`Event`] from `megabot-webhook-types`.
@@ -66,6 +67,7 @@ pub mod dangerous;
 mod error;
 mod freshness;
 mod headers;
+mod keys;
 #[cfg(feature = "redis")]
 mod redis_guard;
 pub mod replay;
@@ -81,6 +83,7 @@ pub use builder::{
 };
 pub use error::Error;
 pub use headers::Headers;
+pub use keys::{StandardPublicKey, StandardSigningKey};
 pub use megabot_webhook_types::Event;
 #[cfg(feature = "redis")]
 pub use redis_guard::{

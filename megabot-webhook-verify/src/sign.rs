@@ -6,8 +6,9 @@
 use base64::Engine as _;
 use hmac::Mac;
 
+use crate::keys::SIGNATURE_LEN;
 use crate::secret::HmacSha256;
-use crate::{Secret, StandardSecret};
+use crate::{Secret, StandardSecret, StandardSigningKey};
 
 /// Length of an HMAC-SHA256 tag in bytes.
 pub(crate) const TAG_LEN: usize = 32;
@@ -17,6 +18,9 @@ pub(crate) const MEGABOT_PREFIX: &str = "sha256=";
 
 /// The prefix of a Standard Webhooks version 1 signature entry.
 pub(crate) const STANDARD_PREFIX: &str = "v1,";
+
+/// The prefix of a Standard Webhooks asymmetric (Ed25519) signature entry.
+pub(crate) const STANDARD_V1A_PREFIX: &str = "v1a,";
 
 /// The `X-MegaBot-Signature` value for `body`: `sha256=<64 lowercase hex>`.
 ///
@@ -70,6 +74,65 @@ pub fn standard_signatures(
         push_standard_entry(&mut out, secret, id, timestamp, body);
     }
     out
+}
+
+/// The `webhook-signature` entry for an asymmetric Standard Webhooks delivery:
+/// `v1a,<base64>` of the Ed25519 signature over `{id}.{timestamp}.{body}`.
+///
+/// Join it with a space to [`standard_signature`]'s value to send both schemes.
+pub fn standard_v1a_signature(
+    key: &StandardSigningKey,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let mut out = String::with_capacity(STANDARD_V1A_PREFIX.len() + 88);
+    push_standard_v1a_entry(&mut out, key, id, timestamp, body);
+    out
+}
+
+/// The `v1a,` entries of several keys (key rotation on the sender's side), separated by
+/// single spaces, in the order given.
+pub fn standard_v1a_signatures(
+    keys: &[StandardSigningKey],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let mut out = String::with_capacity(keys.len() * (STANDARD_V1A_PREFIX.len() + 89));
+    for (index, key) in keys.iter().enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        push_standard_v1a_entry(&mut out, key, id, timestamp, body);
+    }
+    out
+}
+
+fn push_standard_v1a_entry(
+    out: &mut String,
+    key: &StandardSigningKey,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) {
+    let signature: [u8; SIGNATURE_LEN] = key.sign(&signed_content(id, timestamp, body));
+    out.push_str(STANDARD_V1A_PREFIX);
+    base64::engine::general_purpose::STANDARD.encode_string(signature, out);
+}
+
+/// The Standard Webhooks signed content `{id}.{timestamp}.{body}` in one buffer (Ed25519
+/// needs the whole message).
+pub(crate) fn signed_content(id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let timestamp = format_i64(timestamp, &mut digits);
+    let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+    content.extend_from_slice(id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(timestamp);
+    content.push(b'.');
+    content.extend_from_slice(body);
+    content
 }
 
 fn push_megabot_entry(out: &mut String, secret: &Secret, body: &[u8]) {

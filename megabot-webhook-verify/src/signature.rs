@@ -7,8 +7,12 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::sign::{MEGABOT_PREFIX, STANDARD_PREFIX, TAG_LEN, megabot_tag, standard_tag};
-use crate::{Error, Secret, StandardSecret};
+use crate::keys::SIGNATURE_LEN;
+use crate::sign::{
+    MEGABOT_PREFIX, STANDARD_PREFIX, STANDARD_V1A_PREFIX, TAG_LEN, megabot_tag, signed_content,
+    standard_tag,
+};
+use crate::{Error, Secret, StandardPublicKey, StandardSecret};
 
 /// Checks an `X-MegaBot-Signature` value against the raw body.
 ///
@@ -52,6 +56,82 @@ pub fn verify_standard_signature(
         .iter()
         .map(|secret| standard_tag(secret, id, timestamp, body));
     match_any(tags, || standard_candidates(header))
+}
+
+/// Checks the `v1a,` (Ed25519) entries of a `webhook-signature` value against
+/// `{id}.{timestamp}.{body}`, with strict verification.
+///
+/// The value is trimmed and split on whitespace; each `v1a,` entry whose base64 (padded
+/// or not) decodes to 64 bytes is a candidate, other entries (such as `v1,`) are
+/// skipped. Every candidate is checked against every key. Returns the index in
+/// `public_keys` of the first key that verified a candidate.
+///
+/// Errors: [`Error::MissingHeader`] when `id` is empty, [`Error::MalformedSignature`]
+/// when no entry is a candidate, [`Error::SignatureMismatch`] when none verifies (also
+/// when `public_keys` is empty).
+pub fn verify_standard_v1a_signature(
+    public_keys: &[StandardPublicKey],
+    id: &str,
+    timestamp: i64,
+    header: &str,
+    body: &[u8],
+) -> Result<usize, Error> {
+    if id.is_empty() {
+        return Err(Error::MissingHeader {
+            name: megabot_webhook_types::headers::WEBHOOK_ID,
+        });
+    }
+    if v1a_candidates(header).next().is_none() {
+        return Err(Error::MalformedSignature);
+    }
+    if public_keys.is_empty() {
+        return Err(Error::SignatureMismatch);
+    }
+    let content = signed_content(id, timestamp, body);
+    let mut found = None;
+    // Every entry against every key; the signatures and keys are public, so an early
+    // exit would leak nothing, but checking all keeps the work independent of the match.
+    for (index, key) in public_keys.iter().enumerate() {
+        let mut matched = false;
+        for candidate in v1a_candidates(header) {
+            matched |= key.verify(&content, &candidate);
+        }
+        if matched && found.is_none() {
+            found = Some(index);
+        }
+    }
+    found.ok_or(Error::SignatureMismatch)
+}
+
+/// True when the header holds at least one entry that starts with `v1a,` (well-formed
+/// or not): with public keys configured, such a header is decided by `v1a` alone.
+pub fn has_v1a_entry(header: &str) -> bool {
+    header
+        .split_ascii_whitespace()
+        .any(|entry| entry.starts_with(STANDARD_V1A_PREFIX))
+}
+
+/// The well-formed `v1a,<base64 of 64 bytes>` entries of a Standard Webhooks header,
+/// decoded.
+fn v1a_candidates(header: &str) -> impl Iterator<Item = [u8; SIGNATURE_LEN]> + '_ {
+    use base64::Engine as _;
+    header.split_ascii_whitespace().filter_map(|entry| {
+        let encoded = entry.strip_prefix(STANDARD_V1A_PREFIX)?;
+        // 64 bytes are 86 or 88 characters; reject anything longer before decoding.
+        if encoded.len() > 88 {
+            return None;
+        }
+        let mut buf = [0u8; 66];
+        let len = crate::secret::BASE64_LENIENT
+            .decode_slice(encoded, &mut buf)
+            .ok()?;
+        if len != SIGNATURE_LEN {
+            return None;
+        }
+        let mut signature = [0u8; SIGNATURE_LEN];
+        signature.copy_from_slice(&buf[..SIGNATURE_LEN]);
+        Some(signature)
+    })
 }
 
 /// Compares every candidate with every tag without data-dependent branches and

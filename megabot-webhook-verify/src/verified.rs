@@ -14,8 +14,12 @@ pub struct Verified {
     /// The scheme whose signature was checked.
     pub scheme: Scheme,
     /// Which configured secret of that scheme matched (index in the order they were
-    /// added to the builder).
+    /// added to the builder); when `asymmetric`, which public key verified.
     pub secret_index: usize,
+    /// True when a `v1a` (Ed25519) entry decided: `secret_index` then indexes the
+    /// public keys given to
+    /// [`VerifierBuilder::standard_public_key`](crate::VerifierBuilder::standard_public_key).
+    pub asymmetric: bool,
     /// The replay key: the body's `id` (MegaBot scheme) or `webhook-id` (Standard Webhooks).
     pub delivery_id: String,
     /// The authenticated timestamp used for freshness: the body's `timestamp`

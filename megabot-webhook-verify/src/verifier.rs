@@ -9,7 +9,8 @@ use megabot_webhook_types::{Event, ParseError, headers};
 
 use crate::replay::{Claim, ClaimOutcome, ReplayGuard};
 use crate::{
-    Error, Headers, Scheme, Secret, StandardSecret, Verified, VerifierBuilder, freshness, signature,
+    Error, Headers, Scheme, Secret, StandardPublicKey, StandardSecret, Verified, VerifierBuilder,
+    freshness, signature,
 };
 
 /// A delivery whose size, signature and freshness were checked, and whose event was
@@ -23,8 +24,11 @@ pub struct Authenticated {
     /// The scheme whose signature was checked.
     pub scheme: Scheme,
     /// Which configured secret of that scheme matched (index in the order they were
-    /// added to the builder).
+    /// added to the builder); when `asymmetric`, which public key verified.
     pub secret_index: usize,
+    /// True when a `v1a` (Ed25519) entry decided: `secret_index` then indexes the
+    /// public keys given to [`VerifierBuilder::standard_public_key`].
+    pub asymmetric: bool,
     /// The replay key: the body's `id` (MegaBot scheme) or `webhook-id` (Standard
     /// Webhooks).
     pub delivery_id: String,
@@ -49,6 +53,7 @@ pub struct Verifier {
 pub(crate) struct Inner {
     pub(crate) megabot: Vec<Secret>,
     pub(crate) standard: Vec<StandardSecret>,
+    pub(crate) public: Vec<StandardPublicKey>,
     pub(crate) tolerance_past: Duration,
     pub(crate) tolerance_future: Duration,
     pub(crate) max_body_size: usize,
@@ -88,11 +93,14 @@ impl Verifier {
         &self.inner.replay_guard
     }
 
-    /// True when the scheme is accepted and has at least one secret.
+    /// True when the scheme is accepted and has at least one secret (for Standard
+    /// Webhooks, an HMAC secret or a public key).
     pub fn accepts(&self, scheme: Scheme) -> bool {
         match scheme {
             Scheme::MegaBot => !self.inner.megabot.is_empty(),
-            Scheme::StandardWebhooks => !self.inner.standard.is_empty(),
+            Scheme::StandardWebhooks => {
+                !self.inner.standard.is_empty() || !self.inner.public.is_empty()
+            }
         }
     }
 
@@ -108,8 +116,12 @@ impl Verifier {
 
     /// Verifies a delivery against the clock `now`, in SPEC 4.3's order: body size,
     /// scheme (Standard Webhooks when its `webhook-signature` header is present and the
-    /// verifier holds a Standard Webhooks secret, else MegaBot), signature over the raw
-    /// bytes, envelope, freshness.
+    /// verifier holds a Standard Webhooks secret or public key, else MegaBot), signature
+    /// over the raw bytes, envelope, freshness.
+    ///
+    /// Within Standard Webhooks: when the verifier holds public keys and the header has
+    /// a `v1a,` entry, the `v1a` entries decide and `v1,` entries are not consulted;
+    /// otherwise the `v1,` entries decide (SPEC 9.11).
     ///
     /// Time errors are reported only for authentic requests. The unsigned
     /// `X-MegaBot-Event`, `-Delivery` and `-Timestamp` headers are never used; when they
@@ -177,7 +189,7 @@ impl Verifier {
             });
         }
         if let Some(signature) = self.standard_header(headers) {
-            let (secret_index, id, timestamp) =
+            let (secret_index, asymmetric, id, timestamp) =
                 self.check_standard_signature(headers, signature, body)?;
             self.check_freshness(timestamp, now)?;
             let signed_at =
@@ -185,6 +197,7 @@ impl Verifier {
             Ok(Authenticated {
                 scheme: Scheme::StandardWebhooks,
                 secret_index,
+                asymmetric,
                 delivery_id: id.to_owned(),
                 signed_at,
                 expires_at: self.expires_at(signed_at, now),
@@ -197,6 +210,7 @@ impl Verifier {
             Ok(Authenticated {
                 scheme: Scheme::MegaBot,
                 secret_index,
+                asymmetric: false,
                 delivery_id,
                 signed_at,
                 expires_at: self.expires_at(signed_at, now),
@@ -207,7 +221,7 @@ impl Verifier {
     }
 
     fn standard_header<'h, H: Headers + ?Sized>(&self, headers: &'h H) -> Option<&'h str> {
-        if self.inner.standard.is_empty() {
+        if self.inner.standard.is_empty() && self.inner.public.is_empty() {
             return None;
         }
         headers.header(headers::WEBHOOK_SIGNATURE)
@@ -227,7 +241,7 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Verified, Error> {
-        let (secret_index, id, timestamp) =
+        let (secret_index, asymmetric, id, timestamp) =
             self.check_standard_signature(headers, signature, body)?;
         let event = parse(body)?;
         self.check_freshness(timestamp, now)?;
@@ -236,20 +250,21 @@ impl Verifier {
             event,
             scheme: Scheme::StandardWebhooks,
             secret_index,
+            asymmetric,
             delivery_id: id.to_owned(),
             signed_at,
             expires_at: self.expires_at(signed_at, now),
         })
     }
 
-    /// The Standard Webhooks headers and signature: the matching secret's index, the
-    /// `webhook-id` and the `webhook-timestamp`.
+    /// The Standard Webhooks headers and signature: the matching secret's (or public
+    /// key's) index, whether `v1a` decided, the `webhook-id` and the `webhook-timestamp`.
     fn check_standard_signature<'h, H: Headers + ?Sized>(
         &self,
         headers: &'h H,
         signature: &str,
         body: &[u8],
-    ) -> Result<(usize, &'h str, i64), Error> {
+    ) -> Result<(usize, bool, &'h str, i64), Error> {
         let inner = &*self.inner;
         let id = headers
             .header(headers::WEBHOOK_ID)
@@ -263,9 +278,19 @@ impl Verifier {
                 name: headers::WEBHOOK_TIMESTAMP,
             })?;
         let timestamp = freshness::parse_unix_seconds(timestamp)?;
+        if !inner.public.is_empty() && signature::has_v1a_entry(signature) {
+            let index = signature::verify_standard_v1a_signature(
+                &inner.public,
+                id,
+                timestamp,
+                signature,
+                body,
+            )?;
+            return Ok((index, true, id, timestamp));
+        }
         let secret_index =
             signature::verify_standard_signature(&inner.standard, id, timestamp, signature, body)?;
-        Ok((secret_index, id, timestamp))
+        Ok((secret_index, false, id, timestamp))
     }
 
     fn verify_megabot(
@@ -284,6 +309,7 @@ impl Verifier {
             event,
             scheme: Scheme::MegaBot,
             secret_index,
+            asymmetric: false,
             signed_at,
             expires_at: self.expires_at(signed_at, now),
         })
@@ -561,6 +587,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("megabot_secrets", &inner.megabot.len())
             .field("standard_secrets", &inner.standard.len())
+            .field("standard_public_keys", &inner.public.len())
             .field("tolerance_past", &inner.tolerance_past)
             .field("tolerance_future", &inner.tolerance_future)
             .field("max_body_size", &inner.max_body_size)

@@ -580,7 +580,10 @@ impl Sender {
             .unwrap_or_else(|| delivery.timestamp());
         let age = now.saturating_sub(body_timestamp);
         // A Standard Webhooks endpoint is re-signed per attempt: never stale.
-        if endpoint.standard_secrets.is_empty() && age.abs() > STALE_AFTER_SECS {
+        if endpoint.standard_secrets.is_empty()
+            && endpoint.standard_signing_key.is_none()
+            && age.abs() > STALE_AFTER_SECS
+        {
             if !options.restamp {
                 return refused(RefusalReason::Stale {
                     timestamp: body_timestamp,

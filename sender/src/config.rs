@@ -183,8 +183,16 @@ pub struct StandardWebhooksConfig {
     /// Whether the `webhook-*` headers are sent. Default `true`.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// The `whsec_...` secret(s); a list signs with each.
+    /// The `whsec_...` secret(s); a list signs with each (`v1,` entries). May be
+    /// left out when `signing_key` is set: the deliveries then carry `v1a` alone.
+    #[serde(default)]
     pub secret: SecretKeys,
+    /// The Ed25519 secret key (`whsk_...`, SPEC 9.11) that signs a `v1a,` entry on
+    /// every attempt, beside the `v1,` entries when `secret` is also set. Receivers
+    /// check it with the matching public key (`whpk_...`). `${VAR}` is expanded as in
+    /// every value; `Debug` never shows it.
+    #[serde(default)]
+    pub signing_key: Option<SecretString>,
 }
 
 fn default_true() -> bool {

@@ -64,6 +64,7 @@ pub(crate) async fn deliver(
         configured: &endpoint.headers,
         megabot: &endpoint.megabot_secrets,
         standard: &endpoint.standard_secrets,
+        standard_signing_key: endpoint.standard_signing_key.as_ref(),
     };
     let policy = &endpoint.policy;
     let max_delay = retry::seconds(policy.max_delay);

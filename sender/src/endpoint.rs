@@ -13,7 +13,7 @@ use super::filter::EventFilter;
 use super::request::compile_headers;
 use super::retry;
 use super::subscription::Subscription;
-use megabot_webhook_verify::{Secret, StandardSecret};
+use megabot_webhook_verify::{Secret, StandardSecret, StandardSigningKey};
 
 /// The longest per-attempt timeout accepted, in seconds (an hour).
 const MAX_TIMEOUT_SECS: f64 = 3_600.0;
@@ -30,6 +30,8 @@ pub(crate) struct CompiledEndpoint {
     /// of them authenticates one (SPEC 9.14).
     pub(crate) dead_letter_keys: Vec<DeadLetterKey>,
     pub(crate) standard_secrets: Vec<StandardSecret>,
+    /// The `whsk_` key that signs `v1a` entries (Standard Webhooks enabled only).
+    pub(crate) standard_signing_key: Option<StandardSigningKey>,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
     pub(crate) policy: RetryPolicy,
@@ -115,11 +117,27 @@ pub(crate) fn compile_endpoint(
             "internal error: dead-letter keys do not match the signing secrets",
         ));
     }
-    let standard_secrets = match &config.standard_webhooks {
+
+    let (standard_secrets, standard_signing_key) = match &config.standard_webhooks {
         Some(standard) if standard.enabled => {
-            let secret_key = join_key(&join_key(key, "standard_webhooks"), "secret");
-            nonempty(&standard.secret, &secret_key)?;
-            standard
+            let standard_key = join_key(key, "standard_webhooks");
+            let secret_key = join_key(&standard_key, "secret");
+            let signing_key = match &standard.signing_key {
+                Some(whsk) => Some(StandardSigningKey::parse(whsk.expose()).map_err(|e| {
+                    Issue::new(join_key(&standard_key, "signing_key"), e.to_string())
+                })?),
+                None => None,
+            };
+            if signing_key.is_none() {
+                if standard.secret.is_empty() {
+                    return Err(Issue::new(
+                        secret_key,
+                        "set `secret` (whsec_...), `signing_key` (whsk_...) or both",
+                    ));
+                }
+                nonempty(&standard.secret, &secret_key)?;
+            }
+            let secrets = standard
                 .secret
                 .iter()
                 .enumerate()
@@ -131,9 +149,10 @@ pub(crate) fn compile_endpoint(
                         )
                     })
                 })
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            (secrets, signing_key)
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), None),
     };
     let timeout_key = join_key(key, "timeout");
     let timeout =
@@ -161,6 +180,7 @@ pub(crate) fn compile_endpoint(
             megabot_secrets,
             dead_letter_keys,
             standard_secrets,
+            standard_signing_key,
             headers,
             timeout,
             policy: config.retry_policy,
@@ -312,6 +332,7 @@ mod tests {
         config.standard_webhooks = Some(StandardWebhooksConfig {
             enabled: true,
             secret: SecretKeys::one("whsec_%%%"),
+            signing_key: None,
         });
         let standard = issue(&config);
         assert_eq!(standard.key, "e.standard_webhooks.secret");

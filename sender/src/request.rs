@@ -6,7 +6,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::delivery::Delivery;
 use super::diagnostic::{Issue, join_key};
-use megabot_webhook_verify::{Secret, StandardSecret, sign};
+use megabot_webhook_verify::{Secret, StandardSecret, StandardSigningKey, sign};
 
 /// Headers the sender sets itself; an endpoint may not configure them.
 const RESERVED: [&str; 13] = [
@@ -61,6 +61,8 @@ pub(crate) struct RequestSigner<'a> {
     pub(crate) configured: &'a HeaderMap,
     pub(crate) megabot: &'a [Secret],
     pub(crate) standard: &'a [StandardSecret],
+    /// Signs a `v1a,` entry beside the `v1,` ones (SPEC 9.11).
+    pub(crate) standard_signing_key: Option<&'a StandardSigningKey>,
 }
 
 impl RequestSigner<'_> {
@@ -106,7 +108,7 @@ impl RequestSigner<'_> {
             self.delivery.timestamp().to_string(),
             false,
         );
-        if !self.standard.is_empty() {
+        if !self.standard.is_empty() || self.standard_signing_key.is_some() {
             let id = self.delivery.id();
             insert(&mut map, names::WEBHOOK_ID, id.to_owned(), false);
             insert(
@@ -115,7 +117,13 @@ impl RequestSigner<'_> {
                 attempt_time.to_string(),
                 false,
             );
-            let signature = sign::standard_signatures(self.standard, id, attempt_time, body);
+            let mut signature = sign::standard_signatures(self.standard, id, attempt_time, body);
+            if let Some(key) = self.standard_signing_key {
+                if !signature.is_empty() {
+                    signature.push(' ');
+                }
+                signature.push_str(&sign::standard_v1a_signature(key, id, attempt_time, body));
+            }
             insert(&mut map, names::WEBHOOK_SIGNATURE, signature, true);
         }
         map
@@ -168,6 +176,7 @@ mod tests {
             configured: &configured,
             megabot: &megabot,
             standard: &standard,
+            standard_signing_key: None,
         };
         let first = signer.headers(100);
         let second = signer.headers(160);
@@ -195,5 +204,53 @@ mod tests {
             sign::standard_signature(&standard[0], "evt_7", 160, b"{}")
         );
         assert!(first.get("x-megabot-signature").unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn v1a_entries_sit_beside_v1_and_are_signed_each_attempt() {
+        let delivery =
+            Delivery::new("chat_message_sent", "evt_8", 1_640_995_201, b"{}".to_vec()).unwrap();
+        let configured = HeaderMap::new();
+        let megabot = [Secret::new("a").unwrap()];
+        let standard = [StandardSecret::from_bytes(b"key").unwrap()];
+        let key = StandardSigningKey::from_seed(&[3; 32]);
+        let get = |map: &HeaderMap, name: &str| map.get(name).unwrap().to_str().unwrap().to_owned();
+        let both = RequestSigner {
+            delivery: &delivery,
+            configured: &configured,
+            megabot: &megabot,
+            standard: &standard,
+            standard_signing_key: Some(&key),
+        };
+        let first = both.headers(100);
+        let second = both.headers(160);
+        assert_eq!(
+            get(&first, "webhook-signature"),
+            format!(
+                "{} {}",
+                sign::standard_signature(&standard[0], "evt_8", 100, b"{}"),
+                sign::standard_v1a_signature(&key, "evt_8", 100, b"{}")
+            )
+        );
+        assert_eq!(
+            get(&second, "webhook-signature"),
+            format!(
+                "{} {}",
+                sign::standard_signature(&standard[0], "evt_8", 160, b"{}"),
+                sign::standard_v1a_signature(&key, "evt_8", 160, b"{}")
+            )
+        );
+        assert!(first.get("webhook-signature").unwrap().is_sensitive());
+        let alone = RequestSigner {
+            standard: &[],
+            ..both
+        };
+        let headers = alone.headers(100);
+        assert_eq!(get(&headers, "webhook-id"), "evt_8");
+        assert_eq!(get(&headers, "webhook-timestamp"), "100");
+        assert_eq!(
+            get(&headers, "webhook-signature"),
+            sign::standard_v1a_signature(&key, "evt_8", 100, b"{}")
+        );
     }
 }

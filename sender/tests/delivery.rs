@@ -20,7 +20,7 @@ use megabot_webhook_sender::{
     read_dead_letters,
 };
 use megabot_webhook_types::{Event, EventName, examples};
-use megabot_webhook_verify::{Scheme, Secret, StandardSecret, Verifier, sign};
+use megabot_webhook_verify::{Scheme, Secret, StandardSecret, StandardSigningKey, Verifier, sign};
 
 const SECRET: &str = "your_webhook_secret";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -558,6 +558,7 @@ async fn standard_webhooks_headers_are_signed_afresh_on_every_attempt() {
     config.standard_webhooks = Some(StandardWebhooksConfig {
         enabled: true,
         secret: SecretKeys::one(WHSEC),
+        signing_key: None,
     });
     let setup = setup(
         vec![config],
@@ -601,6 +602,64 @@ async fn standard_webhooks_headers_are_signed_afresh_on_every_attempt() {
         .collect();
     assert!(signatures[0] != signatures[1] && signatures[1] != signatures[2]);
     assert_not_lost(&report, &setup.dead_letters, &delivery);
+}
+
+#[tokio::test]
+async fn v1a_loopback_signed_with_whsk_verified_with_whpk_on_every_attempt() {
+    let server = TestServer::start(vec![Reply::Status(500), Reply::Status(200)]).await;
+    let key = StandardSigningKey::from_seed(&[42; 32]);
+    let mut config = endpoint(&server.url);
+    config.standard_webhooks = Some(StandardWebhooksConfig {
+        enabled: true,
+        secret: SecretKeys::one(WHSEC),
+        signing_key: Some(key.to_whsk_string().as_str().into()),
+    });
+    let setup = setup(
+        vec![config],
+        Some(Arc::new(SteppingClock(Mutex::new(1_700_000_000)))),
+    );
+    let event = event();
+    let delivery = Delivery::from_event(&event).unwrap();
+    let report = send_one(&setup, &event).await;
+    assert_eq!(report.outcome, Outcome::Delivered);
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    // The receiver holds only the public key: nothing that can sign.
+    let receiver = Verifier::builder()
+        .standard_public_key(key.public_key().to_whpk_string().parse().unwrap())
+        .build()
+        .unwrap();
+    let wrong = Verifier::builder()
+        .standard_public_key(StandardSigningKey::from_seed(&[43; 32]).public_key())
+        .build()
+        .unwrap();
+    let mut signatures = Vec::new();
+    for request in &received {
+        let timestamp: i64 = request
+            .header("webhook-timestamp")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let signature = request.header("webhook-signature").unwrap();
+        let entries: Vec<&str> = signature.split(' ').collect();
+        assert_eq!(entries.len(), 2, "{signature}");
+        assert!(entries[0].starts_with("v1,") && entries[1].starts_with("v1a,"));
+        let verified = receiver
+            .verify_at(&request.headers, &request.body, at(timestamp))
+            .unwrap();
+        assert_eq!(verified.scheme, Scheme::StandardWebhooks);
+        assert!(verified.asymmetric);
+        assert_eq!(verified.delivery_id, delivery.id());
+        assert_eq!(
+            wrong
+                .verify_at(&request.headers, &request.body, at(timestamp))
+                .unwrap_err()
+                .code(),
+            "signature_mismatch"
+        );
+        signatures.push(signature.to_owned());
+    }
+    assert_ne!(signatures[0], signatures[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

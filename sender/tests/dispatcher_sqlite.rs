@@ -307,6 +307,7 @@ async fn a_stale_megabot_delivery_goes_dead_and_standard_webhooks_ones_do_not() 
     signed.standard_webhooks = Some(StandardWebhooksConfig {
         enabled: true,
         secret: SecretKeys::one("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        signing_key: None,
     });
     let dispatcher = dispatcher(config(vec![endpoint(&megabot.url, 3, 0.0), signed]), store).await;
     dispatcher.start();

@@ -107,11 +107,12 @@ fn endpoint_summary(out: &mut String, index: usize, endpoint: &EndpointConfig) {
     if !names.is_empty() {
         let _ = writeln!(out, "    headers  {} (values not shown)", names.join(", "));
     }
-    if endpoint
-        .standard_webhooks
-        .as_ref()
-        .is_some_and(|s| s.enabled)
-    {
-        let _ = writeln!(out, "    signing  MegaBot + Standard Webhooks");
+    if let Some(standard) = endpoint.standard_webhooks.as_ref().filter(|s| s.enabled) {
+        let schemes = match (standard.secret.is_empty(), standard.signing_key.is_some()) {
+            (false, true) => "Standard Webhooks (v1 + v1a)",
+            (true, true) => "Standard Webhooks (v1a)",
+            _ => "Standard Webhooks",
+        };
+        let _ = writeln!(out, "    signing  MegaBot + {schemes}");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use megabot_webhook_adapters::Webhook;
-use megabot_webhook_verify::{Secret, StandardSecret, Verifier};
+use megabot_webhook_verify::{Secret, StandardPublicKey, StandardSecret, Verifier};
 
 use crate::error::CliError;
 use crate::serve::{self, Framework};
@@ -30,6 +30,14 @@ pub(crate) struct ListenArgs {
         hide_env_values = true
     )]
     standard_secrets: Vec<String>,
+    /// A Standard Webhooks Ed25519 public key (`whpk_...`) that checks `v1a` entries
+    /// (repeatable). When a delivery has a `v1a` entry, `v1a` decides.
+    #[arg(
+        long = "standard-public-key",
+        value_name = "WHPK",
+        env = "MEGABOT_WEBHOOK_STANDARD_PUBLIC_KEY"
+    )]
+    standard_public_keys: Vec<String>,
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
@@ -53,6 +61,16 @@ pub(crate) fn build_verifier(
     standard_secrets: &[String],
     tolerance: u64,
 ) -> Result<Verifier, CliError> {
+    build_verifier_with_public_keys(secrets, standard_secrets, &[], tolerance)
+}
+
+/// A verifier for the given secrets, Standard Webhooks public keys and tolerance.
+pub(crate) fn build_verifier_with_public_keys(
+    secrets: &[String],
+    standard_secrets: &[String],
+    public_keys: &[String],
+    tolerance: u64,
+) -> Result<Verifier, CliError> {
     let mut builder = Verifier::builder().tolerance(Duration::from_secs(tolerance));
     for secret in secrets {
         builder = builder.megabot_secret(Secret::new(secret.as_str())?);
@@ -60,9 +78,12 @@ pub(crate) fn build_verifier(
     for secret in standard_secrets {
         builder = builder.standard_secret(StandardSecret::parse(secret)?);
     }
-    if secrets.is_empty() && standard_secrets.is_empty() {
+    for key in public_keys {
+        builder = builder.standard_public_key(StandardPublicKey::parse(key)?);
+    }
+    if secrets.is_empty() && standard_secrets.is_empty() && public_keys.is_empty() {
         return Err(CliError::Usage(
-            "give at least one --secret or --standard-secret (or set MEGABOT_WEBHOOK_SECRET)"
+            "give at least one --secret, --standard-secret or --standard-public-key (or set MEGABOT_WEBHOOK_SECRET)"
                 .into(),
         ));
     }
@@ -98,17 +119,27 @@ fn human_line(hook: &Webhook, colour: bool) -> String {
         ("", "", "")
     };
     format!(
-        "{green}verified{reset} {} {} {dim}at {} via {} (secret {}){reset}\n  {dim}{data}{reset}",
+        "{green}verified{reset} {} {} {dim}at {} via {} ({} {}){reset}\n  {dim}{data}{reset}",
         event.name(),
         event.id,
         event.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
         hook.scheme(),
+        if hook.verified().asymmetric {
+            "v1a public key"
+        } else {
+            "secret"
+        },
         hook.secret_index() + 1,
     )
 }
 
 pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
-    let verifier = build_verifier(&args.secrets, &args.standard_secrets, args.tolerance)?;
+    let verifier = build_verifier_with_public_keys(
+        &args.secrets,
+        &args.standard_secrets,
+        &args.standard_public_keys,
+        args.tolerance,
+    )?;
     let json = args.json;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let handler: serve::Handler = Arc::new(move |hook: &Webhook| {

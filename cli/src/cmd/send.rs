@@ -116,6 +116,7 @@ pub(crate) fn endpoint_for(
         endpoint.standard_webhooks = Some(StandardWebhooksConfig {
             enabled: true,
             secret: SecretKeys::one(secret),
+            signing_key: None,
         });
     }
     endpoint

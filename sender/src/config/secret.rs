@@ -56,7 +56,9 @@ impl<'de> Deserialize<'de> for SecretString {
 /// One secret, or several during key rotation: `secret: "s"` or
 /// `secret: ["new", "old"]`. Deliveries carry one signature entry per secret,
 /// in this order.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The default is the empty list.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct SecretKeys(Vec<SecretString>);
 
 impl SecretKeys {

@@ -463,6 +463,7 @@ async fn attempt(
     let compiled = &endpoint.compiled;
     let stale_after = i64::try_from(shared.stale_after.as_secs()).unwrap_or(i64::MAX);
     if compiled.standard_secrets.is_empty()
+        && compiled.standard_signing_key.is_none()
         && now.timestamp().saturating_sub(record.event_timestamp) > stale_after
     {
         return settle_dead(shared, record, dead_reason::STALE).await;
@@ -486,6 +487,7 @@ async fn attempt(
         configured: &compiled.headers,
         megabot: &compiled.megabot_secrets,
         standard: &compiled.standard_secrets,
+        standard_signing_key: compiled.standard_signing_key.as_ref(),
     };
     let policy = &compiled.policy;
     let max_delay = retry::seconds(policy.max_delay);
