@@ -65,7 +65,7 @@ use ::actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, Re
 use megabot_webhook_verify::Verifier;
 
 use crate::headers::ActixHeaders;
-use crate::receive::handle;
+use crate::receive::handle_local;
 use crate::{Error, ErrorResponse, Webhook, trace};
 
 /// A resource at `path` answering `POST`: each delivery is verified and claimed, handed
@@ -146,7 +146,7 @@ macro_rules! impl_webhook_handler {
                         return error.error_response();
                     };
                     let respond_to = request.clone();
-                    handle(
+                    handle_local(
                         &verifier,
                         &ActixHeaders(request.headers()),
                         payload,

@@ -128,11 +128,18 @@
 //! |---|---|---|
 //! | unseen | whatever the handler answers | yes |
 //! | handled with a 2xx answer | `200 {"status":"duplicate"}` from then on | no |
-//! | answered non-2xx, panicked, or the request was dropped | released: the retry runs | — |
+//! | answered non-2xx or panicked | released: the retry runs | — |
 //! | in flight in another request | `409` with `Retry-After` | no |
 //! | unknown because the store is full or unreachable | `503` with `Retry-After` | no |
 //!
 //! A panicking handler is answered 500 `handler_panicked` after its claim is released.
+//!
+//! **A started handler runs to completion** (SPEC 9.4). "Started" means claimed: from
+//! then on the handler runs in a task of its own, and dropping the request (the sender's
+//! attempt timed out, the client disconnected) never cancels it. The claim stays in
+//! flight until the handler's own outcome settles it, so the sender's retry gets `409`
+//! meanwhile and `200 {"status":"duplicate"}` once the handler succeeded; cancelling the
+//! handler and releasing its claim would run it again on every retry.
 //!
 //! **No handler runs without its claim.** A [`Webhook`] exists only inside the piece
 //! that claimed it — `axum::webhook`, `actix_web::webhook`, `warp::webhook`,

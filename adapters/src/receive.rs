@@ -20,30 +20,99 @@ const CONTENT_ENCODING: &str = "content-encoding";
 const CONTENT_LENGTH: &str = "content-length";
 
 /// Receives a delivery and runs `handler` with it, exactly once per delivery id (SPEC
-/// 4.4): the [`Webhook`] is verified and claimed first; the handler's answer settles the
-/// claim by `status(&answer)` (2xx completes it, anything else releases it). A panicking
-/// handler releases the claim and yields [`Error::HandlerPanicked`]; dropping the
-/// returned future mid-handler releases the claim as well (the settlement's drop guard).
+/// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs in a
+/// task of its own ([`tokio::spawn`]) and its answer settles the claim by
+/// `status(&answer)` (2xx completes it, anything else releases it). A panicking handler
+/// releases the claim and yields [`Error::HandlerPanicked`].
+///
+/// Once claimed, the handler is started and runs to completion: dropping the returned
+/// future (the client gave up, the server dropped the request) does not cancel it, so
+/// the claim stays in flight until the handler's own outcome settles it and the sender's
+/// retry meanwhile gets `409`, then `200 duplicate`.
 ///
 /// Every refusal is logged here; the caller only turns the [`Error`] into its response.
-pub(crate) async fn handle<H, S, B, E, F, Fut>(
+pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     headers: &H,
     body: S,
     handler: F,
-    status: impl FnOnce(&Fut::Output) -> u16,
+    status: St,
 ) -> Result<Fut::Output, Error>
 where
     H: Headers + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
-    F: FnOnce(Webhook) -> Fut,
-    Fut: Future,
+    F: FnOnce(Webhook) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    St: FnOnce(&Fut::Output) -> u16 + Send + 'static,
 {
     let (webhook, claim) = receive(verifier, headers, body).await?;
+    let task = tokio::spawn(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+    ));
+    joined(task.await)
+}
+
+/// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): the
+/// handler runs in a task of its own on the current thread's `LocalSet`
+/// ([`tokio::task::spawn_local`]; actix-web runs every worker in one).
+#[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+pub(crate) async fn handle_local<H, S, B, E, F, Fut, St>(
+    verifier: &Verifier,
+    headers: &H,
+    body: S,
+    handler: F,
+    status: St,
+) -> Result<Fut::Output, Error>
+where
+    H: Headers + ?Sized,
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: Display,
+    F: FnOnce(Webhook) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+    St: FnOnce(&Fut::Output) -> u16 + 'static,
+{
+    let (webhook, claim) = receive(verifier, headers, body).await?;
+    let task = tokio::task::spawn_local(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+    ));
+    joined(task.await)
+}
+
+/// The handler task's result; a task that did not finish (aborted at runtime shutdown)
+/// counts as a failed handler. Its claim was released by the settlement's drop guard.
+fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    result.unwrap_or_else(|_| Err(Error::HandlerPanicked))
+}
+
+/// The handler task: runs the handler, catching a panic, and settles the claim by its
+/// outcome.
+async fn run_to_completion<F, Fut, St>(
+    verifier: Verifier,
+    claim: Claim,
+    webhook: Webhook,
+    handler: F,
+    status: St,
+) -> Result<Fut::Output, Error>
+where
+    F: FnOnce(Webhook) -> Fut,
+    Fut: Future,
+    St: FnOnce(&Fut::Output) -> u16,
+{
     let delivery_id = claim.id.clone();
-    let settlement = Settlement::new(verifier, claim);
+    let settlement = Settlement::new(&verifier, claim);
     // Calling the handler inside the caught future: a panic before its first await is
     // caught as well.
     match catch_panic(async move { handler(webhook).await }).await {

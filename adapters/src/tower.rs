@@ -12,7 +12,7 @@
 //! | answers 2xx | completed: copies are answered `200 {"status":"duplicate"}` |
 //! | answers anything else, or fails (`Err`) | released: MegaBot's retry runs |
 //! | panics | released; answered 500 `handler_panicked` |
-//! | is dropped mid-request (client gone) | released |
+//! | still runs when the request is dropped (client gone) | settled by its answer, as above: it runs to completion (SPEC 9.4) |
 //!
 //! Refusals are answered by the layer itself (401, 400, 413, 415, 409, 503 and
 //! `200 duplicate`, SPEC 4.5) with a JSON body; the response body type must therefore be

@@ -48,8 +48,9 @@ use crate::{Error, ErrorResponse, Webhook};
 
 /// A `POST` filter that extracts a verified, claimed [`Webhook`], calls `handler` with
 /// it, and settles the claim by the reply's status: 2xx marks the delivery done, any
-/// other status, a panic (answered 500 `handler_panicked`) or a dropped request releases
-/// it so that the sender's retry runs.
+/// other status or a panic (answered 500 `handler_panicked`) releases it so that the
+/// sender's retry runs. The handler runs to completion in its own task even when the
+/// request is dropped (SPEC 9.4).
 ///
 /// Verification and claim failures are answered directly (status, `Retry-After` and the
 /// `{"error":..,"message":..}` body of SPEC 4.5; `200 {"status":"duplicate"}` for a

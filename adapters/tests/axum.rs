@@ -53,7 +53,7 @@ fn start(
     Box::pin(serve(app))
 }
 
-webhook_cases!(start, cancels_on_disconnect = true);
+webhook_cases!(start);
 
 /// Head extractors before the webhook (`State` here) work, and a layer on the route
 /// sees the answer the claim was settled by.
