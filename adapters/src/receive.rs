@@ -6,9 +6,12 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
 
 use bytes::Buf;
 use futures_core::Stream;
+use futures_util::future::{Either, select};
 use megabot_webhook_verify::{Claim, Headers, Verifier};
 
 use crate::decode::Encoding;
@@ -112,10 +115,16 @@ where
     St: FnOnce(&Fut::Output) -> u16,
 {
     let delivery_id = claim.id.clone();
+    let renewing = renew_lease(verifier.clone(), claim.clone());
     let settlement = Settlement::new(&verifier, claim);
     // Calling the handler inside the caught future: a panic before its first await is
-    // caught as well.
-    match catch_panic(async move { handler(webhook).await }).await {
+    // caught as well. The lease is renewed while the handler runs.
+    let running = catch_panic(async move { handler(webhook).await });
+    let outcome = match select(pin!(running), pin!(renewing)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right((never, _)) => match never {},
+    };
+    match outcome {
         Ok(answer) => {
             settlement.finish(status(&answer)).await;
             Ok(answer)
@@ -127,6 +136,33 @@ where
             Err(error)
         }
     }
+}
+
+/// Renews the claim's in-flight lease every third of the guard's
+/// [`in_flight_ttl`](Verifier::in_flight_ttl) (SPEC 9.4), for as long as it is polled:
+/// the handler's task drops it when the handler is done. A claim that no longer owns
+/// its id, or a guard without leases, stops renewing (the future then stays pending).
+async fn renew_lease(verifier: Verifier, claim: Claim) -> std::convert::Infallible {
+    if let Some(ttl) = verifier.in_flight_ttl() {
+        let period = (ttl / 3).max(Duration::from_millis(1));
+        loop {
+            tokio::time::sleep(period).await;
+            match verifier.renew(&claim).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        delivery_id = claim.id.as_str(),
+                        "in-flight lease lost while the handler runs; no longer renewed"
+                    );
+                    break;
+                }
+                // A store hiccup: try again at the next period, the lease is still
+                // good for two more.
+                Err(error) => trace::settle_failed(&claim.id, "renew", &error.into()),
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every
@@ -289,6 +325,49 @@ mod tests {
         assert_eq!(error.code(), "handler_panicked");
         let answer = handle(&verifier, &headers, once(body), |_| async { 200 }, status);
         assert_eq!(answer.await.unwrap(), 200);
+    }
+
+    /// SPEC 9.4: a handler running longer than the in-flight lease keeps its claim,
+    /// because its task renews the lease while it runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_handler_keeps_its_leased_claim() {
+        let guard = megabot_webhook_verify::MemoryReplayGuard::new(100)
+            .with_in_flight_ttl(Duration::from_secs(1));
+        let verifier = Verifier::builder()
+            .megabot_secret(Secret::new("test-secret").unwrap())
+            .replay_guard(std::sync::Arc::new(guard))
+            .build()
+            .unwrap();
+        let (headers, body) = delivery("evt_long");
+        let running = {
+            let verifier = verifier.clone();
+            let headers = headers.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                handle(
+                    &verifier,
+                    &headers,
+                    once(body),
+                    |_| async {
+                        tokio::time::sleep(Duration::from_millis(3500)).await;
+                        200
+                    },
+                    |answer: &u16| *answer,
+                )
+                .await
+            })
+        };
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let error = receive(&verifier, &headers, once(body.clone()))
+                .await
+                .map(|_| ())
+                .expect_err("the lease lapsed while the handler ran");
+            assert_eq!(error.code(), "replay_in_flight");
+        }
+        assert_eq!(running.await.unwrap().unwrap(), 200);
+        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        assert!(error.is_duplicate());
     }
 
     /// Records every event's fields as text.
