@@ -25,6 +25,10 @@ mod http1 {
         fn header(&self, name: &str) -> Option<&str> {
             self.0.get(name).and_then(|value| value.to_str().ok())
         }
+
+        fn header_count(&self, name: &str) -> usize {
+            self.0.get_all(name).iter().count()
+        }
     }
 
     #[cfg(test)]
@@ -45,6 +49,9 @@ mod http1 {
             assert_eq!(headers.header("X-MEGABOT-SIGNATURE"), Some("sha256=a"));
             assert_eq!(headers.header("webhook-id"), None);
             assert_eq!(headers.header("not a header name"), None);
+            assert_eq!(headers.header_count("X-MegaBot-Signature"), 2);
+            assert_eq!(headers.header_count("webhook-id"), 1);
+            assert_eq!(headers.header_count("webhook-signature"), 0);
         }
     }
 }
@@ -63,6 +70,10 @@ mod actix {
         fn header(&self, name: &str) -> Option<&str> {
             self.0.get(name).and_then(|value| value.to_str().ok())
         }
+
+        fn header_count(&self, name: &str) -> usize {
+            self.0.get_all(name).count()
+        }
     }
 
     #[cfg(test)]
@@ -78,6 +89,7 @@ mod actix {
             map.append(name, HeaderValue::from_static("sha256=b"));
             let headers = ActixHeaders(&map);
             assert_eq!(headers.header("X-MegaBot-Signature"), Some("sha256=a"));
+            assert_eq!(headers.header_count("X-MegaBot-Signature"), 2);
             assert_eq!(headers.header("webhook-id"), None);
             assert_eq!(headers.header("not a header name"), None);
         }

@@ -154,13 +154,26 @@
 //!
 //! | status | codes |
 //! |---|---|
-//! | 401 | `missing_signature`, `malformed_signature`, `signature_mismatch`, `missing_header`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new` |
-//! | 400 | `invalid_envelope` (authentic body that is not an event), `invalid_gzip`, `body_read_failed` |
+//! | 401 | `missing_signature`, `malformed_signature`, `signature_mismatch`, `missing_header`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new`, `repeated_signature_header` |
+//! | 400 | `invalid_envelope` (authentic body that is not an event, or an empty `id`), `invalid_gzip`, `body_read_failed`, `body_truncated` (shorter than its `Content-Length`) |
+//! | 408 | `body_read_timeout` |
 //! | 413 | `body_too_large` (wire or decoded size) |
 //! | 415 | `unsupported_encoding` (anything but `gzip` / `identity`) |
-//! | 409, 503 | `replay_in_flight`; `replay_store_full`, `replay_store_unavailable` — with `Retry-After` |
+//! | 409, 503 | `replay_in_flight`; `replay_store_full`, `replay_store_unavailable`, `buffer_budget_exhausted` — with `Retry-After` |
 //! | 500 | `verifier_missing` (actix-web without the verifier in its app data), `handler_panicked` |
 //! | 200 | a duplicate: `{"status":"duplicate"}` |
+//!
+//! ## Repeated signature headers
+//!
+//! A request whose `X-MegaBot-Signature`, `webhook-signature`, `webhook-id` or
+//! `webhook-timestamp` header comes on more than one header line is refused with
+//! `401 repeated_signature_header`, before the body is read and whatever the lines hold
+//! (even two identical valid ones). MegaBot never sends a repeated signature header;
+//! letting the first (or any) line decide would let a proxy or an attacker who can add
+//! a header line change which signature is checked, and merging the lines would make
+//! the answer depend on how each framework joins them. (Several Standard Webhooks
+//! signatures belong in *one* `webhook-signature` line, space-separated: that is
+//! accepted as usual.)
 //!
 //! Every refusal is also a `tracing` event with the code and status, and the delivery
 //! id once the request is proven authentic; never a secret, a signature or the body.

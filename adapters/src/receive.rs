@@ -22,6 +22,15 @@ use crate::{Error, Webhook, trace};
 const CONTENT_ENCODING: &str = "content-encoding";
 const CONTENT_LENGTH: &str = "content-length";
 
+/// The headers the signature depends on: each may come on one header line only (see
+/// the crate docs, "Repeated signature headers").
+const SIGNATURE_HEADERS: [&str; 4] = [
+    "x-megabot-signature",
+    "webhook-signature",
+    "webhook-id",
+    "webhook-timestamp",
+];
+
 /// Receives a delivery and runs `handler` with it, exactly once per delivery id (SPEC
 /// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs in a
 /// task of its own ([`tokio::spawn`]) and its answer settles the claim by
@@ -197,6 +206,12 @@ where
     E: Display,
 {
     let unauthenticated = |error: Error| (error, None);
+    if let Some(name) = SIGNATURE_HEADERS
+        .into_iter()
+        .find(|name| headers.header_count(name) > 1)
+    {
+        return Err(unauthenticated(Error::RepeatedSignatureHeader { name }));
+    }
     let encoding =
         Encoding::from_header(headers.header(CONTENT_ENCODING)).map_err(unauthenticated)?;
     let length = content_length(headers.header(CONTENT_LENGTH));

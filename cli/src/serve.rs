@@ -65,6 +65,41 @@ fn answer(status: u16) -> (u16, &'static str) {
     (status, body)
 }
 
+/// Checks a route path given on the command line: a literal path that starts with `/`
+/// and holds only letters, digits and `-._~/` (no route patterns such as `:id`, `{id}`
+/// or `*rest`, which the frameworks would read as parameters, or panic on).
+pub(crate) fn validate_path(path: &str) -> Result<(), CliError> {
+    let problem = if path.is_empty() {
+        Some("it is empty")
+    } else if !path.starts_with('/') {
+        Some("it must start with `/`")
+    } else if path.contains("//") {
+        Some("it has an empty segment (`//`)")
+    } else if !path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+    {
+        Some(
+            "only letters, digits and `-._~/` are allowed (no `:param`, `{param}` or `*rest` patterns)",
+        )
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => {
+            let shown: String = path
+                .chars()
+                .take(64)
+                .flat_map(char::escape_default)
+                .collect();
+            Err(CliError::Usage(format!(
+                "invalid --path \"{shown}\": {problem}; for example --path /webhook"
+            )))
+        }
+    }
+}
+
 /// Binds `addr` and serves `handler` at `path` (POST) on `framework`.
 pub(crate) async fn start(
     framework: Framework,
@@ -73,6 +108,7 @@ pub(crate) async fn start(
     verifier: Verifier,
     handler: Handler,
 ) -> Result<Running, CliError> {
+    validate_path(path)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
@@ -192,4 +228,23 @@ async fn serve_warp(
             },
         ));
     warp::serve(route).incoming(listener).run().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_paths_are_validated() {
+        for good in ["/webhook", "/", "/hooks/megabot-v1", "/a.b_c~d"] {
+            assert!(validate_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "webhook", "/*x", "/a/:b", "/a/{b}", "//", "/a b", "/a?b",
+        ] {
+            let error = validate_path(bad).unwrap_err();
+            assert!(matches!(error, CliError::Usage(_)), "{bad}");
+            assert!(error.to_string().starts_with("invalid --path"), "{error}");
+        }
+    }
 }

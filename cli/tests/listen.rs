@@ -72,3 +72,35 @@ fn json_lines_for_every_fixture_on_every_framework() {
         );
     }
 }
+
+/// A route path that is not a literal `/...` path is a usage error (exit 2) with a
+/// clear message, on every framework; axum used to panic on it.
+#[test]
+fn invalid_paths_are_usage_errors() {
+    for framework in ["axum", "actix-web", "warp"] {
+        for path in ["webhook", "", "/*x", "/a/:b"] {
+            let output = common::run(
+                &[
+                    "listen",
+                    "--secret",
+                    SECRET,
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--framework",
+                    framework,
+                    "--path",
+                    path,
+                ],
+                b"",
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{framework} {path:?}: {stderr}"
+            );
+            assert!(stderr.contains("invalid --path"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}

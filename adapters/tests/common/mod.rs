@@ -695,6 +695,55 @@ pub async fn store_outage_fails_closed(start: Start) {
     assert_eq!(recorder.calls(), 0);
 }
 
+/// An authentic envelope with an empty `id` cannot be deduplicated: 400.
+pub async fn empty_id_is_refused(start: Start) {
+    let recorder = Recorder::new();
+    let client = serve(start, &recorder).await;
+    let body = envelope("error_occurred", "", now(), json!({}));
+    client
+        .post(&megabot_headers(SECRET, &body), body)
+        .await
+        .assert_error(400, "invalid_envelope");
+    assert_eq!(recorder.calls(), 0);
+}
+
+/// Repeated signature headers are refused (401 `repeated_signature_header`), whatever
+/// the lines hold and in whichever order; the handler never runs.
+pub async fn repeated_signature_headers_are_refused(start: Start) {
+    let recorder = Recorder::new();
+    let client = serve(start, &recorder).await;
+    let body = envelope("error_occurred", "evt_repeated", now(), json!({}));
+    let valid = sign::megabot_signature(&Secret::new(SECRET).unwrap(), &body);
+    let wrong = format!("sha256={}", "0".repeat(64));
+    for pair in [
+        [valid.clone(), wrong.clone()],
+        [wrong.clone(), valid.clone()],
+        [valid.clone(), valid.clone()],
+    ] {
+        let headers = [
+            ("x-megabot-signature", pair[0].clone()),
+            ("X-MegaBot-Signature", pair[1].clone()),
+        ];
+        client
+            .post(&headers, body.clone())
+            .await
+            .assert_error(401, "repeated_signature_header");
+    }
+    let mut headers = standard_headers("msg_repeated", now(), &body);
+    let signature = headers[3].1.clone();
+    headers.push(("webhook-signature", signature));
+    client
+        .post(&headers, body.clone())
+        .await
+        .assert_error(401, "repeated_signature_header");
+    assert_eq!(recorder.calls(), 0);
+    // One line each: accepted.
+    client
+        .post(&megabot_headers(SECRET, &body), body)
+        .await
+        .assert_handled();
+}
+
 /// The client gives up while the handler runs (SPEC 9.4): the started handler runs to
 /// completion anyway, a retry meanwhile gets `409`, and once the handler succeeded a
 /// retry gets `200 duplicate`. The handler runs exactly once.
@@ -769,6 +818,8 @@ macro_rules! webhook_cases {
             signed_non_envelope_is_a_bad_request,
             store_outage_fails_closed,
             started_handler_runs_to_completion,
+            repeated_signature_headers_are_refused,
+            empty_id_is_refused,
         );
     };
     (@cases $start:path, $($case:ident),* $(,)?) => {

@@ -108,6 +108,7 @@ fn human_line(hook: &Webhook, colour: bool) -> String {
 }
 
 pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
+    serve::validate_path(&args.path)?;
     let verifier = build_verifier(&args.secrets, &args.standard_secrets, args.tolerance)?;
     let json = args.json;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
