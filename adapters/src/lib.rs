@@ -147,6 +147,18 @@
 //! a handler that takes it the plain way (`post(handle)`, `web::post().to(handle)`) does
 //! not compile. The framework modules show the error.
 //!
+//! # Receiver limits before authentication (SPEC 9.8)
+//!
+//! [`Limits`] bound what unauthenticated requests can cost: all bodies being read
+//! together buffer at most the **buffer budget** (default
+//! [`limits::DEFAULT_BUFFER_BUDGET`], 64 MiB; `503 buffer_budget_exhausted` with
+//! `Retry-After: 1` and `Connection: close`, the body left unread), a body must arrive
+//! within the **body read timeout** (default [`limits::DEFAULT_BODY_READ_TIMEOUT`],
+//! 10 s; `408 body_read_timeout`), and a body shorter than its `Content-Length` is
+//! `400 body_truncated`. Every route shares [`Limits::global`] unless given its own:
+//! `axum::webhook_with_limits`, `warp::webhook_with_limits`,
+//! `tower::WebhookLayer::with_limits`, or a `Limits` in actix-web's app data.
+//!
 //! # HTTP answers (SPEC 4.5)
 //!
 //! Refusals are answered with `Content-Type: application/json` and
@@ -263,6 +275,7 @@
 //! - `axum`, `actix_web`, `warp`, `tower`: one per framework, behind its feature.
 //! - [`headers`]: [`Headers`](verify::Headers) for the frameworks' header maps, to call
 //!   the verifier yourself.
+//! - [`limits`]: [`Limits`], the buffer budget and body read timeout.
 //! - [`types`], [`verify`]: the SDK's types and verifier crates, re-exported whole.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -288,6 +301,7 @@ mod decode;
 mod error;
 pub mod headers;
 mod idempotency;
+pub mod limits;
 mod read;
 mod receive;
 mod response;
@@ -301,6 +315,7 @@ pub mod warp;
 mod webhook;
 
 pub use error::Error;
+pub use limits::Limits;
 pub use response::ErrorResponse;
 pub use webhook::Webhook;
 

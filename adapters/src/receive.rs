@@ -16,6 +16,7 @@ use megabot_webhook_verify::{Claim, Headers, Verifier};
 
 use crate::decode::Encoding;
 use crate::idempotency::{Settlement, catch_panic};
+use crate::limits::Limits;
 use crate::read::{content_length, read_body};
 use crate::{Error, Webhook, trace};
 
@@ -45,6 +46,7 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 /// Every refusal is logged here; the caller only turns the [`Error`] into its response.
 pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
     handler: F,
@@ -60,7 +62,7 @@ where
     Fut::Output: Send + 'static,
     St: FnOnce(&Fut::Output) -> u16 + Send + 'static,
 {
-    let (webhook, claim) = receive(verifier, headers, body).await?;
+    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
     let task = tokio::spawn(run_to_completion(
         verifier.clone(),
         claim,
@@ -77,6 +79,7 @@ where
 #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
 pub(crate) async fn handle_local<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
     handler: F,
@@ -92,7 +95,7 @@ where
     Fut::Output: 'static,
     St: FnOnce(&Fut::Output) -> u16 + 'static,
 {
-    let (webhook, claim) = receive(verifier, headers, body).await?;
+    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
     let task = tokio::task::spawn_local(run_to_completion(
         verifier.clone(),
         claim,
@@ -178,6 +181,7 @@ async fn renew_lease(verifier: Verifier, claim: Claim) -> std::convert::Infallib
 /// refusal; the caller settles the claim.
 async fn receive<H, S, B, E>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
 ) -> Result<(Webhook, Claim), Error>
@@ -187,7 +191,7 @@ where
     B: Buf,
     E: Display,
 {
-    let result = receive_inner(verifier, headers, body).await;
+    let result = receive_inner(verifier, limits, headers, body).await;
     if let Err((error, delivery_id)) = &result {
         trace::rejected(error, delivery_id.as_deref());
     }
@@ -196,6 +200,7 @@ where
 
 async fn receive_inner<H, S, B, E>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
 ) -> Result<(Webhook, Claim), (Error, Option<String>)>
@@ -215,12 +220,14 @@ where
     let encoding =
         Encoding::from_header(headers.header(CONTENT_ENCODING)).map_err(unauthenticated)?;
     let length = content_length(headers.header(CONTENT_LENGTH));
-    let body = read_body(body, length, encoding, verifier.max_body_size())
+    let (body, budget_share) = read_body(body, length, encoding, verifier.max_body_size(), limits)
         .await
         .map_err(unauthenticated)?;
     let verified = verifier
         .verify(headers, &body)
         .map_err(|error| unauthenticated(error.into()))?;
+    // Authenticated: the body no longer counts against the pre-authentication budget.
+    drop(budget_share);
     let claim = verifier
         .claim(&verified)
         .await
@@ -234,6 +241,11 @@ mod tests {
     use bytes::Bytes;
     use futures_util::stream;
     use megabot_webhook_verify::{Secret, sign};
+
+    fn limits() -> &'static Limits {
+        static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+        LIMITS.get_or_init(Limits::global)
+    }
 
     fn verifier() -> Verifier {
         Verifier::builder()
@@ -264,14 +276,16 @@ mod tests {
     async fn verifies_and_claims() {
         let verifier = verifier();
         let (headers, body) = delivery("evt_r1");
-        let (webhook, claim) = receive(&verifier, &headers, once(body.clone()))
+        let (webhook, claim) = receive(&verifier, limits(), &headers, once(body.clone()))
             .await
             .unwrap();
         assert_eq!(webhook.delivery_id(), "evt_r1");
         assert_eq!(webhook.body(), body);
         assert_eq!(webhook.event().name(), "brand_new_event");
         // Claimed: a copy is in flight until the claim is settled.
-        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), "replay_in_flight");
         Settlement::new(&verifier, claim).finish(200).await;
     }
@@ -282,10 +296,16 @@ mod tests {
         let (headers, mut body) = delivery("evt_r3");
         let original = body.clone();
         body[5] ^= 1;
-        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), "signature_mismatch");
         // Nothing was claimed: the authentic copy goes through.
-        assert!(receive(&verifier, &headers, once(original)).await.is_ok());
+        assert!(
+            receive(&verifier, limits(), &headers, once(original))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -296,6 +316,7 @@ mod tests {
         // A failure releases: the retry runs.
         let answer = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { 500 },
@@ -304,6 +325,7 @@ mod tests {
         assert_eq!(answer.await.unwrap(), 500);
         let answer = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { 204 },
@@ -313,6 +335,7 @@ mod tests {
         // A success completes: the next copy is a duplicate and the handler does not run.
         let error = handle(
             &verifier,
+            limits(),
             &headers,
             once(body),
             |_| async { unreachable!("a duplicate must not run") },
@@ -330,6 +353,7 @@ mod tests {
         let status = |answer: &u16| *answer;
         let error = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { panic!("on purpose") },
@@ -338,7 +362,14 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(error.code(), "handler_panicked");
-        let answer = handle(&verifier, &headers, once(body), |_| async { 200 }, status);
+        let answer = handle(
+            &verifier,
+            limits(),
+            &headers,
+            once(body),
+            |_| async { 200 },
+            status,
+        );
         assert_eq!(answer.await.unwrap(), 200);
     }
 
@@ -361,6 +392,7 @@ mod tests {
             tokio::spawn(async move {
                 handle(
                     &verifier,
+                    limits(),
                     &headers,
                     once(body),
                     |_| async {
@@ -374,14 +406,16 @@ mod tests {
         };
         for _ in 0..6 {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let error = receive(&verifier, &headers, once(body.clone()))
+            let error = receive(&verifier, limits(), &headers, once(body.clone()))
                 .await
                 .map(|_| ())
                 .expect_err("the lease lapsed while the handler ran");
             assert_eq!(error.code(), "replay_in_flight");
         }
         assert_eq!(running.await.unwrap().unwrap(), 200);
-        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
         assert!(error.is_duplicate());
     }
 
@@ -421,6 +455,7 @@ mod tests {
     fn refusals_are_logged_with_code_and_authentic_ids_only() {
         let capture = std::sync::Arc::new(Capture::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         tracing::subscriber::with_default(std::sync::Arc::clone(&capture), || {
@@ -429,14 +464,16 @@ mod tests {
                 let (headers, body) = delivery("evt_logged");
                 let mut tampered = body.clone();
                 tampered[3] ^= 1;
-                receive(&verifier, &headers, once(tampered))
+                receive(&verifier, limits(), &headers, once(tampered))
                     .await
                     .unwrap_err();
-                let (_, claim) = receive(&verifier, &headers, once(body.clone()))
+                let (_, claim) = receive(&verifier, limits(), &headers, once(body.clone()))
                     .await
                     .unwrap();
                 Settlement::new(&verifier, claim).finish(200).await;
-                receive(&verifier, &headers, once(body)).await.unwrap_err();
+                receive(&verifier, limits(), &headers, once(body))
+                    .await
+                    .unwrap_err();
             });
         });
         let lines = capture.lines.lock().unwrap().join("\n");

@@ -262,6 +262,7 @@ pub fn handler_body(status: u16) -> String {
 pub struct Client {
     http: reqwest::Client,
     url: String,
+    pub addr: SocketAddr,
 }
 
 impl Client {
@@ -273,6 +274,7 @@ impl Client {
                 .build()
                 .unwrap(),
             url: format!("http://{addr}/webhook"),
+            addr,
         }
     }
 
@@ -695,6 +697,36 @@ pub async fn store_outage_fails_closed(start: Start) {
     assert_eq!(recorder.calls(), 0);
 }
 
+/// Sends `head` and `body` on a raw connection, closes its write half and reads the
+/// whole answer.
+pub async fn raw_exchange(addr: SocketAddr, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A body shorter than its `Content-Length` (the client ended the connection early)
+/// is `400 body_truncated`, even when what arrived is authentic (SPEC 9.8).
+pub async fn truncated_body_is_refused(start: Start) {
+    let recorder = Recorder::new();
+    let client = serve(start, &recorder).await;
+    let body = envelope("error_occurred", "evt_truncated", now(), json!({}));
+    let signature = sign::megabot_signature(&Secret::new(SECRET).unwrap(), &body);
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-megabot-signature: {signature}\r\ncontent-length: {}\r\n\r\n",
+        body.len() + 10
+    );
+    let answer = raw_exchange(client.addr, &head, &body).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""error":"body_truncated""#), "{answer}");
+    assert_eq!(recorder.calls(), 0);
+}
+
 /// An authentic envelope with an empty `id` cannot be deduplicated: 400.
 pub async fn empty_id_is_refused(start: Start) {
     let recorder = Recorder::new();
@@ -820,6 +852,7 @@ macro_rules! webhook_cases {
             started_handler_runs_to_completion,
             repeated_signature_headers_are_refused,
             empty_id_is_refused,
+            truncated_body_is_refused,
         );
     };
     (@cases $start:path, $($case:ident),* $(,)?) => {
