@@ -11,9 +11,39 @@ pub use self::http1::HttpHeaders;
 #[cfg(feature = "actix-web")]
 pub use self::actix::ActixHeaders;
 
+/// Headers the funnel can also list whole (for [`Webhook::headers`](crate::Webhook::headers)).
+pub(crate) trait RequestHeaders: megabot_webhook_verify::Headers {
+    /// Every header line: lowercase name and value (visible ASCII values only).
+    fn entries(&self) -> Vec<(String, String)>;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(K, V)> {
+    fn entries(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(name, value)| {
+                (
+                    name.as_ref().to_ascii_lowercase(),
+                    value.as_ref().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
 #[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
 mod http1 {
     use megabot_webhook_verify::Headers;
+
+    impl super::RequestHeaders for HttpHeaders<'_> {
+        fn entries(&self) -> Vec<(String, String)> {
+            self.0
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect()
+        }
+    }
 
     /// An http 1 [`HeaderMap`](http::HeaderMap) (axum 0.8, warp 0.4, tower) as
     /// [`Headers`]: case-insensitive names, the first value of a repeated header, values
@@ -60,6 +90,17 @@ mod http1 {
 mod actix {
     use actix_web::http::header::HeaderMap;
     use megabot_webhook_verify::Headers;
+
+    impl super::RequestHeaders for ActixHeaders<'_> {
+        fn entries(&self) -> Vec<(String, String)> {
+            self.0
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect()
+        }
+    }
 
     /// actix-web 4's [`HeaderMap`] as [`Headers`]: case-insensitive names, the first
     /// value of a repeated header, values that are not visible ASCII reported as absent.

@@ -12,9 +12,10 @@ use std::time::Duration;
 use bytes::Buf;
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use megabot_webhook_verify::{Claim, Headers, Verifier};
+use megabot_webhook_verify::{Claim, Verifier};
 
 use crate::decode::Encoding;
+use crate::headers::RequestHeaders;
 use crate::idempotency::{Settlement, catch_panic};
 use crate::limits::Limits;
 use crate::read::{content_length, read_body};
@@ -53,7 +54,7 @@ pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     status: St,
 ) -> Result<Fut::Output, Error>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -86,7 +87,7 @@ pub(crate) async fn handle_local<H, S, B, E, F, Fut, St>(
     status: St,
 ) -> Result<Fut::Output, Error>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -186,7 +187,7 @@ async fn receive<H, S, B, E>(
     body: S,
 ) -> Result<(Webhook, Claim), Error>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -205,7 +206,7 @@ async fn receive_inner<H, S, B, E>(
     body: S,
 ) -> Result<(Webhook, Claim), (Error, Option<String>)>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -232,7 +233,7 @@ where
         .claim(&verified)
         .await
         .map_err(|error| (error.into(), Some(verified.delivery_id.clone())))?;
-    Ok((Webhook::new(verified, body), claim))
+    Ok((Webhook::new(verified, body, headers.entries()), claim))
 }
 
 #[cfg(test)]

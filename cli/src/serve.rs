@@ -1,6 +1,8 @@
 //! Starting a verified receiver on any of the three frameworks.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use clap::ValueEnum;
@@ -38,6 +40,20 @@ impl Framework {
 /// What the receiver does with a verified, claimed delivery: the HTTP status it answers.
 /// 2xx marks the delivery done; anything else releases it for the sender's retry.
 pub(crate) type Handler = Arc<dyn Fn(&Webhook) -> u16 + Send + Sync>;
+
+/// A handler's whole answer: status (2xx marks the delivery done, anything else
+/// releases it), content type and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// An asynchronous handler (`listen --forward-to`): it runs to completion in its own
+/// task once the delivery is claimed, even when the sender's connection drops.
+pub(crate) type AsyncHandler =
+    Arc<dyn Fn(Webhook) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
 
 /// A receiver listening on loopback (or wherever it was bound).
 #[derive(Debug)]
@@ -108,6 +124,26 @@ pub(crate) async fn start(
     verifier: Verifier,
     handler: Handler,
 ) -> Result<Running, CliError> {
+    let handler: AsyncHandler = Arc::new(move |hook: Webhook| {
+        let (status, body) = answer(handler(&hook));
+        let answer = Answer {
+            status,
+            content_type: Some("application/json".to_owned()),
+            body: body.as_bytes().to_vec(),
+        };
+        Box::pin(std::future::ready(answer))
+    });
+    start_async(framework, addr, path, verifier, handler).await
+}
+
+/// [`start`] with an [`AsyncHandler`].
+pub(crate) async fn start_async(
+    framework: Framework,
+    addr: SocketAddr,
+    path: &str,
+    verifier: Verifier,
+    handler: AsyncHandler,
+) -> Result<Running, CliError> {
     validate_path(path)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -138,19 +174,24 @@ async fn serve_axum(
     listener: tokio::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) {
-    use axum::http::StatusCode;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
     let route = megabot_webhook_adapters::axum::webhook(move |hook: Webhook| {
         let handler = Arc::clone(&handler);
         async move {
-            let (status, body) = answer(handler(&hook));
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (
-                status,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
+            let answer = handler(hook).await;
+            let status =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, answer.body).into_response();
+            if let Some(value) = answer
+                .content_type
+                .and_then(|value| header::HeaderValue::from_str(&value).ok())
+            {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
         }
     });
     let app = axum::Router::new().route(&path, route).with_state(verifier);
@@ -163,7 +204,7 @@ fn actix_server(
     listener: std::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) -> Result<actix_web::dev::Server, CliError> {
     use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
     let server = HttpServer::new(move || {
@@ -175,12 +216,14 @@ fn actix_server(
                 move |hook: Webhook| {
                     let handler = Arc::clone(&handler);
                     async move {
-                        let (status, body) = answer(handler(&hook));
-                        let status = StatusCode::from_u16(status)
+                        let answer = handler(hook).await;
+                        let status = StatusCode::from_u16(answer.status)
                             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                        HttpResponse::build(status)
-                            .content_type("application/json")
-                            .body(body)
+                        let mut response = HttpResponse::build(status);
+                        if let Some(content_type) = answer.content_type {
+                            response.content_type(content_type);
+                        }
+                        response.body(answer.body)
                     }
                 },
             ))
@@ -196,7 +239,7 @@ async fn serve_warp(
     listener: tokio::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) {
     use warp::Filter;
     let wanted: Arc<str> = Arc::from(path);
@@ -217,13 +260,20 @@ async fn serve_warp(
             move |hook: Webhook| {
                 let handler = Arc::clone(&handler);
                 async move {
-                    let (status, body) = answer(handler(&hook));
-                    let status = warp::http::StatusCode::from_u16(status)
+                    let answer = handler(hook).await;
+                    let status = warp::http::StatusCode::from_u16(answer.status)
                         .unwrap_or(warp::http::StatusCode::INTERNAL_SERVER_ERROR);
-                    warp::reply::with_status(
-                        warp::reply::with_header(body, "content-type", "application/json"),
-                        status,
-                    )
+                    let mut response = warp::reply::Response::new(answer.body.into());
+                    *response.status_mut() = status;
+                    if let Some(value) = answer
+                        .content_type
+                        .and_then(|value| warp::http::HeaderValue::from_str(&value).ok())
+                    {
+                        response
+                            .headers_mut()
+                            .insert(warp::http::header::CONTENT_TYPE, value);
+                    }
+                    response
                 }
             },
         ));
