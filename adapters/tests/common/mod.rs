@@ -697,13 +697,24 @@ pub async fn store_outage_fails_closed(start: Start) {
     assert_eq!(recorder.calls(), 0);
 }
 
-/// Sends `head` and `body` on a raw connection, closes its write half and reads the
-/// whole answer.
+/// Sends `head` and `body` on a raw connection, closes its write half (after `pause`)
+/// and reads the whole answer.
 pub async fn raw_exchange(addr: SocketAddr, head: &str, body: &[u8]) -> String {
+    raw_exchange_paused(addr, head, body, Duration::ZERO).await
+}
+
+/// [`raw_exchange`], closing the write half only `pause` after the body was sent.
+pub async fn raw_exchange_paused(
+    addr: SocketAddr,
+    head: &str,
+    body: &[u8],
+    pause: Duration,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
+    tokio::time::sleep(pause).await;
     stream.shutdown().await.unwrap();
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
@@ -721,9 +732,15 @@ pub async fn truncated_body_is_refused(start: Start) {
         "POST /webhook HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-megabot-signature: {signature}\r\ncontent-length: {}\r\n\r\n",
         body.len() + 10
     );
-    let answer = raw_exchange(client.addr, &head, &body).await;
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains(r#""error":"body_truncated""#), "{answer}");
+    // The connection ends with the body, or a moment after it.
+    for pause in [Duration::ZERO, Duration::from_millis(300)] {
+        let answer = raw_exchange_paused(client.addr, &head, &body, pause).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{pause:?}: {answer}");
+        assert!(
+            answer.contains(r#""error":"body_truncated""#),
+            "{pause:?}: {answer}"
+        );
+    }
     assert_eq!(recorder.calls(), 0);
 }
 
