@@ -3,7 +3,9 @@
 //!
 //! The verifier comes from the app data: `web::Data<Verifier>` or a plain `Verifier`
 //! (`App::app_data`). When neither is there the request is answered 500
-//! `verifier_missing` with an `error` log line; nothing panics.
+//! `verifier_missing` with an `error` log line; nothing panics. The body limits
+//! (SPEC 9.8) come from a [`Limits`] in the app data likewise, else the
+//! process-wide `Limits::global()`.
 //!
 //! # Usage
 //!
@@ -65,8 +67,8 @@ use ::actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, Re
 use megabot_webhook_verify::Verifier;
 
 use crate::headers::ActixHeaders;
-use crate::receive::handle;
-use crate::{Error, ErrorResponse, Webhook, trace};
+use crate::receive::handle_local;
+use crate::{Error, ErrorResponse, Limits, Webhook, trace};
 
 /// A resource at `path` answering `POST`: each delivery is verified and claimed, handed
 /// to `handler`, and its claim settled by the handler's answer (2xx completes it,
@@ -146,8 +148,10 @@ macro_rules! impl_webhook_handler {
                         return error.error_response();
                     };
                     let respond_to = request.clone();
-                    handle(
+                    let limits = limits(&request);
+                    handle_local(
                         &verifier,
+                        &limits,
                         &ActixHeaders(request.headers()),
                         payload,
                         move |hook| async move {
@@ -205,6 +209,16 @@ where
     }
 }
 
+/// The route's [`Limits`]: `web::Data<Limits>` or a plain `Limits` in the app data,
+/// else the process-wide [`Limits::global`].
+fn limits(request: &HttpRequest) -> Limits {
+    request
+        .app_data::<web::Data<Limits>>()
+        .map(|data| data.get_ref().clone())
+        .or_else(|| request.app_data::<Limits>().cloned())
+        .unwrap_or_else(Limits::global)
+}
+
 fn verifier(request: &HttpRequest) -> Option<Verifier> {
     request
         .app_data::<web::Data<Verifier>>()
@@ -223,6 +237,9 @@ impl ResponseError for Error {
         response.insert_header((header::CONTENT_TYPE, ErrorResponse::CONTENT_TYPE));
         if let Some(seconds) = answer.retry_after {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        if answer.close {
+            response.force_close();
         }
         response.body(answer.body)
     }

@@ -99,7 +99,7 @@ use megabot_webhook_verify::Verifier;
 
 use crate::headers::HttpHeaders;
 use crate::receive::handle;
-use crate::{Error, ErrorResponse, Webhook};
+use crate::{Error, ErrorResponse, Limits, Webhook};
 
 /// A `POST` route that verifies and claims each delivery, runs `handler` with the
 /// [`Webhook`], and settles the claim by the handler's answer:
@@ -113,7 +113,20 @@ use crate::{Error, ErrorResponse, Webhook};
 ///
 /// This is the only way to get a [`Webhook`] in axum: it is not an extractor on its own,
 /// so a handler taking it cannot be routed with `post(handler)` and run without a claim.
+///
+/// Bodies are read within the process-wide [`Limits::global`] (SPEC 9.8); use
+/// [`webhook_with_limits`] for others.
 pub fn webhook<H, T, S>(handler: H) -> MethodRouter<S>
+where
+    H: WebhookHandler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    webhook_with_limits(Limits::global(), handler)
+}
+
+/// [`webhook`] reading bodies within `limits` (buffer budget, body read timeout).
+pub fn webhook_with_limits<H, T, S>(limits: Limits, handler: H) -> MethodRouter<S>
 where
     H: WebhookHandler<T, S>,
     T: 'static,
@@ -121,6 +134,7 @@ where
 {
     post(WebhookRoute {
         handler,
+        limits,
         _args: PhantomData,
     })
 }
@@ -146,6 +160,7 @@ pub trait WebhookHandler<T, S>: Clone + Send + Sync + Sized + 'static {
         self,
         request: Request,
         state: S,
+        limits: Limits,
         _: private::Token,
     ) -> Pin<Box<dyn Future<Output = Response> + Send>>;
 }
@@ -166,6 +181,7 @@ macro_rules! impl_webhook_handler {
                 self,
                 request: Request,
                 state: S,
+                limits: Limits,
                 _: private::Token,
             ) -> Pin<Box<dyn Future<Output = Response> + Send>> {
                 Box::pin(async move {
@@ -179,6 +195,7 @@ macro_rules! impl_webhook_handler {
                     let verifier = Verifier::from_ref(&state);
                     handle(
                         &verifier,
+                        &limits,
                         &HttpHeaders(&parts.headers),
                         body.into_data_stream(),
                         move |hook| async move { self($($ty,)* hook).await.into_response() },
@@ -205,6 +222,7 @@ impl_webhook_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
 /// The axum handler behind [`webhook`].
 struct WebhookRoute<H, T> {
     handler: H,
+    limits: Limits,
     _args: PhantomData<fn() -> T>,
 }
 
@@ -212,6 +230,7 @@ impl<H: Clone, T> Clone for WebhookRoute<H, T> {
     fn clone(&self) -> Self {
         WebhookRoute {
             handler: self.handler.clone(),
+            limits: self.limits.clone(),
             _args: PhantomData,
         }
     }
@@ -226,7 +245,8 @@ where
     type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
 
     fn call(self, request: Request, state: S) -> Self::Future {
-        self.handler.call(request, state, private::Token)
+        self.handler
+            .call(request, state, self.limits, private::Token)
     }
 }
 
@@ -247,6 +267,9 @@ impl IntoResponse for ErrorResponse {
         );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

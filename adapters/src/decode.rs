@@ -120,6 +120,14 @@ impl BodyDecoder {
         }
     }
 
+    /// The decoded bytes held so far.
+    pub(crate) fn buffered(&self) -> usize {
+        match &self.sink {
+            Sink::Identity(buffer) => buffer.len(),
+            Sink::Gzip(decoder) => decoder.get_ref().buffer.len(),
+        }
+    }
+
     /// Ends the body and returns the decoded bytes (checking the gzip trailer).
     pub(crate) fn finish(self) -> Result<Vec<u8>, Error> {
         match self.sink {

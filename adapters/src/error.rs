@@ -42,12 +42,36 @@ pub enum Error {
     /// The handler panicked; the delivery's claim was released so that a retry can run.
     #[error("webhook handler panicked")]
     HandlerPanicked,
+
+    /// A header the signature depends on (`X-MegaBot-Signature`, `webhook-signature`,
+    /// `webhook-id`, `webhook-timestamp`) came on more than one header line; the request
+    /// is refused rather than letting one of the lines decide (crate docs).
+    #[error("repeated signature header: {name}")]
+    RepeatedSignatureHeader {
+        /// The header's name, lowercase.
+        name: &'static str,
+    },
+
+    /// The body was shorter than its `Content-Length` (the connection ended early).
+    #[error("request body is shorter than its content-length")]
+    BodyTruncated,
+
+    /// The body did not arrive within the body read timeout.
+    #[error("request body did not arrive in time")]
+    BodyReadTimeout,
+
+    /// All requests together may buffer at most the buffer budget before they are
+    /// authenticated, and this one would have exceeded what is left.
+    #[error("buffer budget exhausted; retry later")]
+    BufferBudgetExhausted,
 }
 
 impl Error {
     /// A stable snake_case code for this error: the core's code for
     /// [`Error::Verify`], otherwise one of `body_read_failed`, `unsupported_encoding`,
-    /// `invalid_gzip`, `verifier_missing`, `handler_panicked`.
+    /// `invalid_gzip`, `verifier_missing`, `handler_panicked`,
+    /// `repeated_signature_header`, `body_truncated`, `body_read_timeout`,
+    /// `buffer_budget_exhausted`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Verify(error) => error.code(),
@@ -56,16 +80,25 @@ impl Error {
             Error::InvalidGzip => "invalid_gzip",
             Error::MissingVerifier => "verifier_missing",
             Error::HandlerPanicked => "handler_panicked",
+            Error::RepeatedSignatureHeader { .. } => "repeated_signature_header",
+            Error::BodyTruncated => "body_truncated",
+            Error::BodyReadTimeout => "body_read_timeout",
+            Error::BufferBudgetExhausted => "buffer_budget_exhausted",
         }
     }
 
     /// The HTTP status of the answer: the core's for [`Error::Verify`] (401, 400, 413,
-    /// 409, 200 for a duplicate, 503, 500), 400 for an unreadable or invalid body, 415
-    /// for an unsupported encoding, 500 for configuration errors and a panicking handler.
+    /// 409, 200 for a duplicate, 503, 500), 400 for an unreadable, truncated or invalid
+    /// body, 401 for a repeated signature header, 408 for a body read timeout, 415 for
+    /// an unsupported encoding, 503 for an exhausted buffer budget, 500 for
+    /// configuration errors and a panicking handler.
     pub fn status(&self) -> u16 {
         match self {
             Error::Verify(error) => error.status(),
-            Error::BodyRead | Error::InvalidGzip => 400,
+            Error::BodyRead | Error::InvalidGzip | Error::BodyTruncated => 400,
+            Error::RepeatedSignatureHeader { .. } => 401,
+            Error::BodyReadTimeout => 408,
+            Error::BufferBudgetExhausted => 503,
             Error::UnsupportedEncoding { .. } => 415,
             Error::MissingVerifier | Error::HandlerPanicked => 500,
         }
@@ -75,6 +108,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::Verify(error) => error.retry_after(),
+            Error::BufferBudgetExhausted => Some(1),
             _ => None,
         }
     }
@@ -132,6 +166,16 @@ mod tests {
             (Error::InvalidGzip, "invalid_gzip", 400),
             (Error::MissingVerifier, "verifier_missing", 500),
             (Error::HandlerPanicked, "handler_panicked", 500),
+            (
+                Error::RepeatedSignatureHeader {
+                    name: "webhook-signature",
+                },
+                "repeated_signature_header",
+                401,
+            ),
+            (Error::BodyTruncated, "body_truncated", 400),
+            (Error::BodyReadTimeout, "body_read_timeout", 408),
+            (Error::BufferBudgetExhausted, "buffer_budget_exhausted", 503),
         ];
         for (error, code, status) in cases {
             assert_eq!(error.code(), code);

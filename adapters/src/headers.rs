@@ -11,9 +11,39 @@ pub use self::http1::HttpHeaders;
 #[cfg(feature = "actix-web")]
 pub use self::actix::ActixHeaders;
 
+/// Headers the funnel can also list whole (for [`Webhook::headers`](crate::Webhook::headers)).
+pub(crate) trait RequestHeaders: megabot_webhook_verify::Headers {
+    /// Every header line: lowercase name and value (visible ASCII values only).
+    fn entries(&self) -> Vec<(String, String)>;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(K, V)> {
+    fn entries(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(name, value)| {
+                (
+                    name.as_ref().to_ascii_lowercase(),
+                    value.as_ref().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
 #[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
 mod http1 {
     use megabot_webhook_verify::Headers;
+
+    impl super::RequestHeaders for HttpHeaders<'_> {
+        fn entries(&self) -> Vec<(String, String)> {
+            self.0
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect()
+        }
+    }
 
     /// An http 1 [`HeaderMap`](http::HeaderMap) (axum 0.8, warp 0.4, tower) as
     /// [`Headers`]: case-insensitive names, the first value of a repeated header, values
@@ -24,6 +54,10 @@ mod http1 {
     impl Headers for HttpHeaders<'_> {
         fn header(&self, name: &str) -> Option<&str> {
             self.0.get(name).and_then(|value| value.to_str().ok())
+        }
+
+        fn header_count(&self, name: &str) -> usize {
+            self.0.get_all(name).iter().count()
         }
     }
 
@@ -45,6 +79,9 @@ mod http1 {
             assert_eq!(headers.header("X-MEGABOT-SIGNATURE"), Some("sha256=a"));
             assert_eq!(headers.header("webhook-id"), None);
             assert_eq!(headers.header("not a header name"), None);
+            assert_eq!(headers.header_count("X-MegaBot-Signature"), 2);
+            assert_eq!(headers.header_count("webhook-id"), 1);
+            assert_eq!(headers.header_count("webhook-signature"), 0);
         }
     }
 }
@@ -54,6 +91,17 @@ mod actix {
     use actix_web::http::header::HeaderMap;
     use megabot_webhook_verify::Headers;
 
+    impl super::RequestHeaders for ActixHeaders<'_> {
+        fn entries(&self) -> Vec<(String, String)> {
+            self.0
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect()
+        }
+    }
+
     /// actix-web 4's [`HeaderMap`] as [`Headers`]: case-insensitive names, the first
     /// value of a repeated header, values that are not visible ASCII reported as absent.
     #[derive(Debug, Clone, Copy)]
@@ -62,6 +110,10 @@ mod actix {
     impl Headers for ActixHeaders<'_> {
         fn header(&self, name: &str) -> Option<&str> {
             self.0.get(name).and_then(|value| value.to_str().ok())
+        }
+
+        fn header_count(&self, name: &str) -> usize {
+            self.0.get_all(name).count()
         }
     }
 
@@ -78,6 +130,7 @@ mod actix {
             map.append(name, HeaderValue::from_static("sha256=b"));
             let headers = ActixHeaders(&map);
             assert_eq!(headers.header("X-MegaBot-Signature"), Some("sha256=a"));
+            assert_eq!(headers.header_count("X-MegaBot-Signature"), 2);
             assert_eq!(headers.header("webhook-id"), None);
             assert_eq!(headers.header("not a header name"), None);
         }

@@ -3,9 +3,9 @@
 //!
 //! Once the delivery id is claimed, a [`Settlement`] holds the claim while the handler
 //! runs and settles it by the answer's status: 2xx completes the claim, anything else
-//! releases it. A panicking handler releases it too, and so does dropping the request
-//! mid-handler (client gone, server shutting down): [`Settlement`]'s `Drop` releases the
-//! claim on the tokio runtime.
+//! releases it. A panicking handler releases it too. The settlement lives in the
+//! handler's own task (SPEC 9.4), so dropping the request does not touch it; if the task
+//! itself is dropped (runtime shutting down), [`Settlement`]'s `Drop` releases the claim.
 
 use std::any::Any;
 use std::future::Future;

@@ -128,17 +128,36 @@
 //! |---|---|---|
 //! | unseen | whatever the handler answers | yes |
 //! | handled with a 2xx answer | `200 {"status":"duplicate"}` from then on | no |
-//! | answered non-2xx, panicked, or the request was dropped | released: the retry runs | — |
+//! | answered non-2xx or panicked | released: the retry runs | — |
 //! | in flight in another request | `409` with `Retry-After` | no |
 //! | unknown because the store is full or unreachable | `503` with `Retry-After` | no |
 //!
 //! A panicking handler is answered 500 `handler_panicked` after its claim is released.
+//!
+//! **A started handler runs to completion** (SPEC 9.4). "Started" means claimed: from
+//! then on the handler runs in a task of its own, and dropping the request (the sender's
+//! attempt timed out, the client disconnected) never cancels it. The claim stays in
+//! flight until the handler's own outcome settles it, so the sender's retry gets `409`
+//! meanwhile and `200 {"status":"duplicate"}` once the handler succeeded; cancelling the
+//! handler and releasing its claim would run it again on every retry.
 //!
 //! **No handler runs without its claim.** A [`Webhook`] exists only inside the piece
 //! that claimed it — `axum::webhook`, `actix_web::webhook`, `warp::webhook`,
 //! `tower::WebhookLayer` — and is not an extractor of any framework on its own: routing
 //! a handler that takes it the plain way (`post(handle)`, `web::post().to(handle)`) does
 //! not compile. The framework modules show the error.
+//!
+//! # Receiver limits before authentication (SPEC 9.8)
+//!
+//! [`Limits`] bound what unauthenticated requests can cost: all bodies being read
+//! together buffer at most the **buffer budget** (default
+//! [`limits::DEFAULT_BUFFER_BUDGET`], 64 MiB; `503 buffer_budget_exhausted` with
+//! `Retry-After: 1` and `Connection: close`, the body left unread), a body must arrive
+//! within the **body read timeout** (default [`limits::DEFAULT_BODY_READ_TIMEOUT`],
+//! 10 s; `408 body_read_timeout`), and a body shorter than its `Content-Length` is
+//! `400 body_truncated`. Every route shares [`Limits::global`] unless given its own:
+//! `axum::webhook_with_limits`, `warp::webhook_with_limits`,
+//! `tower::WebhookLayer::with_limits`, or a `Limits` in actix-web's app data.
 //!
 //! # HTTP answers (SPEC 4.5)
 //!
@@ -147,13 +166,26 @@
 //!
 //! | status | codes |
 //! |---|---|
-//! | 401 | `missing_signature`, `malformed_signature`, `signature_mismatch`, `missing_header`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new` |
-//! | 400 | `invalid_envelope` (authentic body that is not an event), `invalid_gzip`, `body_read_failed` |
+//! | 401 | `missing_signature`, `malformed_signature`, `signature_mismatch`, `missing_header`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new`, `repeated_signature_header` |
+//! | 400 | `invalid_envelope` (authentic body that is not an event, or an empty `id`), `invalid_gzip`, `body_read_failed`, `body_truncated` (shorter than its `Content-Length`) |
+//! | 408 | `body_read_timeout` |
 //! | 413 | `body_too_large` (wire or decoded size) |
 //! | 415 | `unsupported_encoding` (anything but `gzip` / `identity`) |
-//! | 409, 503 | `replay_in_flight`; `replay_store_full`, `replay_store_unavailable` — with `Retry-After` |
+//! | 409, 503 | `replay_in_flight`; `replay_store_full`, `replay_store_unavailable`, `buffer_budget_exhausted` — with `Retry-After` |
 //! | 500 | `verifier_missing` (actix-web without the verifier in its app data), `handler_panicked` |
 //! | 200 | a duplicate: `{"status":"duplicate"}` |
+//!
+//! ## Repeated signature headers
+//!
+//! A request whose `X-MegaBot-Signature`, `webhook-signature`, `webhook-id` or
+//! `webhook-timestamp` header comes on more than one header line is refused with
+//! `401 repeated_signature_header`, before the body is read and whatever the lines hold
+//! (even two identical valid ones). MegaBot never sends a repeated signature header;
+//! letting the first (or any) line decide would let a proxy or an attacker who can add
+//! a header line change which signature is checked, and merging the lines would make
+//! the answer depend on how each framework joins them. (Several Standard Webhooks
+//! signatures belong in *one* `webhook-signature` line, space-separated: that is
+//! accepted as usual.)
 //!
 //! Every refusal is also a `tracing` event with the code and status, and the delivery
 //! id once the request is proven authentic; never a secret, a signature or the body.
@@ -243,6 +275,7 @@
 //! - `axum`, `actix_web`, `warp`, `tower`: one per framework, behind its feature.
 //! - [`headers`]: [`Headers`](verify::Headers) for the frameworks' header maps, to call
 //!   the verifier yourself.
+//! - [`limits`]: [`Limits`], the buffer budget and body read timeout.
 //! - [`types`], [`verify`]: the SDK's types and verifier crates, re-exported whole.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -268,6 +301,7 @@ mod decode;
 mod error;
 pub mod headers;
 mod idempotency;
+pub mod limits;
 mod read;
 mod receive;
 mod response;
@@ -281,6 +315,7 @@ pub mod warp;
 mod webhook;
 
 pub use error::Error;
+pub use limits::Limits;
 pub use response::ErrorResponse;
 pub use webhook::Webhook;
 

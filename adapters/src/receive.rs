@@ -6,47 +6,138 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
 
 use bytes::Buf;
 use futures_core::Stream;
-use megabot_webhook_verify::{Claim, Headers, Verifier};
+use futures_util::future::{Either, select};
+use megabot_webhook_verify::{Claim, Verifier};
 
 use crate::decode::Encoding;
+use crate::headers::RequestHeaders;
 use crate::idempotency::{Settlement, catch_panic};
+use crate::limits::Limits;
 use crate::read::{content_length, read_body};
 use crate::{Error, Webhook, trace};
 
 const CONTENT_ENCODING: &str = "content-encoding";
 const CONTENT_LENGTH: &str = "content-length";
 
+/// The headers the signature depends on: each may come on one header line only (see
+/// the crate docs, "Repeated signature headers").
+const SIGNATURE_HEADERS: [&str; 4] = [
+    "x-megabot-signature",
+    "webhook-signature",
+    "webhook-id",
+    "webhook-timestamp",
+];
+
 /// Receives a delivery and runs `handler` with it, exactly once per delivery id (SPEC
-/// 4.4): the [`Webhook`] is verified and claimed first; the handler's answer settles the
-/// claim by `status(&answer)` (2xx completes it, anything else releases it). A panicking
-/// handler releases the claim and yields [`Error::HandlerPanicked`]; dropping the
-/// returned future mid-handler releases the claim as well (the settlement's drop guard).
+/// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs in a
+/// task of its own ([`tokio::spawn`]) and its answer settles the claim by
+/// `status(&answer)` (2xx completes it, anything else releases it). A panicking handler
+/// releases the claim and yields [`Error::HandlerPanicked`].
+///
+/// Once claimed, the handler is started and runs to completion: dropping the returned
+/// future (the client gave up, the server dropped the request) does not cancel it, so
+/// the claim stays in flight until the handler's own outcome settles it and the sender's
+/// retry meanwhile gets `409`, then `200 duplicate`.
 ///
 /// Every refusal is logged here; the caller only turns the [`Error`] into its response.
-pub(crate) async fn handle<H, S, B, E, F, Fut>(
+pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
     handler: F,
-    status: impl FnOnce(&Fut::Output) -> u16,
+    status: St,
 ) -> Result<Fut::Output, Error>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
+    F: FnOnce(Webhook) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    St: FnOnce(&Fut::Output) -> u16 + Send + 'static,
+{
+    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
+    let task = tokio::spawn(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+    ));
+    joined(task.await)
+}
+
+/// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): the
+/// handler runs in a task of its own on the current thread's `LocalSet`
+/// ([`tokio::task::spawn_local`]; actix-web runs every worker in one).
+#[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+pub(crate) async fn handle_local<H, S, B, E, F, Fut, St>(
+    verifier: &Verifier,
+    limits: &Limits,
+    headers: &H,
+    body: S,
+    handler: F,
+    status: St,
+) -> Result<Fut::Output, Error>
+where
+    H: RequestHeaders + ?Sized,
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: Display,
+    F: FnOnce(Webhook) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+    St: FnOnce(&Fut::Output) -> u16 + 'static,
+{
+    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
+    let task = tokio::task::spawn_local(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+    ));
+    joined(task.await)
+}
+
+/// The handler task's result; a task that did not finish (aborted at runtime shutdown)
+/// counts as a failed handler. Its claim was released by the settlement's drop guard.
+fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    result.unwrap_or_else(|_| Err(Error::HandlerPanicked))
+}
+
+/// The handler task: runs the handler, catching a panic, and settles the claim by its
+/// outcome.
+async fn run_to_completion<F, Fut, St>(
+    verifier: Verifier,
+    claim: Claim,
+    webhook: Webhook,
+    handler: F,
+    status: St,
+) -> Result<Fut::Output, Error>
+where
     F: FnOnce(Webhook) -> Fut,
     Fut: Future,
+    St: FnOnce(&Fut::Output) -> u16,
 {
-    let (webhook, claim) = receive(verifier, headers, body).await?;
     let delivery_id = claim.id.clone();
-    let settlement = Settlement::new(verifier, claim);
+    let renewing = renew_lease(verifier.clone(), claim.clone());
+    let settlement = Settlement::new(&verifier, claim);
     // Calling the handler inside the caught future: a panic before its first await is
-    // caught as well.
-    match catch_panic(async move { handler(webhook).await }).await {
+    // caught as well. The lease is renewed while the handler runs.
+    let running = catch_panic(async move { handler(webhook).await });
+    let outcome = match select(pin!(running), pin!(renewing)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right((never, _)) => match never {},
+    };
+    match outcome {
         Ok(answer) => {
             settlement.finish(status(&answer)).await;
             Ok(answer)
@@ -60,20 +151,48 @@ where
     }
 }
 
+/// Renews the claim's in-flight lease every third of the guard's
+/// [`in_flight_ttl`](Verifier::in_flight_ttl) (SPEC 9.4), for as long as it is polled:
+/// the handler's task drops it when the handler is done. A claim that no longer owns
+/// its id, or a guard without leases, stops renewing (the future then stays pending).
+async fn renew_lease(verifier: Verifier, claim: Claim) -> std::convert::Infallible {
+    if let Some(ttl) = verifier.in_flight_ttl() {
+        let period = (ttl / 3).max(Duration::from_millis(1));
+        loop {
+            tokio::time::sleep(period).await;
+            match verifier.renew(&claim).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        delivery_id = claim.id.as_str(),
+                        "in-flight lease lost while the handler runs; no longer renewed"
+                    );
+                    break;
+                }
+                // A store hiccup: try again at the next period, the lease is still
+                // good for two more.
+                Err(error) => trace::settle_failed(&claim.id, "renew", &error.into()),
+            }
+        }
+    }
+    std::future::pending().await
+}
+
 /// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every
 /// refusal; the caller settles the claim.
 async fn receive<H, S, B, E>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
 ) -> Result<(Webhook, Claim), Error>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
-    let result = receive_inner(verifier, headers, body).await;
+    let result = receive_inner(verifier, limits, headers, body).await;
     if let Err((error, delivery_id)) = &result {
         trace::rejected(error, delivery_id.as_deref());
     }
@@ -82,30 +201,39 @@ where
 
 async fn receive_inner<H, S, B, E>(
     verifier: &Verifier,
+    limits: &Limits,
     headers: &H,
     body: S,
 ) -> Result<(Webhook, Claim), (Error, Option<String>)>
 where
-    H: Headers + ?Sized,
+    H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
     let unauthenticated = |error: Error| (error, None);
+    if let Some(name) = SIGNATURE_HEADERS
+        .into_iter()
+        .find(|name| headers.header_count(name) > 1)
+    {
+        return Err(unauthenticated(Error::RepeatedSignatureHeader { name }));
+    }
     let encoding =
         Encoding::from_header(headers.header(CONTENT_ENCODING)).map_err(unauthenticated)?;
     let length = content_length(headers.header(CONTENT_LENGTH));
-    let body = read_body(body, length, encoding, verifier.max_body_size())
+    let (body, budget_share) = read_body(body, length, encoding, verifier.max_body_size(), limits)
         .await
         .map_err(unauthenticated)?;
     let verified = verifier
         .verify(headers, &body)
         .map_err(|error| unauthenticated(error.into()))?;
+    // Authenticated: the body no longer counts against the pre-authentication budget.
+    drop(budget_share);
     let claim = verifier
         .claim(&verified)
         .await
         .map_err(|error| (error.into(), Some(verified.delivery_id.clone())))?;
-    Ok((Webhook::new(verified, body), claim))
+    Ok((Webhook::new(verified, body, headers.entries()), claim))
 }
 
 #[cfg(test)]
@@ -114,6 +242,11 @@ mod tests {
     use bytes::Bytes;
     use futures_util::stream;
     use megabot_webhook_verify::{Secret, sign};
+
+    fn limits() -> &'static Limits {
+        static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+        LIMITS.get_or_init(Limits::global)
+    }
 
     fn verifier() -> Verifier {
         Verifier::builder()
@@ -144,14 +277,16 @@ mod tests {
     async fn verifies_and_claims() {
         let verifier = verifier();
         let (headers, body) = delivery("evt_r1");
-        let (webhook, claim) = receive(&verifier, &headers, once(body.clone()))
+        let (webhook, claim) = receive(&verifier, limits(), &headers, once(body.clone()))
             .await
             .unwrap();
         assert_eq!(webhook.delivery_id(), "evt_r1");
         assert_eq!(webhook.body(), body);
         assert_eq!(webhook.event().name(), "brand_new_event");
         // Claimed: a copy is in flight until the claim is settled.
-        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), "replay_in_flight");
         Settlement::new(&verifier, claim).finish(200).await;
     }
@@ -162,10 +297,16 @@ mod tests {
         let (headers, mut body) = delivery("evt_r3");
         let original = body.clone();
         body[5] ^= 1;
-        let error = receive(&verifier, &headers, once(body)).await.unwrap_err();
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), "signature_mismatch");
         // Nothing was claimed: the authentic copy goes through.
-        assert!(receive(&verifier, &headers, once(original)).await.is_ok());
+        assert!(
+            receive(&verifier, limits(), &headers, once(original))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -176,6 +317,7 @@ mod tests {
         // A failure releases: the retry runs.
         let answer = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { 500 },
@@ -184,6 +326,7 @@ mod tests {
         assert_eq!(answer.await.unwrap(), 500);
         let answer = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { 204 },
@@ -193,6 +336,7 @@ mod tests {
         // A success completes: the next copy is a duplicate and the handler does not run.
         let error = handle(
             &verifier,
+            limits(),
             &headers,
             once(body),
             |_| async { unreachable!("a duplicate must not run") },
@@ -210,6 +354,7 @@ mod tests {
         let status = |answer: &u16| *answer;
         let error = handle(
             &verifier,
+            limits(),
             &headers,
             once(body.clone()),
             |_| async { panic!("on purpose") },
@@ -218,8 +363,61 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(error.code(), "handler_panicked");
-        let answer = handle(&verifier, &headers, once(body), |_| async { 200 }, status);
+        let answer = handle(
+            &verifier,
+            limits(),
+            &headers,
+            once(body),
+            |_| async { 200 },
+            status,
+        );
         assert_eq!(answer.await.unwrap(), 200);
+    }
+
+    /// SPEC 9.4: a handler running longer than the in-flight lease keeps its claim,
+    /// because its task renews the lease while it runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_handler_keeps_its_leased_claim() {
+        let guard = megabot_webhook_verify::MemoryReplayGuard::new(100)
+            .with_in_flight_ttl(Duration::from_secs(1));
+        let verifier = Verifier::builder()
+            .megabot_secret(Secret::new("test-secret").unwrap())
+            .replay_guard(std::sync::Arc::new(guard))
+            .build()
+            .unwrap();
+        let (headers, body) = delivery("evt_long");
+        let running = {
+            let verifier = verifier.clone();
+            let headers = headers.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                handle(
+                    &verifier,
+                    limits(),
+                    &headers,
+                    once(body),
+                    |_| async {
+                        tokio::time::sleep(Duration::from_millis(3500)).await;
+                        200
+                    },
+                    |answer: &u16| *answer,
+                )
+                .await
+            })
+        };
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let error = receive(&verifier, limits(), &headers, once(body.clone()))
+                .await
+                .map(|_| ())
+                .expect_err("the lease lapsed while the handler ran");
+            assert_eq!(error.code(), "replay_in_flight");
+        }
+        assert_eq!(running.await.unwrap().unwrap(), 200);
+        let error = receive(&verifier, limits(), &headers, once(body))
+            .await
+            .unwrap_err();
+        assert!(error.is_duplicate());
     }
 
     /// Records every event's fields as text.
@@ -258,6 +456,7 @@ mod tests {
     fn refusals_are_logged_with_code_and_authentic_ids_only() {
         let capture = std::sync::Arc::new(Capture::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         tracing::subscriber::with_default(std::sync::Arc::clone(&capture), || {
@@ -266,14 +465,16 @@ mod tests {
                 let (headers, body) = delivery("evt_logged");
                 let mut tampered = body.clone();
                 tampered[3] ^= 1;
-                receive(&verifier, &headers, once(tampered))
+                receive(&verifier, limits(), &headers, once(tampered))
                     .await
                     .unwrap_err();
-                let (_, claim) = receive(&verifier, &headers, once(body.clone()))
+                let (_, claim) = receive(&verifier, limits(), &headers, once(body.clone()))
                     .await
                     .unwrap();
                 Settlement::new(&verifier, claim).finish(200).await;
-                receive(&verifier, &headers, once(body)).await.unwrap_err();
+                receive(&verifier, limits(), &headers, once(body))
+                    .await
+                    .unwrap_err();
             });
         });
         let lines = capture.lines.lock().unwrap().join("\n");

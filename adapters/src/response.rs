@@ -14,6 +14,10 @@ pub struct ErrorResponse {
     /// The `application/json` body: `{"error":"<code>","message":"<text>"}`, or
     /// `{"status":"duplicate"}` for a delivery that was already handled.
     pub body: String,
+    /// Answer with `Connection: close` and close the connection: the request's body
+    /// was left unread or is unusable (`buffer_budget_exhausted`, `body_read_timeout`,
+    /// `body_truncated`).
+    pub close: bool,
 }
 
 impl ErrorResponse {
@@ -32,6 +36,10 @@ impl From<&Error> for ErrorResponse {
             status: error.status(),
             retry_after: error.retry_after(),
             body: body.to_string(),
+            close: matches!(
+                error,
+                Error::BufferBudgetExhausted | Error::BodyReadTimeout | Error::BodyTruncated
+            ),
         }
     }
 }

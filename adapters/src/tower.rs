@@ -12,7 +12,7 @@
 //! | answers 2xx | completed: copies are answered `200 {"status":"duplicate"}` |
 //! | answers anything else, or fails (`Err`) | released: MegaBot's retry runs |
 //! | panics | released; answered 500 `handler_panicked` |
-//! | is dropped mid-request (client gone) | released |
+//! | still runs when the request is dropped (client gone) | settled by its answer, as above: it runs to completion (SPEC 9.4) |
 //!
 //! Refusals are answered by the layer itself (401, 400, 413, 415, 409, 503 and
 //! `200 duplicate`, SPEC 4.5) with a JSON body; the response body type must therefore be
@@ -76,7 +76,7 @@ use tower_service::Service;
 
 use crate::headers::HttpHeaders;
 use crate::receive::handle;
-use crate::{Error, ErrorResponse, Webhook};
+use crate::{Error, ErrorResponse, Limits, Webhook};
 
 /// A tower layer that verifies and claims each delivery, calls the inner
 /// `Service<http::Request<Webhook>>` with it and settles the claim by the response
@@ -84,12 +84,24 @@ use crate::{Error, ErrorResponse, Webhook};
 #[derive(Debug, Clone)]
 pub struct WebhookLayer {
     verifier: Verifier,
+    limits: Limits,
 }
 
 impl WebhookLayer {
-    /// The layer, verifying with `verifier`.
+    /// The layer, verifying with `verifier` and reading bodies within the process-wide
+    /// [`Limits::global`] (SPEC 9.8).
     pub fn new(verifier: Verifier) -> WebhookLayer {
-        WebhookLayer { verifier }
+        WebhookLayer {
+            verifier,
+            limits: Limits::global(),
+        }
+    }
+
+    /// The layer reading bodies within `limits` (buffer budget, body read timeout).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> WebhookLayer {
+        self.limits = limits;
+        self
     }
 }
 
@@ -97,7 +109,7 @@ impl<S> Layer<S> for WebhookLayer {
     type Service = WebhookService<S>;
 
     fn layer(&self, inner: S) -> WebhookService<S> {
-        WebhookService::new(self.verifier.clone(), inner)
+        WebhookService::new(self.verifier.clone(), inner).with_limits(self.limits.clone())
     }
 }
 
@@ -106,13 +118,26 @@ impl<S> Layer<S> for WebhookLayer {
 #[derive(Debug, Clone)]
 pub struct WebhookService<S> {
     verifier: Verifier,
+    limits: Limits,
     inner: S,
 }
 
 impl<S> WebhookService<S> {
-    /// `inner` behind the webhook checks, verifying with `verifier`.
+    /// `inner` behind the webhook checks, verifying with `verifier` and reading bodies
+    /// within the process-wide [`Limits::global`].
     pub fn new(verifier: Verifier, inner: S) -> WebhookService<S> {
-        WebhookService { verifier, inner }
+        WebhookService {
+            verifier,
+            limits: Limits::global(),
+            inner,
+        }
+    }
+
+    /// The service reading bodies within `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> WebhookService<S> {
+        self.limits = limits;
+        self
     }
 
     /// The inner service.
@@ -144,11 +169,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
+        let limits = self.limits.clone();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let headers = parts.headers.clone();
             let answer = handle(
                 &verifier,
+                &limits,
                 &HttpHeaders(&headers),
                 data_stream(body),
                 move |hook| async move { inner.call(Request::from_parts(parts, hook)).await },
@@ -179,6 +206,9 @@ fn error_response<ResBody: From<String>>(error: &Error) -> Response<ResBody> {
     );
     if let Some(seconds) = answer.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if answer.close {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

@@ -44,18 +44,36 @@ use megabot_webhook_verify::Verifier;
 
 use crate::headers::HttpHeaders;
 use crate::receive::handle;
-use crate::{Error, ErrorResponse, Webhook};
+use crate::{Error, ErrorResponse, Limits, Webhook};
 
 /// A `POST` filter that extracts a verified, claimed [`Webhook`], calls `handler` with
 /// it, and settles the claim by the reply's status: 2xx marks the delivery done, any
-/// other status, a panic (answered 500 `handler_panicked`) or a dropped request releases
-/// it so that the sender's retry runs.
+/// other status or a panic (answered 500 `handler_panicked`) releases it so that the
+/// sender's retry runs. The handler runs to completion in its own task even when the
+/// request is dropped (SPEC 9.4).
 ///
 /// Verification and claim failures are answered directly (status, `Retry-After` and the
 /// `{"error":..,"message":..}` body of SPEC 4.5; `200 {"status":"duplicate"}` for a
 /// delivery already handled).
+///
+/// Bodies are read within the process-wide [`Limits::global`] (SPEC 9.8); use
+/// [`webhook_with_limits`] for others.
 pub fn webhook<F, Fut, R>(
     verifier: Verifier,
+    handler: F,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
+where
+    F: Fn(Webhook) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Reply + 'static,
+{
+    webhook_with_limits(verifier, Limits::global(), handler)
+}
+
+/// [`webhook`] reading bodies within `limits` (buffer budget, body read timeout).
+pub fn webhook_with_limits<F, Fut, R>(
+    verifier: Verifier,
+    limits: Limits,
     handler: F,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static
 where
@@ -68,10 +86,12 @@ where
         .and(::warp::body::stream())
         .and_then(move |headers: HeaderMap, body| {
             let verifier = verifier.clone();
+            let limits = limits.clone();
             let handler = handler.clone();
             async move {
                 handle(
                     &verifier,
+                    &limits,
                     &HttpHeaders(&headers),
                     body,
                     move |hook| async move { handler(hook).await.into_response() },
@@ -108,6 +128,9 @@ impl Reply for ErrorResponse {
         );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -20,11 +20,27 @@ use megabot_webhook_verify::{Scheme, Verified};
 pub struct Webhook {
     verified: Verified,
     body: Vec<u8>,
+    headers: Vec<(String, String)>,
 }
 
 impl Webhook {
-    pub(crate) fn new(verified: Verified, body: Vec<u8>) -> Webhook {
-        Webhook { verified, body }
+    pub(crate) fn new(
+        verified: Verified,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+    ) -> Webhook {
+        Webhook {
+            verified,
+            body,
+            headers,
+        }
+    }
+
+    /// The delivery's request headers as received (names lowercase, in order, repeated
+    /// ones repeated; values that are not visible ASCII left out), for forwarding the
+    /// delivery.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 
     /// The typed event.

@@ -72,7 +72,7 @@ fn start(
     })
 }
 
-webhook_cases!(start, cancels_on_disconnect = false);
+webhook_cases!(start);
 
 /// No verifier in the app data: 500 `verifier_missing`, no panic.
 #[tokio::test]

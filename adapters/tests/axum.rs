@@ -53,7 +53,7 @@ fn start(
     Box::pin(serve(app))
 }
 
-webhook_cases!(start, cancels_on_disconnect = true);
+webhook_cases!(start);
 
 /// Head extractors before the webhook (`State` here) work, and a layer on the route
 /// sees the answer the claim was settled by.
@@ -118,5 +118,70 @@ async fn other_methods_are_not_allowed() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(recorder.calls(), 0);
+}
+
+/// SPEC 9.8 over HTTP: with a 1 MiB budget, a slow body holding 600 KiB makes a second
+/// 600 KiB request `503 buffer_budget_exhausted` (`Retry-After: 1`, connection closed,
+/// body unread); a stalled body gets `408 body_read_timeout`; the budget is all given
+/// back afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffer_budget_and_body_read_timeout() {
+    use megabot_webhook_adapters::Limits;
+    use megabot_webhook_adapters::axum::webhook_with_limits;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    let limits = Limits::global()
+        .buffer_budget(1 << 20)
+        .body_read_timeout(Duration::from_millis(800));
+    let recorder = Recorder::new();
+    let app = Router::new()
+        .route(
+            "/webhook",
+            webhook_with_limits(limits.clone(), handler(Arc::clone(&recorder))),
+        )
+        .with_state(common::verifier());
+    let addr = serve(app).await;
+    let head = |length: usize| {
+        format!(
+            "POST /webhook HTTP/1.1\r\nhost: 127.0.0.1\r\nx-megabot-signature: sha256={}\r\ncontent-length: {length}\r\n\r\n",
+            "0".repeat(64)
+        )
+    };
+    // The slow body: 1 KiB of 600 KiB, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(head(600 << 10).as_bytes()).await.unwrap();
+    slow.write_all(&[b'a'; 1024]).await.unwrap();
+    let started = std::time::Instant::now();
+    while limits.buffer_budget_in_use() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "slow body not accounted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(limits.buffer_budget_in_use(), 600 << 10);
+    let answer = common::raw_exchange(addr, &head(600 << 10), b"").await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains(r#""error":"buffer_budget_exhausted""#),
+        "{answer}"
+    );
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("retry-after: 1\r\n"), "{answer}");
+    assert!(lower.contains("connection: close\r\n"), "{answer}");
+    assert!(limits.buffer_budget_in_use() <= limits.buffer_budget_total());
+    // The slow body stalls past the read timeout: 408, and its share is given back.
+    let mut answer = Vec::new();
+    let read = tokio::io::AsyncReadExt::read_to_end(&mut slow, &mut answer);
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#""error":"body_read_timeout""#),
+        "{answer}"
+    );
+    assert_eq!(limits.buffer_budget_in_use(), 0);
     assert_eq!(recorder.calls(), 0);
 }

@@ -73,7 +73,7 @@ fn start(
     Box::pin(serve(service))
 }
 
-webhook_cases!(start, cancels_on_disconnect = true);
+webhook_cases!(start);
 
 /// An inner service that fails (`Err`) releases the claim: the retry runs.
 #[tokio::test]

@@ -51,7 +51,7 @@ fn start(
     Box::pin(serve(routes(verifier, recorder).boxed()))
 }
 
-webhook_cases!(start, cancels_on_disconnect = true);
+webhook_cases!(start);
 
 /// Combined with other routes (which reject the request) and a not-found fallback, a bad
 /// signature still gets its 401, not a 404/405/500.

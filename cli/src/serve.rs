@@ -1,7 +1,14 @@
 //! Starting a verified receiver on any of the three frameworks.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use clap::ValueEnum;
 use megabot_webhook_adapters::Webhook;
@@ -39,6 +46,20 @@ impl Framework {
 /// 2xx marks the delivery done; anything else releases it for the sender's retry.
 pub(crate) type Handler = Arc<dyn Fn(&Webhook) -> u16 + Send + Sync>;
 
+/// A handler's whole answer: status (2xx marks the delivery done, anything else
+/// releases it), content type and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// An asynchronous handler (`listen --forward-to`): it runs to completion in its own
+/// task once the delivery is claimed, even when the sender's connection drops.
+pub(crate) type AsyncHandler =
+    Arc<dyn Fn(Webhook) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
+
 /// A receiver listening on loopback (or wherever it was bound).
 #[derive(Debug)]
 pub(crate) struct Running {
@@ -65,6 +86,185 @@ fn answer(status: u16) -> (u16, &'static str) {
     (status, body)
 }
 
+/// How long a new connection may take to send its request head (SPEC 9.8).
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most connections a receiver keeps open; a connection beyond it is closed at
+/// once (SPEC 9.8).
+pub(crate) const MAX_CONNECTIONS: usize = 4096;
+
+/// A listener that closes connections beyond its cap at once and gives each
+/// connection a deadline for its first request head (axum and warp; actix-web uses its
+/// own `client_request_timeout` and `max_connections`).
+pub(crate) struct LimitedListener {
+    inner: tokio::net::TcpListener,
+    permits: Arc<Semaphore>,
+    header_timeout: Duration,
+}
+
+impl LimitedListener {
+    pub(crate) fn new(
+        inner: tokio::net::TcpListener,
+        max_connections: usize,
+        header_timeout: Duration,
+    ) -> LimitedListener {
+        LimitedListener {
+            inner,
+            permits: Arc::new(Semaphore::new(max_connections)),
+            header_timeout,
+        }
+    }
+
+    /// The next connection within the cap; those beyond it are closed at once.
+    pub(crate) async fn next(&mut self) -> (LimitedStream, SocketAddr) {
+        loop {
+            let (stream, addr) = match self.inner.accept().await {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: back off briefly.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            };
+            match Arc::clone(&self.permits).try_acquire_owned() {
+                Ok(permit) => {
+                    let stream = LimitedStream {
+                        stream,
+                        _permit: permit,
+                        deadline: Some(Box::pin(tokio::time::sleep(self.header_timeout))),
+                        matched: 0,
+                    };
+                    return (stream, addr);
+                }
+                Err(_) => drop(stream),
+            }
+        }
+    }
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (LimitedStream, SocketAddr) {
+        self.next().await
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A connection holding one of the listener's permits; its reads fail with
+/// `TimedOut` when the first request head (up to its blank line) has not arrived
+/// by the deadline.
+pub(crate) struct LimitedStream {
+    stream: tokio::net::TcpStream,
+    _permit: OwnedSemaphorePermit,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// How much of `\r\n\r\n` the bytes read so far end with.
+    matched: usize,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if let Some(deadline) = &mut this.deadline
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "request head not received in time",
+            )));
+        }
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if this.deadline.is_some() && matches!(result, Poll::Ready(Ok(()))) {
+            for &byte in &buf.filled()[before..] {
+                this.matched = if byte == b"\r\n\r\n"[this.matched] {
+                    this.matched + 1
+                } else {
+                    usize::from(byte == b'\r')
+                };
+                if this.matched == 4 {
+                    this.deadline = None;
+                    break;
+                }
+            }
+        }
+        result
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Checks a route path given on the command line: a literal path that starts with `/`
+/// and holds only letters, digits and `-._~/` (no route patterns such as `:id`, `{id}`
+/// or `*rest`, which the frameworks would read as parameters, or panic on).
+pub(crate) fn validate_path(path: &str) -> Result<(), CliError> {
+    let problem = if path.is_empty() {
+        Some("it is empty")
+    } else if !path.starts_with('/') {
+        Some("it must start with `/`")
+    } else if path.contains("//") {
+        Some("it has an empty segment (`//`)")
+    } else if !path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+    {
+        Some(
+            "only letters, digits and `-._~/` are allowed (no `:param`, `{param}` or `*rest` patterns)",
+        )
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => {
+            let shown: String = path
+                .chars()
+                .take(64)
+                .flat_map(char::escape_default)
+                .collect();
+            Err(CliError::Usage(format!(
+                "invalid --path \"{shown}\": {problem}; for example --path /webhook"
+            )))
+        }
+    }
+}
+
 /// Binds `addr` and serves `handler` at `path` (POST) on `framework`.
 pub(crate) async fn start(
     framework: Framework,
@@ -73,6 +273,27 @@ pub(crate) async fn start(
     verifier: Verifier,
     handler: Handler,
 ) -> Result<Running, CliError> {
+    let handler: AsyncHandler = Arc::new(move |hook: Webhook| {
+        let (status, body) = answer(handler(&hook));
+        let answer = Answer {
+            status,
+            content_type: Some("application/json".to_owned()),
+            body: body.as_bytes().to_vec(),
+        };
+        Box::pin(std::future::ready(answer))
+    });
+    start_async(framework, addr, path, verifier, handler).await
+}
+
+/// [`start`] with an [`AsyncHandler`].
+pub(crate) async fn start_async(
+    framework: Framework,
+    addr: SocketAddr,
+    path: &str,
+    verifier: Verifier,
+    handler: AsyncHandler,
+) -> Result<Running, CliError> {
+    validate_path(path)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
@@ -102,22 +323,28 @@ async fn serve_axum(
     listener: tokio::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) {
-    use axum::http::StatusCode;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
     let route = megabot_webhook_adapters::axum::webhook(move |hook: Webhook| {
         let handler = Arc::clone(&handler);
         async move {
-            let (status, body) = answer(handler(&hook));
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (
-                status,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
+            let answer = handler(hook).await;
+            let status =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, answer.body).into_response();
+            if let Some(value) = answer
+                .content_type
+                .and_then(|value| header::HeaderValue::from_str(&value).ok())
+            {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
         }
     });
     let app = axum::Router::new().route(&path, route).with_state(verifier);
+    let listener = LimitedListener::new(listener, MAX_CONNECTIONS, HEADER_READ_TIMEOUT);
     if let Err(error) = axum::serve(listener, app).await {
         eprintln!("error: axum server stopped: {error}");
     }
@@ -127,7 +354,7 @@ fn actix_server(
     listener: std::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) -> Result<actix_web::dev::Server, CliError> {
     use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
     let server = HttpServer::new(move || {
@@ -139,17 +366,22 @@ fn actix_server(
                 move |hook: Webhook| {
                     let handler = Arc::clone(&handler);
                     async move {
-                        let (status, body) = answer(handler(&hook));
-                        let status = StatusCode::from_u16(status)
+                        let answer = handler(hook).await;
+                        let status = StatusCode::from_u16(answer.status)
                             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                        HttpResponse::build(status)
-                            .content_type("application/json")
-                            .body(body)
+                        let mut response = HttpResponse::build(status);
+                        if let Some(content_type) = answer.content_type {
+                            response.content_type(content_type);
+                        }
+                        response.body(answer.body)
                     }
                 },
             ))
     })
     .workers(1)
+    // SPEC 9.8: the request head within 10 s; at most 4 096 connections (one worker).
+    .client_request_timeout(HEADER_READ_TIMEOUT)
+    .max_connections(MAX_CONNECTIONS)
     .disable_signals()
     .listen(listener)
     .map_err(|e| CliError::Usage(format!("actix-web cannot listen: {e}")))?;
@@ -160,7 +392,7 @@ async fn serve_warp(
     listener: tokio::net::TcpListener,
     path: String,
     verifier: Verifier,
-    handler: Handler,
+    handler: AsyncHandler,
 ) {
     use warp::Filter;
     let wanted: Arc<str> = Arc::from(path);
@@ -181,15 +413,131 @@ async fn serve_warp(
             move |hook: Webhook| {
                 let handler = Arc::clone(&handler);
                 async move {
-                    let (status, body) = answer(handler(&hook));
-                    let status = warp::http::StatusCode::from_u16(status)
+                    let answer = handler(hook).await;
+                    let status = warp::http::StatusCode::from_u16(answer.status)
                         .unwrap_or(warp::http::StatusCode::INTERNAL_SERVER_ERROR);
-                    warp::reply::with_status(
-                        warp::reply::with_header(body, "content-type", "application/json"),
-                        status,
-                    )
+                    let mut response = warp::reply::Response::new(answer.body.into());
+                    *response.status_mut() = status;
+                    if let Some(value) = answer
+                        .content_type
+                        .and_then(|value| warp::http::HeaderValue::from_str(&value).ok())
+                    {
+                        response
+                            .headers_mut()
+                            .insert(warp::http::header::CONTENT_TYPE, value);
+                    }
+                    response
                 }
             },
         ));
-    warp::serve(route).incoming(listener).run().await;
+    // Served by hyper over the limited listener (SPEC 9.8), like axum.
+    let service = warp::service(route);
+    let mut listener = LimitedListener::new(listener, MAX_CONNECTIONS, HEADER_READ_TIMEOUT);
+    loop {
+        let (stream, _) = listener.next().await;
+        let service = hyper_util::service::TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            // A connection's own failures (reset, head timeout) end only that connection.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn limited(max: usize, timeout: Duration) -> (LimitedListener, SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        (LimitedListener::new(listener, max, timeout), addr)
+    }
+
+    /// SPEC 9.8: connections beyond the cap are closed at once, never left waiting;
+    /// a closed connection frees its place.
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed_at_once() {
+        let (mut listener, addr) = limited(2, Duration::from_secs(10)).await;
+        let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (held_one, _) = listener.next().await;
+        let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (_held_two, _) = listener.next().await;
+        let accepting = tokio::spawn(async move {
+            let accepted = listener.next().await;
+            (listener, accepted)
+        });
+        // Over the cap: closed at once, while the accept loop goes on.
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(5), third.read(&mut byte))
+            .await
+            .expect("the connection over the cap was left waiting");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        // A closed connection frees its place for the next one.
+        drop(held_one);
+        drop(first);
+        let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (_listener, (mut fourth_server, _)) =
+            tokio::time::timeout(Duration::from_secs(5), accepting)
+                .await
+                .unwrap()
+                .unwrap();
+        fourth.write_all(b"x").await.unwrap();
+        fourth_server.read_exact(&mut byte).await.unwrap();
+        assert_eq!(&byte, b"x");
+    }
+
+    /// SPEC 9.8: a request head that does not arrive in time fails the connection's
+    /// reads; one that did arrive lifts the deadline for the body.
+    #[tokio::test]
+    async fn a_slow_request_head_times_out() {
+        let (mut listener, addr) = limited(8, Duration::from_millis(300)).await;
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"POST /webhook HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        let (mut server, _) = listener.next().await;
+        let mut buffer = vec![0u8; 1024];
+        let started = std::time::Instant::now();
+        let error = loop {
+            match server.read(&mut buffer).await {
+                Ok(0) => panic!("closed instead of timing out"),
+                Ok(_) => continue,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let mut quick = tokio::net::TcpStream::connect(addr).await.unwrap();
+        quick
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\n\r\nab")
+            .await
+            .unwrap();
+        let (mut server, _) = listener.next().await;
+        let mut head = vec![0u8; 30];
+        server.read_exact(&mut head).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        quick.write_all(b"cd").await.unwrap();
+        let mut rest = [0u8; 2];
+        server.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest, b"cd");
+    }
+
+    #[test]
+    fn route_paths_are_validated() {
+        for good in ["/webhook", "/", "/hooks/megabot-v1", "/a.b_c~d"] {
+            assert!(validate_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "webhook", "/*x", "/a/:b", "/a/{b}", "//", "/a b", "/a?b",
+        ] {
+            let error = validate_path(bad).unwrap_err();
+            assert!(matches!(error, CliError::Usage(_)), "{bad}");
+            assert!(error.to_string().starts_with("invalid --path"), "{error}");
+        }
+    }
 }

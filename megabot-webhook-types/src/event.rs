@@ -109,14 +109,18 @@ impl EventPayload {
         let Some(known) = EventName::from_name(name) else {
             return EventPayload::Unknown {
                 event: name.to_owned(),
-                data: raw_to_value(data),
+                // Only `data` nested deeper than the JSON parser's limit (128) cannot be
+                // a `Value`; `Event::from_slice` refuses such an envelope instead.
+                data: raw_to_value(data).unwrap_or(Value::Null),
             };
         };
         match typed(known, data.get()) {
             Ok(payload) => payload,
             Err(error) => EventPayload::Malformed {
                 event: known,
-                data: raw_to_value(data),
+                // `null` when the data is nested too deeply to be a `Value` at all;
+                // `error` then says so.
+                data: raw_to_value(data).unwrap_or(Value::Null),
                 error: error.to_string(),
             },
         }
@@ -135,9 +139,30 @@ impl EventPayload {
     }
 }
 
-fn raw_to_value(raw: &RawValue) -> Value {
-    // A RawValue is valid JSON by construction, so this parse cannot fail.
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+/// The raw `data` as a [`Value`]. A RawValue is valid JSON by construction, so this only
+/// fails for data nested deeper than serde_json's recursion limit (128).
+fn raw_to_value(raw: &RawValue) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(raw.get())
+}
+
+/// The payload of an envelope read by [`Event::from_slice`]: as
+/// [`EventPayload::from_raw`], except that the `data` of an unknown event that cannot be
+/// kept as a [`Value`] (nested deeper than 128 levels) is an error rather than a silent
+/// `null`. (A known event's data that deep is [`EventPayload::Malformed`] with the
+/// parser's error.)
+fn envelope_payload(name: &str, data: &RawValue) -> Result<EventPayload, serde_json::Error> {
+    if EventName::from_name(name).is_none() {
+        raw_to_value(data)?;
+    }
+    Ok(EventPayload::from_raw(name, data))
+}
+
+/// Refuses an empty delivery `id` (SPEC 4.4: it cannot be deduplicated).
+fn check_id<E: de::Error>(id: &str) -> Result<(), E> {
+    if id.is_empty() {
+        return Err(E::custom("`id` is empty"));
+    }
+    Ok(())
 }
 
 fn typed(name: EventName, json: &str) -> Result<EventPayload, serde_json::Error> {
@@ -298,10 +323,12 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         let timestamp = DateTime::from_timestamp(seconds, 0).ok_or_else(|| {
             de::Error::custom(format_args!("timestamp {seconds} is out of range"))
         })?;
+        check_id(&id)?;
         let payload = match data {
-            Some(raw) => EventPayload::from_raw(&event, &raw),
-            None => EventPayload::from_raw(&event, &Box::<RawValue>::default()),
-        };
+            Some(raw) => envelope_payload(&event, &raw),
+            None => envelope_payload(&event, &Box::<RawValue>::default()),
+        }
+        .map_err(|error| de::Error::custom(format_args!("`data` cannot be read: {error}")))?;
         Ok(Event {
             id,
             timestamp,
@@ -356,6 +383,7 @@ impl<'de> Visitor<'de> for SinglePassVisitor {
         let (Some(Key(event)), Some(id), Some(seconds)) = (event, id, timestamp) else {
             return Err(de::Error::custom("incomplete envelope"));
         };
+        check_id(&id)?;
         let timestamp = DateTime::from_timestamp(seconds, 0)
             .ok_or_else(|| de::Error::custom("timestamp out of range"))?;
         let payload = match payload {
@@ -432,6 +460,55 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T)
 
 #[cfg(test)]
 mod tests {
+
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    /// Data nested deeper than the parser's limit is never a silent `null`: a known
+    /// event's is `Malformed` with the parser's error, an unknown event's envelope is
+    /// refused.
+    #[test]
+    fn deeply_nested_data_is_malformed_not_null() {
+        for depth in [128, 129, 300] {
+            let body = format!(
+                r#"{{"event":"error_occurred","id":"evt_deep","timestamp":1700000000,"data":{{"message":"m","context":{}}}}}"#,
+                nested(depth)
+            );
+            let event = Event::from_slice(body.as_bytes()).unwrap();
+            match &event.payload {
+                EventPayload::Malformed { error, .. } => {
+                    assert!(error.contains("recursion limit"), "{error}")
+                }
+                other => panic!("depth {depth}: expected Malformed, got {other:?}"),
+            }
+            let body = format!(
+                r#"{{"event":"brand_new_event","id":"evt_deep","timestamp":1700000000,"data":{}}}"#,
+                nested(depth)
+            );
+            let error = Event::from_slice(body.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("recursion limit"), "{error}");
+        }
+        // Within the limit, data arrives whole.
+        let body = format!(
+            r#"{{"event":"brand_new_event","id":"evt_ok","timestamp":1700000000,"data":{}}}"#,
+            nested(100)
+        );
+        let event = Event::from_slice(body.as_bytes()).unwrap();
+        assert!(!event.payload.data_value().is_null());
+    }
+
+    /// SPEC 4.4: an empty `id` cannot be deduplicated and is refused.
+    #[test]
+    fn an_empty_id_is_refused() {
+        for body in [
+            r#"{"event":"error_occurred","id":"","timestamp":1700000000,"data":{}}"#,
+            r#"{"data":{},"event":"error_occurred","id":"","timestamp":1700000000}"#,
+        ] {
+            let error = Event::from_slice(body.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("`id` is empty"), "{error}");
+        }
+    }
     use super::*;
 
     const RECEIVED: &str = r#"{"event":"chat_message_received","id":"evt_1","timestamp":1640995200,"data":{"message_id":"m","platform":"telegram"}}"#;

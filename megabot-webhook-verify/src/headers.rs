@@ -13,11 +13,22 @@ use std::hash::BuildHasher;
 pub trait Headers {
     /// The first value of header `name` (matched case-insensitively), if any.
     fn header(&self, name: &str) -> Option<&str>;
+
+    /// How many header lines named `name` (matched case-insensitively) the request has,
+    /// valid UTF-8 or not. The default implementation can only tell 0 or 1 (from
+    /// [`Headers::header`]); maps that keep repeated headers override it.
+    fn header_count(&self, name: &str) -> usize {
+        usize::from(self.header(name).is_some())
+    }
 }
 
 impl<T: Headers + ?Sized> Headers for &T {
     fn header(&self, name: &str) -> Option<&str> {
         (**self).header(name)
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        (**self).header_count(name)
     }
 }
 
@@ -27,17 +38,31 @@ impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
             .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_ref())
     }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.iter()
+            .filter(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .count()
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Headers for [(K, V); N] {
     fn header(&self, name: &str) -> Option<&str> {
         self.as_slice().header(name)
     }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.as_slice().header_count(name)
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
     fn header(&self, name: &str) -> Option<&str> {
         self.as_slice().header(name)
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.as_slice().header_count(name)
     }
 }
 

@@ -59,8 +59,8 @@
 //! [`Verifier`], [`VerifierBuilder`], [`Verified`], [`Authenticated`], [`Secret`], [`StandardSecret`],
 //! [`StandardSigningKey`], [`StandardPublicKey`],
 //! [`Scheme`], [`Headers`], [`Error`], [`ReplayGuard`], [`Claim`], [`ClaimOutcome`],
-//! [`MemoryReplayGuard`], the defaults [`DEFAULT_TOLERANCE`], [`DEFAULT_MAX_BODY_SIZE`] and
-//! [`DEFAULT_REPLAY_CAPACITY`], and the event type [`Event`] from `megabot-webhook-types`.
+//! [`MemoryReplayGuard`], the defaults [`DEFAULT_TOLERANCE`], [`DEFAULT_MAX_BODY_SIZE`],
+//! [`DEFAULT_REPLAY_CAPACITY`] and [`DEFAULT_IN_FLIGHT_TTL`], and the event type [`Event`] from `megabot-webhook-types`.
 
 mod builder;
 pub mod dangerous;
@@ -91,7 +91,7 @@ pub use redis_guard::{
     RedisStoreError,
 };
 pub use replay::memory::MemoryReplayGuard;
-pub use replay::{Claim, ClaimOutcome, ReplayGuard};
+pub use replay::{Claim, ClaimOutcome, DEFAULT_IN_FLIGHT_TTL, ReplayGuard};
 pub use scheme::Scheme;
 pub use secret::{Secret, StandardSecret};
 pub use verified::Verified;

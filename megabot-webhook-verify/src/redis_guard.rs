@@ -14,7 +14,7 @@ use redis::{Client, ConnectionAddr, Script};
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::replay::{Claim, ClaimOutcome, ReplayGuard};
+use crate::replay::{Claim, ClaimOutcome, DEFAULT_IN_FLIGHT_TTL, ReplayGuard};
 
 /// The key prefix used unless [`RedisReplayGuardBuilder::prefix`] sets another.
 pub const DEFAULT_REDIS_PREFIX: &str = "megabot:webhook:";
@@ -75,6 +75,16 @@ end
 return 0
 ";
 
+/// Extends `KEYS[1]`'s TTL to `ARGV[2]` ms only while it holds the caller's in-flight
+/// value `ARGV[1]` (renewing a lease). Returns 1 when the caller owned the id, else 0.
+const RENEW_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// A [`ReplayGuard`] kept in Redis, for receivers running on several instances.
 ///
 /// # Deploying several instances
@@ -111,11 +121,13 @@ return 0
 ///   and the handler does not run, so no delivery is accepted unchecked and none is
 ///   lost — the sender retries and the retry runs once Redis is back. The connection is
 ///   multiplexed and reconnects by itself.
-/// - **Crashes**: an instance that dies while its handler runs leaves the id in flight
-///   until it expires, and the sender's retries get `409` until then. Set
-///   [`RedisReplayGuardBuilder::in_flight_ttl`] a little above your handler's longest
-///   run time to let retries take over sooner (a handler still running past that
-///   time could then run twice).
+/// - **Crashes and in-flight leases** (SPEC 9.4): an in-flight key is a lease of
+///   [`RedisReplayGuardBuilder::in_flight_ttl`] (default [`DEFAULT_IN_FLIGHT_TTL`],
+///   60 s) that the running handler's instance renews every third of it (an
+///   ownership-checked `PEXPIRE` in a Lua script; the adapters do it for you). A live
+///   handler keeps its claim however long it runs; an instance that dies mid-handler
+///   stops renewing, and its claim expires after at most the TTL so that the sender's
+///   retry runs on another instance.
 /// - **Clocks**: TTLs are computed from the verifying instance's clock; keep the
 ///   instances' clocks synchronised (NTP), as freshness checks already require.
 /// - **Security**: the Redis URL may hold a password; it never appears in an error, a
@@ -162,7 +174,7 @@ pub struct RedisReplayGuard {
 struct Options {
     prefix: String,
     timeout: Duration,
-    in_flight_ttl: Option<Duration>,
+    in_flight_ttl: Duration,
 }
 
 impl Default for Options {
@@ -170,7 +182,7 @@ impl Default for Options {
         Options {
             prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
-            in_flight_ttl: None,
+            in_flight_ttl: DEFAULT_IN_FLIGHT_TTL,
         }
     }
 }
@@ -181,6 +193,7 @@ struct Scripts {
     claim: Script,
     complete: Script,
     release: Script,
+    renew: Script,
 }
 
 impl Scripts {
@@ -189,6 +202,7 @@ impl Scripts {
             claim: Script::new(CLAIM_SCRIPT),
             complete: Script::new(COMPLETE_SCRIPT),
             release: Script::new(RELEASE_SCRIPT),
+            renew: Script::new(RENEW_SCRIPT),
         }
     }
 }
@@ -249,14 +263,16 @@ impl RedisReplayGuardBuilder {
         self
     }
 
-    /// Limits how long an id stays in flight without being completed or released
-    /// (default: until its `expires_at`, like a completed id).
+    /// Sets the in-flight lease time (default [`DEFAULT_IN_FLIGHT_TTL`], 60 s; at
+    /// least 1 ms): an in-flight id lives this long unless its holder renews it
+    /// ([`ReplayGuard::renew`], every third of it while the handler runs).
     ///
-    /// After this time another instance may claim the id again, so a receiver that
-    /// crashed mid-handler does not block the sender's retries. Choose it longer than
-    /// your handler's longest run: a handler still running after it may run twice.
+    /// A claim whose holder died (renewals stopped) expires after this time and
+    /// another instance may claim the id, so a receiver that crashed mid-handler does
+    /// not block the sender's retries. A live handler keeps its claim however long it
+    /// runs, as long as its instance can reach Redis to renew.
     pub fn in_flight_ttl(mut self, ttl: Duration) -> Self {
-        self.options.in_flight_ttl = Some(ttl);
+        self.options.in_flight_ttl = ttl;
         self
     }
 
@@ -354,8 +370,15 @@ impl RedisReplayGuard {
     /// Limits the in-flight lifetime, as [`RedisReplayGuardBuilder::in_flight_ttl`].
     #[must_use]
     pub fn with_in_flight_ttl(mut self, ttl: Duration) -> Self {
-        self.options.in_flight_ttl = Some(ttl);
+        self.options.in_flight_ttl = ttl;
         self
+    }
+
+    /// The in-flight lease time in ms, at least 1.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.options.in_flight_ttl.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     /// The key prefix.
@@ -449,11 +472,7 @@ impl ReplayGuard for RedisReplayGuard {
         let token = self.tokens.next();
         let key = self.key(id);
         let value = in_flight_value(token);
-        let mut ttl = claim_ttl_ms(expires_at, now);
-        if let Some(limit) = self.options.in_flight_ttl {
-            let limit = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX).max(1);
-            ttl = ttl.min(limit);
-        }
+        let ttl = claim_ttl_ms(expires_at, now).min(self.lease_ms());
         let mut invocation = self.scripts.claim.prepare_invoke();
         invocation.key(&key).arg(&value).arg(ttl);
         match self.run(Operation::Claim, invocation).await {
@@ -484,6 +503,22 @@ impl ReplayGuard for RedisReplayGuard {
             .key(self.key(&claim.id))
             .arg(in_flight_value(claim.token));
         self.run(Operation::Release, invocation).await.map(drop)
+    }
+
+    fn in_flight_ttl(&self) -> Option<Duration> {
+        Some(self.options.in_flight_ttl.max(Duration::from_millis(1)))
+    }
+
+    async fn renew(&self, claim: &Claim, now: DateTime<Utc>) -> Result<bool, Error> {
+        let ttl = claim_ttl_ms(claim.expires_at, now).min(self.lease_ms());
+        let mut invocation = self.scripts.renew.prepare_invoke();
+        invocation
+            .key(self.key(&claim.id))
+            .arg(in_flight_value(claim.token))
+            .arg(ttl);
+        self.run(Operation::Renew, invocation)
+            .await
+            .map(|owned| owned == 1)
     }
 }
 
@@ -558,6 +593,7 @@ enum Operation {
     Claim,
     Complete,
     Release,
+    Renew,
 }
 
 impl Operation {
@@ -567,6 +603,7 @@ impl Operation {
             Operation::Claim => "claim",
             Operation::Complete => "complete",
             Operation::Release => "release",
+            Operation::Renew => "renew",
         }
     }
 }

@@ -12,8 +12,19 @@
 //! timestamp leaves the tolerance window, after which a copy would be refused as stale
 //! anyway. Implement [`ReplayGuard`] for other stores (a Redis guard comes with the
 //! `redis` feature).
+//!
+//! # In-flight leases (SPEC 9.4)
+//!
+//! An in-flight entry is a lease: it lives [`ReplayGuard::in_flight_ttl`] (default
+//! [`DEFAULT_IN_FLIGHT_TTL`], 60 s, for both the memory and the Redis guard) unless
+//! renewed, and the running handler's holder renews it every third of that with
+//! [`ReplayGuard::renew`] (the adapters do this for you). So a live handler never loses
+//! its claim however long it runs, and a claim whose holder died (renewals stopped)
+//! expires after at most the TTL, letting the sender's retry run elsewhere long before
+//! the id's tolerance window ends. Completed entries keep the full window.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,6 +32,10 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 
 pub mod memory;
+
+/// How long an in-flight entry lives without renewal unless the guard is told otherwise
+/// (SPEC 9.4): 60 seconds.
+pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(60);
 
 /// Proof of a successful claim, needed to complete or release it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,4 +94,21 @@ pub trait ReplayGuard: Send + Sync + fmt::Debug {
     /// Forgets a claimed id so that the next claim wins (the handler failed). A claim
     /// that no longer owns its id changes nothing.
     async fn release(&self, claim: &Claim) -> Result<(), Error>;
+
+    /// How long an in-flight entry lives unless renewed with [`ReplayGuard::renew`];
+    /// `None` when in-flight entries are no leases (they live until `expires_at`).
+    /// Holders renew every third of it. The default implementation returns `None`.
+    fn in_flight_ttl(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Renews the lease of a claim still in flight for another
+    /// [`ReplayGuard::in_flight_ttl`] (never past the claim's `expires_at`). Returns
+    /// `Ok(false)` when the claim no longer owns its id (its lease lapsed and someone
+    /// else claimed it, or it was settled). The default implementation does nothing and
+    /// returns `Ok(true)`.
+    async fn renew(&self, claim: &Claim, now: DateTime<Utc>) -> Result<bool, Error> {
+        let _ = (claim, now);
+        Ok(true)
+    }
 }

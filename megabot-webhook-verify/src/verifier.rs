@@ -372,6 +372,19 @@ impl Verifier {
         self.inner.replay_guard.complete(claim, now).await
     }
 
+    /// The replay guard's in-flight lease time, if its in-flight entries are leases
+    /// (SPEC 9.4): the holder of a claim renews it with [`Verifier::renew`] every third
+    /// of it while the handler runs.
+    pub fn in_flight_ttl(&self) -> Option<std::time::Duration> {
+        self.inner.replay_guard.in_flight_ttl()
+    }
+
+    /// Renews a claim's in-flight lease, with the system clock; `Ok(false)` when the
+    /// claim no longer owns its id.
+    pub async fn renew(&self, claim: &Claim) -> Result<bool, Error> {
+        self.inner.replay_guard.renew(claim, Utc::now()).await
+    }
+
     /// Releases a claimed id (the handler failed or panicked) so that a retry can run.
     pub async fn release(&self, claim: &Claim) -> Result<(), Error> {
         self.inner.replay_guard.release(claim).await

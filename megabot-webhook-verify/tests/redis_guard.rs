@@ -484,6 +484,81 @@ async fn in_flight_ttl_lets_a_retry_take_over_from_a_crashed_instance() {
     assert!(done_ttl > 250_000, "{done_ttl}");
 }
 
+/// SPEC 9.4: in-flight entries are leases by default (60 s), not held for the id's whole
+/// window.
+#[tokio::test]
+async fn in_flight_entries_are_sixty_second_leases_by_default() {
+    let server = RedisServer::start();
+    let guard = guard(&server).await;
+    let mut redis = inspect(&server).await;
+    assert_eq!(guard.in_flight_ttl(), Some(Duration::from_secs(60)));
+    claimed(
+        guard
+            .claim("evt_lease_default", in_5_minutes(), Utc::now())
+            .await,
+    );
+    let ttl = pttl(
+        &mut redis,
+        &format!("{DEFAULT_REDIS_PREFIX}evt_lease_default"),
+    )
+    .await;
+    assert!(ttl > 55_000 && ttl <= 60_000, "{ttl}");
+}
+
+/// SPEC 9.4: a holder that stops renewing (crashed) loses its claim after the TTL; a
+/// live holder renewing every third of the TTL keeps it however long it runs.
+#[tokio::test]
+async fn a_renewed_lease_outlives_its_ttl_and_a_dead_one_expires() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(300);
+    let live = RedisReplayGuard::builder(server.url())
+        .in_flight_ttl(ttl)
+        .connect()
+        .await
+        .unwrap();
+    let crashed = live.clone();
+    let other = guard(&server).await;
+    let expires_at = in_5_minutes();
+
+    let kept = claimed(live.claim("evt_live", expires_at, Utc::now()).await);
+    let lost = claimed(crashed.claim("evt_dead", expires_at, Utc::now()).await);
+    let started = Instant::now();
+    // The live holder renews every ttl/3 for more than three TTLs; the crashed one never.
+    while started.elapsed() < ttl * 3 + Duration::from_millis(100) {
+        assert!(live.renew(&kept, Utc::now()).await.unwrap());
+        assert_eq!(
+            other
+                .claim("evt_live", expires_at, Utc::now())
+                .await
+                .unwrap(),
+            ClaimOutcome::InFlight,
+            "a live, renewing holder lost its claim"
+        );
+        tokio::time::sleep(ttl / 3).await;
+    }
+    // The dead holder's claim expired: a retry takes over, and the old claim can
+    // neither renew nor settle it.
+    let retry = claimed(other.claim("evt_dead", expires_at, Utc::now()).await);
+    assert!(!crashed.renew(&lost, Utc::now()).await.unwrap());
+    crashed.release(&lost).await.unwrap();
+    assert_eq!(
+        crashed
+            .claim("evt_dead", expires_at, Utc::now())
+            .await
+            .unwrap(),
+        ClaimOutcome::InFlight
+    );
+    other.complete(&retry, Utc::now()).await.unwrap();
+    live.complete(&kept, Utc::now()).await.unwrap();
+    assert_eq!(
+        other
+            .claim("evt_live", expires_at, Utc::now())
+            .await
+            .unwrap(),
+        ClaimOutcome::Done
+    );
+}
+
 #[tokio::test]
 async fn passwords_stay_out_of_debug_and_errors() {
     let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);

@@ -53,6 +53,129 @@ pub(crate) struct ListenArgs {
     /// Print each verified, non-duplicate delivery as one JSON line on stdout.
     #[arg(long)]
     json: bool,
+    /// Forward each verified, claimed delivery as `POST URL` (the decoded body, the
+    /// delivery's headers less hop-by-hop ones); the app's answer becomes `listen`'s.
+    #[arg(long = "forward-to", value_name = "URL")]
+    forward_to: Option<String>,
+    /// Seconds the app may take to answer a forwarded delivery (then `504`).
+    #[arg(
+        long = "forward-timeout",
+        value_name = "SECONDS",
+        default_value_t = 120
+    )]
+    forward_timeout: u64,
+}
+
+/// The most of the app's answer body `listen` passes on (SPEC 9.12).
+const FORWARD_BODY_LIMIT: usize = 64 * 1024;
+
+/// Headers never forwarded: hop-by-hop ones (RFC 9110 7.6.1), those describing the
+/// transport encoding and length of the original body, and `host` (the app's own).
+const NOT_FORWARDED: [&str; 12] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-encoding",
+    "content-length",
+    "host",
+];
+
+/// Forwards verified deliveries to an app (SPEC 9.12).
+#[derive(Debug, Clone)]
+struct Forwarder {
+    client: reqwest::Client,
+    url: reqwest::Url,
+}
+
+impl Forwarder {
+    fn new(url: &str, timeout: Duration) -> Result<Forwarder, CliError> {
+        let parsed = reqwest::Url::parse(url)
+            .ok()
+            .filter(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.has_host())
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "invalid --forward-to {url:?}: give an http:// or https:// url"
+                ))
+            })?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .build()
+            .map_err(|e| CliError::Usage(format!("cannot build the forwarding client: {e}")))?;
+        Ok(Forwarder {
+            client,
+            url: parsed,
+        })
+    }
+
+    /// Sends the delivery to the app and turns its answer into `listen`'s.
+    async fn forward(&self, hook: &Webhook) -> serve::Answer {
+        let connection_listed: Vec<String> = hook
+            .headers()
+            .iter()
+            .filter(|(name, _)| name == "connection")
+            .flat_map(|(_, value)| value.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .collect();
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .body(hook.body().to_vec());
+        for (name, value) in hook.headers() {
+            if NOT_FORWARDED.contains(&name.as_str()) || connection_listed.contains(name) {
+                continue;
+            }
+            request = request.header(name.as_str(), value.as_str());
+        }
+        match request.send().await {
+            Ok(response) => answer_from(response).await,
+            Err(error) if error.is_timeout() => {
+                failure(504, "forward_timeout", "the app did not answer in time")
+            }
+            Err(_) => failure(502, "forward_failed", "the app could not be reached"),
+        }
+    }
+}
+
+/// The app's status, content type and up to [`FORWARD_BODY_LIMIT`] bytes of its body.
+async fn answer_from(mut response: reqwest::Response) -> serve::Answer {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    // The status is the app's outcome; a body cut short is passed on as it is.
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = FORWARD_BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= FORWARD_BODY_LIMIT {
+            break;
+        }
+    }
+    serve::Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+fn failure(status: u16, code: &str, message: &str) -> serve::Answer {
+    serve::Answer {
+        status,
+        content_type: Some("application/json".to_owned()),
+        body: serde_json::json!({ "error": code, "message": message })
+            .to_string()
+            .into_bytes(),
+    }
 }
 
 /// A verifier for the given secrets and tolerance.
@@ -134,6 +257,23 @@ fn human_line(hook: &Webhook, colour: bool) -> String {
 }
 
 pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
+    serve::validate_path(&args.path)?;
+    let forwarder = args
+        .forward_to
+        .as_deref()
+        .map(|url| Forwarder::new(url, Duration::from_secs(args.forward_timeout)))
+        .transpose()?;
+    if let Some(url) = &args.forward_to {
+        // SPEC 9.3: like `send`, forwarding reaches loopback and global addresses only
+        // (checked once at start; the app is the operator's own).
+        use megabot_webhook_sender::{DestinationPolicy, SystemResolver, check_destination};
+        let warnings = check_destination(url, &DestinationPolicy::local_tools(), &SystemResolver)
+            .await
+            .map_err(|refusal| CliError::Usage(format!("--forward-to: {refusal}")))?;
+        for warning in warnings {
+            eprintln!("warning: --forward-to: {warning}");
+        }
+    }
     let verifier = build_verifier_with_public_keys(
         &args.secrets,
         &args.standard_secrets,
@@ -142,7 +282,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     )?;
     let json = args.json;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let handler: serve::Handler = Arc::new(move |hook: &Webhook| {
+    let print = move |hook: &Webhook| {
         let line = if json {
             json_line(hook)
         } else {
@@ -151,9 +291,25 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         let mut out = std::io::stdout().lock();
         // A closed stdout must not fail the delivery: the event was received.
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-        200
-    });
-    let running = serve::start(args.framework, args.addr, &args.path, verifier, handler).await?;
+    };
+    let running = match forwarder {
+        None => {
+            let handler: serve::Handler = Arc::new(move |hook: &Webhook| {
+                print(hook);
+                200
+            });
+            serve::start(args.framework, args.addr, &args.path, verifier, handler).await?
+        }
+        Some(forwarder) => {
+            let forwarder = Arc::new(forwarder);
+            let handler: serve::AsyncHandler = Arc::new(move |hook: Webhook| {
+                print(&hook);
+                let forwarder = Arc::clone(&forwarder);
+                Box::pin(async move { forwarder.forward(&hook).await })
+            });
+            serve::start_async(args.framework, args.addr, &args.path, verifier, handler).await?
+        }
+    };
     eprintln!(
         "listening on http://{}{} ({}); Ctrl-C to stop",
         running.addr,

@@ -6,11 +6,12 @@ use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Claim, ClaimOutcome, ReplayGuard};
+use super::{Claim, ClaimOutcome, DEFAULT_IN_FLIGHT_TTL, ReplayGuard};
 use crate::Error;
 
 /// Number of independently locked shards (a power of two).
@@ -31,10 +32,18 @@ const DONE: u64 = 0;
 /// is still full, [`ReplayGuard::claim`] fails with [`Error::ReplayStoreFull`] (live ids
 /// are never evicted, so no delivery can be replayed by flooding the store).
 ///
+/// In-flight entries are leases (SPEC 9.4): one lives
+/// [`in_flight_ttl`](MemoryReplayGuard::with_in_flight_ttl) (default
+/// [`DEFAULT_IN_FLIGHT_TTL`], 60 s, counted in whole seconds) unless its holder renews
+/// it, which the adapters do every third of it while the handler runs.
+///
 /// The store lives in one process: receivers running on several instances need a
 /// shared store (Redis).
 pub struct MemoryReplayGuard {
     capacity: usize,
+    /// Lifetime of an in-flight lease, whole seconds (at least 1).
+    in_flight_secs: i64,
+    in_flight_ttl: Duration,
     len: AtomicUsize,
     next_token: AtomicU64,
     hash_keys: [RandomState; 2],
@@ -85,6 +94,8 @@ impl MemoryReplayGuard {
     pub fn new(capacity: usize) -> MemoryReplayGuard {
         MemoryReplayGuard {
             capacity,
+            in_flight_secs: lease_secs(DEFAULT_IN_FLIGHT_TTL),
+            in_flight_ttl: DEFAULT_IN_FLIGHT_TTL,
             len: AtomicUsize::new(0),
             next_token: AtomicU64::new(1),
             hash_keys: [RandomState::new(), RandomState::new()],
@@ -97,6 +108,15 @@ impl MemoryReplayGuard {
                 })
                 .collect(),
         }
+    }
+
+    /// Sets how long an in-flight entry lives without renewal (default
+    /// [`DEFAULT_IN_FLIGHT_TTL`]; rounded up to whole seconds, at least 1 s).
+    #[must_use]
+    pub fn with_in_flight_ttl(mut self, ttl: Duration) -> MemoryReplayGuard {
+        self.in_flight_secs = lease_secs(ttl);
+        self.in_flight_ttl = ttl.max(Duration::from_secs(1));
+        self
     }
 
     /// The maximum number of ids held.
@@ -170,8 +190,15 @@ impl MemoryReplayGuard {
                         continue;
                     }
                 };
-                shard.entries.insert(key, Entry { expires_at, token });
-                shard.min_expires = shard.min_expires.min(expires_at);
+                let lease_ends = expires_at.min(now.saturating_add(self.in_flight_secs));
+                shard.entries.insert(
+                    key,
+                    Entry {
+                        expires_at: lease_ends,
+                        token,
+                    },
+                );
+                shard.min_expires = shard.min_expires.min(lease_ends);
                 return Ok(ClaimOutcome::Claimed(Claim::new(
                     id,
                     u128::from(token),
@@ -194,12 +221,34 @@ impl MemoryReplayGuard {
         if entry.token != token {
             return;
         }
-        if entry.expires_at < now {
+        let window_ends = claim.expires_at.timestamp();
+        if window_ends < now {
             shard.entries.remove(&key);
             self.len.fetch_sub(1, Ordering::Relaxed);
         } else {
+            // Done entries keep the id's whole window (the lease may have been shorter).
             entry.token = DONE;
+            entry.expires_at = window_ends;
         }
+    }
+
+    fn renew_sync(&self, claim: &Claim, now: i64) -> bool {
+        let Some(token) = owned_token(claim) else {
+            return false;
+        };
+        let key = self.key(&claim.id);
+        let mut shard = lock(self.shard(key));
+        let Some(entry) = shard.entries.get_mut(&key) else {
+            return false;
+        };
+        if entry.token != token {
+            return false;
+        }
+        entry.expires_at = claim
+            .expires_at
+            .timestamp()
+            .min(now.saturating_add(self.in_flight_secs));
+        true
     }
 
     fn release_sync(&self, claim: &Claim) {
@@ -313,6 +362,20 @@ impl ReplayGuard for MemoryReplayGuard {
         self.release_sync(claim);
         Ok(())
     }
+
+    fn in_flight_ttl(&self) -> Option<Duration> {
+        Some(self.in_flight_ttl)
+    }
+
+    async fn renew(&self, claim: &Claim, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.renew_sync(claim, now.timestamp()))
+    }
+}
+
+/// A lease time in whole seconds, rounded up, at least 1.
+fn lease_secs(ttl: Duration) -> i64 {
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    i64::try_from(secs).unwrap_or(i64::MAX).max(1)
 }
 
 #[cfg(test)]
@@ -429,6 +492,48 @@ mod tests {
         assert_ne!(one.key("a"), one.key("b"));
         assert_eq!(one.key("a"), one.key("a"));
         assert_ne!(one.key("a"), two.key("a"));
+    }
+
+    #[test]
+    fn in_flight_entries_are_leases_renewed_by_their_holder() {
+        let guard = MemoryReplayGuard::new(10).with_in_flight_ttl(Duration::from_secs(10));
+        let held = claimed(claim(&guard, "evt_lease", 1000, 100));
+        // Renewed: still in flight long after the first lease would have ended.
+        for now in [105, 112, 119] {
+            assert!(guard.renew_sync(&held, now));
+            assert_eq!(
+                claim(&guard, "evt_lease", 1000, now + 1).unwrap(),
+                ClaimOutcome::InFlight
+            );
+        }
+        // The holder died: renewals stop, and the lease ends 10 s after the last one.
+        assert_eq!(
+            claim(&guard, "evt_lease", 1000, 129).unwrap(),
+            ClaimOutcome::InFlight
+        );
+        let retry = claimed(claim(&guard, "evt_lease", 1000, 130));
+        assert!(
+            !guard.renew_sync(&held, 131),
+            "the dead holder lost its claim"
+        );
+        // Completing keeps the whole window.
+        guard.complete_sync(&retry, 131);
+        assert_eq!(
+            claim(&guard, "evt_lease", 1000, 900).unwrap(),
+            ClaimOutcome::Done
+        );
+    }
+
+    #[test]
+    fn the_default_lease_is_sixty_seconds() {
+        let guard = MemoryReplayGuard::new(10);
+        assert_eq!(guard.in_flight_ttl(), Some(DEFAULT_IN_FLIGHT_TTL));
+        claimed(claim(&guard, "evt_default", 1000, 100));
+        assert_eq!(
+            claim(&guard, "evt_default", 1000, 160).unwrap(),
+            ClaimOutcome::InFlight
+        );
+        claimed(claim(&guard, "evt_default", 1000, 161));
     }
 
     #[test]
