@@ -75,6 +75,12 @@ use error::ApiError;
 /// margin, so that an event just over 1 MiB is published with a warning.
 pub const BODY_LIMIT: usize = (1 << 20) + (64 << 10);
 
+/// A body declared over [`BODY_LIMIT`] but at most this long is read and
+/// dropped before the `413` answer, so that a client still sending it reads
+/// the answer instead of a reset connection; a longer one is answered at
+/// once and the connection closed.
+const DRAIN_LIMIT: u64 = 8 << 20;
+
 /// What the API's handlers share: the dispatcher and the admin token.
 #[derive(Clone)]
 pub struct ApiState {
@@ -203,7 +209,52 @@ pub fn router(state: ApiState) -> Router {
             auth::require_token,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(state)
+}
+
+/// Answers a body declared over [`BODY_LIMIT`] with `413` (field `body`)
+/// before anything else, after reading and dropping it when it is at most
+/// [`DRAIN_LIMIT`] long (within 10 s), and closes the connection.
+async fn refuse_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(declared) = declared.filter(|&n| n > BODY_LIMIT as u64) else {
+        return next.run(request).await;
+    };
+    if declared <= DRAIN_LIMIT {
+        use http_body_util::BodyExt as _;
+        let mut body = request.into_body();
+        let drain = async {
+            let mut read = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                if read > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    }
+    let mut response = ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the request body is over the limit of {BODY_LIMIT} bytes"),
+    )
+    .at("body")
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 async fn not_found() -> ApiError {
