@@ -166,15 +166,18 @@ fn sender_signing_with_whsk_reaches_listen_holding_only_the_whpk() {
     let whpk = key.public_key().to_whpk_string();
     let mut listener = Listener::start(&["--standard-public-key", &whpk, "--json"]);
     let mut endpoint = EndpointConfig::new(listener.url.as_str());
-    endpoint.standard_webhooks = Some(StandardWebhooksConfig {
-        enabled: true,
-        secret: SecretKeys::default(),
-        signing_key: Some(key.to_whsk_string().as_str().into()),
+    endpoint.standard_webhooks = Some({
+        let mut value = StandardWebhooksConfig::default();
+        value.enabled = true;
+        value.secret = SecretKeys::default();
+        value.signing_key = Some(key.to_whsk_string().as_str().into());
+        value
     });
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one("megabot_secret_the_listener_lacks")),
-        endpoints: vec![endpoint],
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one("megabot_secret_the_listener_lacks"));
+        value.endpoints = vec![endpoint];
+        value
     };
     let (sender, _) = Sender::new(config).unwrap();
     let event = examples::example(EventName::ToolExecutionFailed);

@@ -62,6 +62,7 @@ impl Claim {
 
 /// What [`ReplayGuard::claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClaimOutcome {
     /// The id was unseen (or released, or expired) and is now in flight for this caller.
     Claimed(Claim),

@@ -36,6 +36,7 @@ async fn sixty_four_concurrent_claims_one_winner() {
                 ClaimOutcome::Claimed(_) => claimed += 1,
                 ClaimOutcome::InFlight => in_flight += 1,
                 ClaimOutcome::Done => panic!("round {round}: nothing completed yet"),
+                other => panic!("round {round}: unexpected {other:?}"),
             }
         }
         assert_eq!((claimed, in_flight), (1, 63), "round {round}");

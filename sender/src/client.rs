@@ -81,11 +81,9 @@ impl fmt::Debug for Sender {
 /// use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
 /// use megabot_webhook_sender::{MemoryDeadLetters, RecordingSleeper, Sender};
 ///
-/// let config = WebhooksConfig {
-///     secret_key: Some(SecretKeys::one("your_webhook_secret")),
-///     endpoints: vec![EndpointConfig::new("https://example.com/webhook")],
-///     ..WebhooksConfig::default()
-/// };
+/// let mut config = WebhooksConfig::default();
+/// config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
+/// config.endpoints = vec![EndpointConfig::new("https://example.com/webhook")];
 /// let dead_letters = Arc::new(MemoryDeadLetters::new());
 /// let (sender, warnings) = Sender::builder(config)
 ///     .sleeper(Arc::new(RecordingSleeper::new()))

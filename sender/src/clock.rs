@@ -3,6 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,10 +27,12 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// A clock that always says the same time (for tests).
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub DateTime<Utc>);
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
@@ -54,12 +57,14 @@ impl Sleeper for TokioSleeper {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Records every requested wait and returns at once (for tests).
 #[derive(Debug, Default)]
 pub struct RecordingSleeper {
     delays: Mutex<Vec<Duration>>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl RecordingSleeper {
     /// A sleeper with no recorded waits.
     pub fn new() -> RecordingSleeper {
@@ -75,6 +80,7 @@ impl RecordingSleeper {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl Sleeper for RecordingSleeper {
     async fn sleep(&self, duration: Duration) {
@@ -115,10 +121,12 @@ impl RandomSource for SystemRandom {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Always the same number (for tests).
 #[derive(Debug, Clone, Copy)]
 pub struct FixedRandom(pub f64);
 
+#[cfg(any(test, feature = "test-util"))]
 impl RandomSource for FixedRandom {
     fn next_f64(&self) -> f64 {
         self.0

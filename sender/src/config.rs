@@ -53,6 +53,7 @@ pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct WebhooksConfig {
     /// Whether MegaBot sends webhooks at all. Default `true`.
     #[serde(default = "default_true")]
@@ -97,6 +98,7 @@ impl Default for WebhooksConfig {
 /// header names without values and no secret.
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EndpointConfig {
     /// The endpoint's URL. `https://`, or `http://` to a loopback host or with
     /// `allow_insecure_http: true`.
@@ -179,6 +181,7 @@ impl std::fmt::Debug for EndpointConfig {
 /// Standard Webhooks signing for one endpoint (SPEC section 4.2).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StandardWebhooksConfig {
     /// Whether the `webhook-*` headers are sent. Default `true`.
     #[serde(default = "default_true")]
@@ -193,6 +196,17 @@ pub struct StandardWebhooksConfig {
     /// every value; `Debug` never shows it.
     #[serde(default)]
     pub signing_key: Option<SecretString>,
+}
+
+impl Default for StandardWebhooksConfig {
+    /// Enabled, with no secret and no signing key (set one of them).
+    fn default() -> Self {
+        StandardWebhooksConfig {
+            enabled: true,
+            secret: SecretKeys::default(),
+            signing_key: None,
+        }
+    }
 }
 
 fn default_true() -> bool {

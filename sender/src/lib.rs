@@ -52,6 +52,7 @@
 //! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
 //! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
+//! | `test-util` | Test fakes: `FixedClock`, `FixedRandom`, `RecordingSleeper` (time, randomness and waits fixed or recorded). |
 //! | `api` | The registration and events API ([`api`]): `api::router`, an axum `Router` behind a bearer admin token (`POST /api/webhooks`, `/api/events`, `/api/deliveries`...). Implies `dispatcher`. |
 //!
 //! ```no_run
@@ -63,11 +64,9 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut endpoint = EndpointConfig::new("https://your-service.com/webhook");
 //! endpoint.events = vec!["tool_execution_*".into(), "error_occurred".into()];
-//! let config = WebhooksConfig {
-//!     secret_key: Some(SecretKeys::one("your_webhook_secret")),
-//!     endpoints: vec![endpoint],
-//!     ..WebhooksConfig::default()
-//! };
+//! let mut config = WebhooksConfig::default();
+//! config.secret_key = Some(SecretKeys::one("your_webhook_secret"));
+//! config.endpoints = vec![endpoint];
 //!
 //! let (sender, _warnings) = Sender::builder(config)
 //!     .dead_letter_file("webhook-dead-letters.jsonl")
@@ -108,10 +107,9 @@ mod suggest;
 mod yaml_node;
 
 pub use client::{Sender, SenderBuilder};
-pub use clock::{
-    Clock, FixedClock, FixedRandom, RandomSource, RecordingSleeper, Sleeper, SystemClock,
-    SystemRandom, TokioSleeper,
-};
+pub use clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
+#[cfg(feature = "test-util")]
+pub use clock::{FixedClock, FixedRandom, RecordingSleeper};
 pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
 pub use dead_letter::{
     Authenticity, DEAD_LETTER_VERSION, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters,

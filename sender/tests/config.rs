@@ -249,9 +249,10 @@ fn a_missing_file_is_named() {
 
 #[test]
 fn endpoints_registered_at_runtime_are_checked_the_same_way() {
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one("s")),
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one("s"));
+        value
     };
     let (sender, _) = Sender::new(config).unwrap();
     let cases = [

@@ -14,9 +14,10 @@ fn config() -> WebhooksConfig {
     let mut endpoint = EndpointConfig::new(URL);
     endpoint.secret = Some(SecretKeys::one("import-secret"));
     endpoint.retry_policy.max_attempts = 1;
-    WebhooksConfig {
-        endpoints: vec![endpoint],
-        ..WebhooksConfig::default()
+    {
+        let mut value = WebhooksConfig::default();
+        value.endpoints = vec![endpoint];
+        value
     }
 }
 

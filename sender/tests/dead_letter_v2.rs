@@ -64,9 +64,10 @@ async fn start_receiver(path: &str) -> Receiver {
 }
 
 fn sender(endpoints: &[&str], file: &Path, now: i64) -> Sender {
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one(SECRET)),
-        endpoints: endpoints
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one(SECRET));
+        value.endpoints = endpoints
             .iter()
             .map(|url| {
                 let mut endpoint = EndpointConfig::new(*url);
@@ -74,8 +75,8 @@ fn sender(endpoints: &[&str], file: &Path, now: i64) -> Sender {
                 endpoint.headers.insert("Authorization", "token abc");
                 endpoint
             })
-            .collect(),
-        ..WebhooksConfig::default()
+            .collect();
+        value
     };
     Sender::builder(config)
         .sleeper(Arc::new(RecordingSleeper::new()))

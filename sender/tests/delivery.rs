@@ -163,10 +163,11 @@ fn setup_with(
 ) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let dead_letters = dir.path().join("dead-letters.jsonl");
-    let config = WebhooksConfig {
-        secret_key: Some(secret_key),
-        endpoints,
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(secret_key);
+        value.endpoints = endpoints;
+        value
     };
     let sleeper = Arc::new(RecordingSleeper::new());
     let mut builder = Sender::builder(config)
@@ -555,10 +556,12 @@ async fn standard_webhooks_headers_are_signed_afresh_on_every_attempt() {
     ])
     .await;
     let mut config = endpoint(&server.url);
-    config.standard_webhooks = Some(StandardWebhooksConfig {
-        enabled: true,
-        secret: SecretKeys::one(WHSEC),
-        signing_key: None,
+    config.standard_webhooks = Some({
+        let mut value = StandardWebhooksConfig::default();
+        value.enabled = true;
+        value.secret = SecretKeys::one(WHSEC);
+        value.signing_key = None;
+        value
     });
     let setup = setup(
         vec![config],
@@ -609,10 +612,12 @@ async fn v1a_loopback_signed_with_whsk_verified_with_whpk_on_every_attempt() {
     let server = TestServer::start(vec![Reply::Status(500), Reply::Status(200)]).await;
     let key = StandardSigningKey::from_seed(&[42; 32]);
     let mut config = endpoint(&server.url);
-    config.standard_webhooks = Some(StandardWebhooksConfig {
-        enabled: true,
-        secret: SecretKeys::one(WHSEC),
-        signing_key: Some(key.to_whsk_string().as_str().into()),
+    config.standard_webhooks = Some({
+        let mut value = StandardWebhooksConfig::default();
+        value.enabled = true;
+        value.secret = SecretKeys::one(WHSEC);
+        value.signing_key = Some(key.to_whsk_string().as_str().into());
+        value
     });
     let setup = setup(
         vec![config],

@@ -106,9 +106,10 @@ fn event() -> Event {
 }
 
 fn config(urls: &[&str]) -> WebhooksConfig {
-    WebhooksConfig {
-        secret_key: Some(SecretKeys::one("s")),
-        endpoints: urls
+    {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one("s"));
+        value.endpoints = urls
             .iter()
             .map(|url| {
                 let mut endpoint = EndpointConfig::new(*url);
@@ -117,8 +118,8 @@ fn config(urls: &[&str]) -> WebhooksConfig {
                 endpoint.allow_insecure_http = true;
                 endpoint
             })
-            .collect(),
-        ..WebhooksConfig::default()
+            .collect();
+        value
     }
 }
 

@@ -304,10 +304,12 @@ async fn a_stale_megabot_delivery_goes_dead_and_standard_webhooks_ones_do_not() 
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s.sqlite3"));
     let mut signed = endpoint(&standard.url, 3, 0.0);
-    signed.standard_webhooks = Some(StandardWebhooksConfig {
-        enabled: true,
-        secret: SecretKeys::one("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        signing_key: None,
+    signed.standard_webhooks = Some({
+        let mut value = StandardWebhooksConfig::default();
+        value.enabled = true;
+        value.secret = SecretKeys::one("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        value.signing_key = None;
+        value
     });
     let dispatcher = dispatcher(config(vec![endpoint(&megabot.url, 3, 0.0), signed]), store).await;
     dispatcher.start();
@@ -992,9 +994,10 @@ fn a_file_that_is_not_a_store_is_refused_without_a_panic() {
 async fn the_default_policy_refuses_a_loopback_endpoint_before_connect() {
     let receiver = Receiver::start(always(200)).await;
     let dir = tempfile::tempdir().unwrap();
-    let settings = WebhooksConfig {
-        allow_private_targets: false,
-        ..config(vec![endpoint(&receiver.url, 3, 0.0)])
+    let settings = {
+        let mut value = config(vec![endpoint(&receiver.url, 3, 0.0)]);
+        value.allow_private_targets = false;
+        value
     };
     let d = dispatcher(settings, open(&dir.path().join("s.sqlite3"))).await;
     d.start();

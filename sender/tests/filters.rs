@@ -282,14 +282,15 @@ async fn the_sender_applies_subscriptions_and_filters_before_sending() {
         e.filters = serde_json::from_value(filters).unwrap();
         e
     };
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one("s")),
-        endpoints: vec![
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one("s"));
+        value.endpoints = vec![
             endpoint(&["chat_*"], json!({})),
             endpoint(&["*"], json!({"platforms": ["discord"]})),
             endpoint(&["error_occurred"], json!({"min_severity": "critical"})),
-        ],
-        ..WebhooksConfig::default()
+        ];
+        value
     };
     let (sender, _) = Sender::builder(config)
         .clock(Arc::new(FixedClock(noon())))

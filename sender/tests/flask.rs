@@ -75,10 +75,11 @@ impl Flask {
 fn sender(url: &str, secrets: SecretKeys) -> (Sender, Arc<MemoryDeadLetters>) {
     let mut endpoint = EndpointConfig::new(url);
     endpoint.retry_policy.max_attempts = 1;
-    let config = WebhooksConfig {
-        secret_key: Some(secrets),
-        endpoints: vec![endpoint],
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(secrets);
+        value.endpoints = vec![endpoint];
+        value
     };
     let dead_letters = Arc::new(MemoryDeadLetters::new());
     let (sender, _) = Sender::builder(config)

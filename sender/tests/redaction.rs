@@ -67,10 +67,11 @@ async fn url_passwords_are_not_in_debug_of_config_and_reports() {
     let mut endpoint = EndpointConfig::new(url.clone());
     endpoint.retry_policy.max_attempts = 1;
     endpoint.events = vec!["tool_execution_failed".into()];
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one("s3cret")),
-        endpoints: vec![endpoint.clone()],
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one("s3cret"));
+        value.endpoints = vec![endpoint.clone()];
+        value
     };
     let debug = format!("{endpoint:?} {endpoint:#?} {config:?}");
     assert!(!debug.contains(PASSWORD), "{debug}");

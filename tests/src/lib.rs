@@ -613,18 +613,21 @@ async fn forward(State(state): State<Arc<Balancing>>, headers: HeaderMap, body: 
 /// to `max_delay`.
 pub fn sender(url: &str, max_attempts: u32, delay: Duration, max_delay: Duration) -> Sender {
     let mut endpoint = EndpointConfig::new(url);
-    endpoint.retry_policy = RetryPolicy {
-        max_attempts,
-        backoff_multiplier: 1.0,
-        initial_delay: delay.as_secs_f64(),
-        max_delay: max_delay.as_secs_f64(),
-        jitter: false,
+    endpoint.retry_policy = {
+        let mut value = RetryPolicy::default();
+        value.max_attempts = max_attempts;
+        value.backoff_multiplier = 1.0;
+        value.initial_delay = delay.as_secs_f64();
+        value.max_delay = max_delay.as_secs_f64();
+        value.jitter = false;
+        value
     };
     endpoint.timeout = 10.0;
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one(SECRET)),
-        endpoints: vec![endpoint],
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one(SECRET));
+        value.endpoints = vec![endpoint];
+        value
     };
     let (sender, warnings) = Sender::new(config).expect("valid sender config");
     assert!(warnings.is_empty(), "{warnings:?}");

@@ -91,9 +91,10 @@ pub(crate) fn sender_for(
     secrets: &[String],
     dead_letters: Option<&PathBuf>,
 ) -> Result<Sender, CliError> {
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::many(secrets.iter().cloned())),
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::many(secrets.iter().cloned()));
+        value
     };
     let mut builder = Sender::builder(config).destination_policy(DestinationPolicy::local_tools());
     if let Some(path) = dead_letters {
@@ -113,10 +114,12 @@ pub(crate) fn endpoint_for(
     endpoint.retry_policy.max_attempts = max_attempts;
     endpoint.allow_insecure_http = allow_insecure_http;
     if let Some(secret) = standard_secret {
-        endpoint.standard_webhooks = Some(StandardWebhooksConfig {
-            enabled: true,
-            secret: SecretKeys::one(secret),
-            signing_key: None,
+        endpoint.standard_webhooks = Some({
+            let mut value = StandardWebhooksConfig::default();
+            value.enabled = true;
+            value.secret = SecretKeys::one(secret);
+            value.signing_key = None;
+            value
         });
     }
     endpoint

@@ -58,12 +58,14 @@ impl Default for RetrySettings {
     /// a budget of 8 s.
     fn default() -> Self {
         RetrySettings {
-            policy: RetryPolicy {
-                max_attempts: 3,
-                backoff_multiplier: 2.0,
-                initial_delay: 0.5,
-                max_delay: 5.0,
-                jitter: false,
+            policy: {
+                let mut value = RetryPolicy::default();
+                value.max_attempts = 3;
+                value.backoff_multiplier = 2.0;
+                value.initial_delay = 0.5;
+                value.max_delay = 5.0;
+                value.jitter = false;
+                value
             },
             attempt_timeout: Duration::from_secs(3),
             budget: Duration::from_secs(8),
@@ -84,15 +86,19 @@ impl RetrySettings {
     /// that [`RetrySettings::validate`] refuses.
     pub fn from_env(env: &Env) -> Result<RetrySettings, Error> {
         let default = RetrySettings::default();
-        let policy = RetryPolicy {
-            max_attempts: env.parse_or("FORWARD_MAX_ATTEMPTS", default.policy.max_attempts)?,
-            backoff_multiplier: env.parse_or(
+        let policy = {
+            let mut value = RetryPolicy::default();
+            value.max_attempts =
+                env.parse_or("FORWARD_MAX_ATTEMPTS", default.policy.max_attempts)?;
+            value.backoff_multiplier = env.parse_or(
                 "FORWARD_BACKOFF_MULTIPLIER",
                 default.policy.backoff_multiplier,
-            )?,
-            initial_delay: env.parse_or("FORWARD_INITIAL_DELAY", default.policy.initial_delay)?,
-            max_delay: env.parse_or("FORWARD_MAX_DELAY", default.policy.max_delay)?,
-            jitter: env.parse_or("FORWARD_JITTER", default.policy.jitter)?,
+            )?;
+            value.initial_delay =
+                env.parse_or("FORWARD_INITIAL_DELAY", default.policy.initial_delay)?;
+            value.max_delay = env.parse_or("FORWARD_MAX_DELAY", default.policy.max_delay)?;
+            value.jitter = env.parse_or("FORWARD_JITTER", default.policy.jitter)?;
+            value
         };
         let attempt_timeout = seconds(
             "FORWARD_TIMEOUT",
@@ -279,12 +285,14 @@ mod tests {
 
     fn settings(max_attempts: u32, initial: f64, budget_ms: u64) -> RetrySettings {
         RetrySettings {
-            policy: RetryPolicy {
-                max_attempts,
-                backoff_multiplier: 2.0,
-                initial_delay: initial,
-                max_delay: 1.0,
-                jitter: false,
+            policy: {
+                let mut value = RetryPolicy::default();
+                value.max_attempts = max_attempts;
+                value.backoff_multiplier = 2.0;
+                value.initial_delay = initial;
+                value.max_delay = 1.0;
+                value.jitter = false;
+                value
             },
             attempt_timeout: Duration::from_secs(1),
             budget: Duration::from_millis(budget_ms),

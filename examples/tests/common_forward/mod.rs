@@ -165,12 +165,14 @@ async fn capture(
 /// 2 s per request, an 8 s budget.
 pub fn quick_retry(max_attempts: u32) -> RetrySettings {
     RetrySettings {
-        policy: RetryPolicy {
-            max_attempts,
-            backoff_multiplier: 2.0,
-            initial_delay: 0.05,
-            max_delay: 3.0,
-            jitter: false,
+        policy: {
+            let mut value = RetryPolicy::default();
+            value.max_attempts = max_attempts;
+            value.backoff_multiplier = 2.0;
+            value.initial_delay = 0.05;
+            value.max_delay = 3.0;
+            value.jitter = false;
+            value
         },
         attempt_timeout: Duration::from_secs(2),
         budget: Duration::from_secs(8),
@@ -263,17 +265,20 @@ pub async fn send_with_sender(
     wait_ms: u64,
 ) -> EndpointReport {
     let mut endpoint = EndpointConfig::new(url);
-    endpoint.retry_policy = RetryPolicy {
-        max_attempts,
-        backoff_multiplier: 1.0,
-        initial_delay: wait_ms as f64 / 1000.0,
-        max_delay: 10.0,
-        jitter: false,
+    endpoint.retry_policy = {
+        let mut value = RetryPolicy::default();
+        value.max_attempts = max_attempts;
+        value.backoff_multiplier = 1.0;
+        value.initial_delay = wait_ms as f64 / 1000.0;
+        value.max_delay = 10.0;
+        value.jitter = false;
+        value
     };
-    let config = WebhooksConfig {
-        secret_key: Some(SecretKeys::one(SECRET)),
-        endpoints: vec![endpoint],
-        ..WebhooksConfig::default()
+    let config = {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one(SECRET));
+        value.endpoints = vec![endpoint];
+        value
     };
     let (sender, _warnings) = Sender::builder(config).build().unwrap();
     let report = sender.send(event).await.unwrap();

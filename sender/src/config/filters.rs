@@ -10,6 +10,7 @@ use megabot_webhook_types::Severity;
 /// that is set must pass; an empty list means "no filter".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Filters {
     /// Accepted values of `data.platform`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -149,6 +150,7 @@ impl TryFrom<RawContentFilter> for ContentFilter {
 /// IANA `timezone` (default `UTC`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TimeWindow {
     /// First hour in the window, 0 to 23.
     pub start_hour: u8,

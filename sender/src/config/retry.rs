@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// seconds; with `jitter` it is drawn uniformly from the upper half of that.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all, at least 1. Default 5.
     #[serde(default = "RetryPolicy::default_max_attempts")]

@@ -1078,7 +1078,10 @@ mod tests {
 
     #[test]
     fn random_ids_fit() {
-        assert_eq!(random_u32(&crate::FixedRandom(0.999_999_999_999)), u32::MAX);
-        assert_eq!(random_u32(&crate::FixedRandom(0.0)), 0);
+        assert_eq!(
+            random_u32(&crate::clock::FixedRandom(0.999_999_999_999)),
+            u32::MAX
+        );
+        assert_eq!(random_u32(&crate::clock::FixedRandom(0.0)), 0);
     }
 }

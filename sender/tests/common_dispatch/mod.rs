@@ -214,12 +214,14 @@ pub fn event(id: &str, timestamp: i64) -> Event {
 /// (no growth, no jitter).
 pub fn endpoint(url: &str, max_attempts: u32, initial_delay: f64) -> EndpointConfig {
     let mut endpoint = EndpointConfig::new(url);
-    endpoint.retry_policy = RetryPolicy {
-        max_attempts,
-        backoff_multiplier: 1.0,
-        initial_delay,
-        max_delay: initial_delay.max(1.0),
-        jitter: false,
+    endpoint.retry_policy = {
+        let mut value = RetryPolicy::default();
+        value.max_attempts = max_attempts;
+        value.backoff_multiplier = 1.0;
+        value.initial_delay = initial_delay;
+        value.max_delay = initial_delay.max(1.0);
+        value.jitter = false;
+        value
     };
     endpoint
 }
@@ -228,11 +230,12 @@ pub fn endpoint(url: &str, max_attempts: u32, initial_delay: f64) -> EndpointCon
 /// receivers: `allow_private_targets: true` lifts the destination guard for
 /// local testing (SPEC 7); without it the dispatcher refuses loopback.
 pub fn config(endpoints: Vec<EndpointConfig>) -> WebhooksConfig {
-    WebhooksConfig {
-        secret_key: Some(SecretKeys::one(SECRET)),
-        endpoints,
-        allow_private_targets: true,
-        ..WebhooksConfig::default()
+    {
+        let mut value = WebhooksConfig::default();
+        value.secret_key = Some(SecretKeys::one(SECRET));
+        value.endpoints = endpoints;
+        value.allow_private_targets = true;
+        value
     }
 }
 
