@@ -45,6 +45,10 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 /// retry meanwhile gets `409`, then `200 duplicate`.
 ///
 /// Every refusal is logged here; the caller only turns the [`Error`] into its response.
+#[cfg_attr(
+    not(any(feature = "axum", feature = "warp", feature = "tower")),
+    allow(dead_code)
+)]
 pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     limits: &Limits,

@@ -1,6 +1,14 @@
-//! Secret strings whose `Debug` never shows them.
+//! Secret strings whose `Debug` never shows them, zeroized when dropped.
+//!
+//! Why not verify's `Secret`: that type is a keyed HMAC state for the MegaBot
+//! scheme, built once the scheme is known. A configured secret is text whose
+//! use is decided later (a MegaBot key, a Standard Webhooks `whsec_` key, an
+//! SMTP password, a forwarder's API token), so it stays text here, with the
+//! same guarantees: redacted `Debug`, no `Display`/`Serialize`, zeroized on drop.
 
 use std::fmt;
+
+use zeroize::Zeroizing;
 
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 
@@ -8,14 +16,15 @@ use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 /// reachable through [`SecretString::expose`].
 ///
 /// Deliberately not `Serialize` and not `Display`, so it cannot end up in a
-/// log line or an echoed config by accident.
+/// log line or an echoed config by accident. Its memory is zeroized when it is
+/// dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
+pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {
     /// Wraps a secret.
     pub fn new(secret: impl Into<String>) -> SecretString {
-        SecretString(secret.into())
+        SecretString(Zeroizing::new(secret.into()))
     }
 
     /// The secret itself. Do not log it.
@@ -37,19 +46,19 @@ impl fmt::Debug for SecretString {
 
 impl From<String> for SecretString {
     fn from(secret: String) -> Self {
-        SecretString(secret)
+        SecretString::new(secret)
     }
 }
 
 impl From<&str> for SecretString {
     fn from(secret: &str) -> Self {
-        SecretString(secret.to_owned())
+        SecretString::new(secret)
     }
 }
 
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(SecretString)
+        String::deserialize(deserializer).map(SecretString::new)
     }
 }
 
