@@ -95,6 +95,11 @@ impl Listener {
         Listener { child, url, stdout }
     }
 
+    /// The process id of the `listen` child.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next stdout line (blocking).
     pub fn next_line(&mut self) -> String {
         let mut line = String::new();
