@@ -42,6 +42,7 @@
 //! | — | — | this crate has no optional features |
 
 pub mod data;
+mod envelope;
 mod error;
 mod event;
 mod event_name;
@@ -53,6 +54,7 @@ mod platform;
 mod severity;
 mod status;
 
+pub use envelope::EnvelopeHead;
 pub use error::ParseError;
 pub use event::{Event, EventPayload};
 pub use event_name::EventName;

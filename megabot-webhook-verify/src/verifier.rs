@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use megabot_webhook_types::{Event, ParseError, headers};
+use megabot_webhook_types::{EnvelopeHead, Event, ParseError, headers};
 
 use crate::replay::{Claim, ClaimOutcome, ReplayGuard};
 use crate::{
@@ -205,7 +205,7 @@ impl Verifier {
         } else if let Some(signature) = self.megabot_header(headers) {
             let secret_index =
                 signature::verify_megabot_signature(&inner.megabot, signature, body)?;
-            let (delivery_id, signed_at) = envelope::id_and_timestamp(body)?;
+            let (delivery_id, signed_at) = id_and_timestamp(body)?;
             self.check_freshness(signed_at.timestamp(), now)?;
             Ok(Authenticated {
                 scheme: Scheme::MegaBot,
@@ -401,165 +401,19 @@ fn parse(body: &[u8]) -> Result<Event, Error> {
     })
 }
 
-/// Reading the envelope's `id` and `timestamp` alone, for [`Verifier::authenticate_at`].
-mod envelope {
-    use chrono::{DateTime, Utc};
-    use serde::de::{self, IgnoredAny, MapAccess, Visitor};
-
-    use crate::Error;
-
-    /// The body's `id` and `timestamp`: straight from the first bytes when the body
-    /// starts as MegaBot writes it, else by scanning the envelope without parsing `data`.
-    pub(super) fn id_and_timestamp(body: &[u8]) -> Result<(String, DateTime<Utc>), Error> {
-        if let Some((id, seconds)) = canonical_prefix(body)
-            && let Some(at) = DateTime::from_timestamp(seconds, 0)
-        {
-            return Ok((id.to_owned(), at));
-        }
-        let head: Head = serde_json::from_slice(body).map_err(|error| Error::InvalidEnvelope {
-            message: error.to_string(),
-        })?;
-        let at =
-            DateTime::from_timestamp(head.timestamp, 0).ok_or_else(|| Error::InvalidEnvelope {
-                message: format!("timestamp {} is out of range", head.timestamp),
-            })?;
-        Ok((head.id, at))
-    }
-
-    /// `{"event":"<name>","id":"<id>","timestamp":<digits>` followed by `,` or `}`,
-    /// with no whitespace and plain strings (no escapes, no control characters, valid
-    /// UTF-8): the id and the timestamp. `None` for anything else.
-    fn canonical_prefix(body: &[u8]) -> Option<(&str, i64)> {
-        let rest = body.strip_prefix(br#"{"event":""#)?;
-        let (name, rest) = plain_string(rest)?;
-        // The name is not used: only check that it is UTF-8 (ASCII needs no more).
-        if !name.is_ascii() {
-            std::str::from_utf8(name).ok()?;
-        }
-        let rest = rest.strip_prefix(br#","id":""#)?;
-        let (id, rest) = plain_string(rest)?;
-        let id = std::str::from_utf8(id).ok()?;
-        let rest = rest.strip_prefix(br#","timestamp":"#)?;
-        // JSON has no leading zeros; 19 digits cover every i64.
-        let (&first, mut rest) = rest.split_first()?;
-        let mut seconds = i64::from(first.checked_sub(b'0').filter(|d| *d <= 9)?);
-        let mut digits = 1;
-        while let Some((&byte, tail)) = rest.split_first() {
-            let Some(digit) = byte.checked_sub(b'0').filter(|d| *d <= 9) else {
-                break;
-            };
-            if seconds == 0 || digits == 19 {
-                return None;
-            }
-            seconds = seconds.checked_mul(10)?.checked_add(i64::from(digit))?;
-            digits += 1;
-            rest = tail;
-        }
-        matches!(rest.first(), Some(b',' | b'}')).then_some((id, seconds))
-    }
-
-    /// The bytes up to the next `"`, and what follows that quote; `None` when they hold
-    /// an escape or a control character (UTF-8 is the caller's to check).
-    fn plain_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
-        for (at, &byte) in input.iter().enumerate() {
-            if byte == b'"' {
-                return Some((&input[..at], &input[at + 1..]));
-            }
-            if byte == b'\\' || byte < 0x20 {
-                return None;
-            }
-        }
-        None
-    }
-
-    /// The envelope's `id` and `timestamp`; `event` must be a string, `data` may be any
-    /// JSON value and is not parsed.
-    struct Head {
-        id: String,
-        timestamp: i64,
-    }
-
-    impl<'de> serde::Deserialize<'de> for Head {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_map(HeadVisitor)
-        }
-    }
-
-    struct HeadVisitor;
-
-    impl<'de> Visitor<'de> for HeadVisitor {
-        type Value = Head;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a MegaBot event envelope {\"event\",\"id\",\"timestamp\",\"data\"}")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
-            let mut event = false;
-            let mut id: Option<String> = None;
-            let mut timestamp: Option<i64> = None;
-            let mut data = false;
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                match key.as_ref() {
-                    "event" => {
-                        once(event, "event")?;
-                        map.next_value::<EventName>()?;
-                        event = true;
-                    }
-                    "id" => {
-                        once(id.is_some(), "id")?;
-                        id = Some(map.next_value()?);
-                    }
-                    "timestamp" => {
-                        once(timestamp.is_some(), "timestamp")?;
-                        timestamp = Some(map.next_value()?);
-                    }
-                    "data" => {
-                        once(data, "data")?;
-                        map.next_value::<IgnoredAny>()?;
-                        data = true;
-                    }
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            if !event {
-                return Err(de::Error::missing_field("event"));
-            }
-            Ok(Head {
-                id: id.ok_or_else(|| de::Error::missing_field("id"))?,
-                timestamp: timestamp.ok_or_else(|| de::Error::missing_field("timestamp"))?,
-            })
-        }
-    }
-
-    fn once<E: de::Error>(seen: bool, name: &'static str) -> Result<(), E> {
-        if seen {
-            Err(E::duplicate_field(name))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Any JSON string, not kept.
-    struct EventName;
-
-    impl<'de> serde::Deserialize<'de> for EventName {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct StrVisitor;
-            impl Visitor<'_> for StrVisitor {
-                type Value = EventName;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("an event name")
-                }
-                fn visit_str<E: de::Error>(self, _: &str) -> Result<EventName, E> {
-                    Ok(EventName)
-                }
-            }
-            deserializer.deserialize_str(StrVisitor)
-        }
-    }
+/// The body's `id` and signed time, read without parsing `data` (for
+/// [`Verifier::authenticate_at`]).
+fn id_and_timestamp(body: &[u8]) -> Result<(String, DateTime<Utc>), Error> {
+    let head = EnvelopeHead::read(body).map_err(|error| Error::InvalidEnvelope {
+        message: match &error {
+            ParseError::InvalidEnvelope(inner) => inner.to_string(),
+            other => other.to_string(),
+        },
+    })?;
+    let at = DateTime::from_timestamp(head.timestamp, 0).ok_or_else(|| Error::InvalidEnvelope {
+        message: format!("timestamp {} is out of range", head.timestamp),
+    })?;
+    Ok((head.id, at))
 }
 
 /// Logs unsigned headers that disagree with the verified body; their values are
