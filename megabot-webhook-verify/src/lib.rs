@@ -68,8 +68,6 @@ mod error;
 mod freshness;
 mod headers;
 mod keys;
-#[cfg(feature = "redis")]
-mod redis_guard;
 pub mod replay;
 mod scheme;
 mod secret;
@@ -85,12 +83,12 @@ pub use error::Error;
 pub use headers::Headers;
 pub use keys::{StandardPublicKey, StandardSigningKey};
 pub use megabot_webhook_types::Event;
+pub use replay::memory::MemoryReplayGuard;
 #[cfg(feature = "redis")]
-pub use redis_guard::{
+pub use replay::redis::{
     DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisReplayGuard, RedisReplayGuardBuilder,
     RedisStoreError,
 };
-pub use replay::memory::MemoryReplayGuard;
 pub use replay::{Claim, ClaimOutcome, DEFAULT_IN_FLIGHT_TTL, ReplayGuard};
 pub use scheme::Scheme;
 pub use secret::{Secret, StandardSecret};

@@ -32,6 +32,8 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 
 pub mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 /// How long an in-flight entry lives without renewal unless the guard is told otherwise
 /// (SPEC 9.4): 60 seconds.
