@@ -133,21 +133,30 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Verified, Error> {
-        let inner = &*self.inner;
-        if body.len() > inner.max_body_size {
-            return Err(Error::BodyTooLarge {
-                limit: inner.max_body_size,
-            });
-        }
-        let verified = if let Some(signature) = self.standard_header(headers) {
-            self.verify_standard(headers, signature, body, now)?
-        } else if let Some(signature) = self.megabot_header(headers) {
-            self.verify_megabot(signature, body, now)?
-        } else {
-            return Err(Error::MissingSignature);
+        let signed = self.check_signature(headers, body)?;
+        let event = parse(body)?;
+        let (delivery_id, signed_at) = match signed.headers {
+            Some((id, timestamp)) => (id.to_owned(), timestamp_from_header(timestamp)),
+            None => (event.id.clone(), Ok(event.timestamp)),
         };
-        warn_on_disagreeing_headers(headers, &verified.event);
-        Ok(verified)
+        let Authenticated {
+            scheme,
+            secret_index,
+            asymmetric,
+            delivery_id,
+            signed_at,
+            expires_at,
+        } = self.check_time(signed, delivery_id, signed_at, now)?;
+        warn_on_disagreeing_headers(headers, &event);
+        Ok(Verified {
+            event,
+            scheme,
+            secret_index,
+            asymmetric,
+            delivery_id,
+            signed_at,
+            expires_at,
+        })
     }
 
     /// [`Verifier::authenticate_at`] with the system clock.
@@ -182,6 +191,27 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Authenticated, Error> {
+        let signed = self.check_signature(headers, body)?;
+        let (delivery_id, signed_at) = match signed.headers {
+            Some((id, timestamp)) => (id.to_owned(), timestamp_from_header(timestamp)),
+            None => {
+                let (id, signed_at) = id_and_timestamp(body)?;
+                (id, Ok(signed_at))
+            }
+        };
+        self.check_time(signed, delivery_id, signed_at, now)
+    }
+
+    /// The first half of the one pipeline of [`Verifier::verify_at`] and
+    /// [`Verifier::authenticate_at`] (design 4.3): body size, scheme, signature over
+    /// the raw bytes. Between the halves the caller reads the envelope: the whole event
+    /// (`verify_at`), or the MegaBot body's `id` and `timestamp` alone
+    /// (`authenticate_at`; Standard Webhooks' are signed headers).
+    fn check_signature<'h, H: Headers + ?Sized>(
+        &self,
+        headers: &'h H,
+        body: &[u8],
+    ) -> Result<Signed<'h>, Error> {
         let inner = &*self.inner;
         if body.len() > inner.max_body_size {
             return Err(Error::BodyTooLarge {
@@ -191,33 +221,49 @@ impl Verifier {
         if let Some(signature) = self.standard_header(headers) {
             let (secret_index, asymmetric, id, timestamp) =
                 self.check_standard_signature(headers, signature, body)?;
-            self.check_freshness(timestamp, now)?;
-            let signed_at =
-                DateTime::from_timestamp(timestamp, 0).ok_or(Error::InvalidTimestamp)?;
-            Ok(Authenticated {
+            Ok(Signed {
                 scheme: Scheme::StandardWebhooks,
                 secret_index,
                 asymmetric,
-                delivery_id: id.to_owned(),
-                signed_at,
-                expires_at: self.expires_at(signed_at, now),
+                headers: Some((id, timestamp)),
             })
         } else if let Some(signature) = self.megabot_header(headers) {
             let secret_index =
                 signature::verify_megabot_signature(&inner.megabot, signature, body)?;
-            let (delivery_id, signed_at) = id_and_timestamp(body)?;
-            self.check_freshness(signed_at.timestamp(), now)?;
-            Ok(Authenticated {
+            Ok(Signed {
                 scheme: Scheme::MegaBot,
                 secret_index,
                 asymmetric: false,
-                delivery_id,
-                signed_at,
-                expires_at: self.expires_at(signed_at, now),
+                headers: None,
             })
         } else {
             Err(Error::MissingSignature)
         }
+    }
+
+    /// The second half of the pipeline: freshness of the signed time (time errors only
+    /// for authentic requests), then the delivery as authenticated.
+    fn check_time(
+        &self,
+        signed: Signed<'_>,
+        delivery_id: String,
+        signed_at: Result<DateTime<Utc>, i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Authenticated, Error> {
+        let seconds = match signed_at {
+            Ok(at) => at.timestamp(),
+            Err(seconds) => seconds,
+        };
+        self.check_freshness(seconds, now)?;
+        let signed_at = signed_at.or(Err(Error::InvalidTimestamp))?;
+        Ok(Authenticated {
+            scheme: signed.scheme,
+            secret_index: signed.secret_index,
+            asymmetric: signed.asymmetric,
+            delivery_id,
+            signed_at,
+            expires_at: self.expires_at(signed_at, now),
+        })
     }
 
     fn standard_header<'h, H: Headers + ?Sized>(&self, headers: &'h H) -> Option<&'h str> {
@@ -232,29 +278,6 @@ impl Verifier {
             return None;
         }
         headers.header(headers::SIGNATURE)
-    }
-
-    fn verify_standard<H: Headers + ?Sized>(
-        &self,
-        headers: &H,
-        signature: &str,
-        body: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<Verified, Error> {
-        let (secret_index, asymmetric, id, timestamp) =
-            self.check_standard_signature(headers, signature, body)?;
-        let event = parse(body)?;
-        self.check_freshness(timestamp, now)?;
-        let signed_at = DateTime::from_timestamp(timestamp, 0).ok_or(Error::InvalidTimestamp)?;
-        Ok(Verified {
-            event,
-            scheme: Scheme::StandardWebhooks,
-            secret_index,
-            asymmetric,
-            delivery_id: id.to_owned(),
-            signed_at,
-            expires_at: self.expires_at(signed_at, now),
-        })
     }
 
     /// The Standard Webhooks headers and signature: the matching secret's (or public
@@ -291,28 +314,6 @@ impl Verifier {
         let secret_index =
             signature::verify_standard_signature(&inner.standard, id, timestamp, signature, body)?;
         Ok((secret_index, false, id, timestamp))
-    }
-
-    fn verify_megabot(
-        &self,
-        signature: &str,
-        body: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<Verified, Error> {
-        let secret_index =
-            signature::verify_megabot_signature(&self.inner.megabot, signature, body)?;
-        let event = parse(body)?;
-        let signed_at = event.timestamp;
-        self.check_freshness(signed_at.timestamp(), now)?;
-        Ok(Verified {
-            delivery_id: event.id.clone(),
-            event,
-            scheme: Scheme::MegaBot,
-            secret_index,
-            asymmetric: false,
-            signed_at,
-            expires_at: self.expires_at(signed_at, now),
-        })
     }
 
     fn check_freshness(&self, timestamp: i64, now: DateTime<Utc>) -> Result<(), Error> {
@@ -399,6 +400,21 @@ fn parse(body: &[u8]) -> Result<Event, Error> {
             other => other.to_string(),
         },
     })
+}
+
+/// What the signature step established: the scheme, which secret or key matched,
+/// and for Standard Webhooks the signed `webhook-id` and `webhook-timestamp`.
+struct Signed<'h> {
+    scheme: Scheme,
+    secret_index: usize,
+    asymmetric: bool,
+    headers: Option<(&'h str, i64)>,
+}
+
+/// A signed header timestamp as a time, or its seconds when out of range (freshness
+/// then refuses it, or [`Error::InvalidTimestamp`] when freshness is not checked).
+fn timestamp_from_header(seconds: i64) -> Result<DateTime<Utc>, i64> {
+    DateTime::from_timestamp(seconds, 0).ok_or(seconds)
 }
 
 /// The body's `id` and signed time, read without parsing `data` (for
