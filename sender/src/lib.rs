@@ -53,6 +53,7 @@
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
 //! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
 //! | `test-util` | Test fakes: `FixedClock`, `FixedRandom`, `RecordingSleeper` (time, randomness and waits fixed or recorded). |
+//! | `alerts-email` | E-mail (SMTP over STARTTLS or TLS, with `lettre`) for the alert engine ([`alerts`], part of `dispatcher`: the guide's `webhook_alerts`, Slack included without it). Implies `dispatcher`. |
 //! | `api` | The registration and events API ([`api`]): `api::router`, an axum `Router` behind a bearer admin token (`POST /api/webhooks`, `/api/events`, `/api/deliveries`...). Implies `dispatcher`. |
 //!
 //! ```no_run
@@ -77,6 +78,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "dispatcher")]
+pub mod alerts;
 #[cfg(feature = "api")]
 pub mod api;
 mod client;
