@@ -318,6 +318,10 @@ impl Rules {
                 if now > incident.last_violation_at {
                     incident.last_violation_at = now;
                 }
+                // An alert held back by the cool-down tells the latest figures.
+                if !alerted(incident) {
+                    incident.detail = detail;
+                }
                 // Stored now and then (a tenth of the window), not at every outcome.
                 let stored = self.stored_violation.get(&key).copied();
                 let due = stored.is_none_or(|t| {
