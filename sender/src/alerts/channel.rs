@@ -17,8 +17,6 @@ use crate::diagnostic::ConfigError;
 
 /// The default first line of a Slack alert.
 pub(crate) const DEFAULT_SLACK_MESSAGE: &str = "Webhook delivery alert";
-/// The default subject of an alert e-mail.
-pub(crate) const DEFAULT_SUBJECT: &str = "MegaBot Webhook Alert";
 
 /// How channels send and retry.
 #[derive(Debug, Clone, Copy)]

@@ -9,9 +9,12 @@ use lettre::message::{Mailbox, Mailboxes};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::channel::{DEFAULT_SUBJECT, alert_text};
+use super::channel::alert_text;
 use super::rules::{Alert, AlertState};
 use crate::config::{AlertChannelConfig, SmtpTls, is_loopback_host};
+
+/// The subject of an alert e-mail when none is set.
+const DEFAULT_SUBJECT: &str = "MegaBot Webhook Alert";
 
 /// One e-mail channel.
 pub(crate) struct Email {
