@@ -32,15 +32,15 @@ mod headers;
 mod retry;
 mod secret;
 
-pub use alerts::{
-    AlertChannelConfig, AlertChannelKind, AlertsConfig, DEFAULT_ALERT_COOLDOWN_SECS,
-    DEFAULT_ALERT_MIN_SAMPLES, DEFAULT_ALERT_WINDOW_SECS, SmtpTls,
-};
 pub(crate) use alerts::check_alerts;
 #[cfg(feature = "dispatcher")]
 pub(crate) use alerts::check_webhook_url;
 #[cfg(feature = "alerts-email")]
 pub(crate) use alerts::is_loopback_host;
+pub use alerts::{
+    AlertChannelConfig, AlertChannelKind, AlertsConfig, DEFAULT_ALERT_COOLDOWN_SECS,
+    DEFAULT_ALERT_MIN_SAMPLES, DEFAULT_ALERT_WINDOW_SECS, SmtpTls,
+};
 pub use filters::{ContentFilter, ContentFilterKind, Filters, TimeWindow};
 pub use headers::Headers;
 pub use retry::RetryPolicy;
