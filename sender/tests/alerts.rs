@@ -9,6 +9,9 @@
 #![cfg(all(feature = "sqlite", feature = "alerts-email"))]
 
 mod common_dispatch;
+#[cfg(feature = "redis")]
+#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
+mod common_redis;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -694,4 +697,59 @@ async fn sqlite_store_keeps_incidents() {
             .unwrap()
     );
     assert_eq!(store.incidents().await.unwrap().len(), 1);
+}
+
+/// The same restart on a real `redis-server` (loopback): the incident kept in
+/// Redis is not alerted again by a second engine, which resolves it; the
+/// store keeps incidents by endpoint and rule.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_restart_neither_repeats_nor_forgets_an_open_incident() {
+    use megabot_webhook_sender::dispatcher::RedisStore;
+
+    let server = common_redis::RedisServer::start();
+    let slack = SlackStandIn::start().await;
+    let clock = ManualClock::new();
+    let config = alerts(&slack_yaml(""), &[("SLACK_ALERT_WEBHOOK", &slack.url)]);
+    {
+        let store: Arc<dyn DeliveryStore> =
+            Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+        assert!(store.incidents().await.unwrap().is_empty());
+        let first = engine(config.clone(), store, &clock).await;
+        outcomes(&first, &clock, 10, false, "a").await;
+        wait_for("the alert", WAIT, || async { slack.requests().len() == 1 }).await;
+        first.shutdown(Duration::from_secs(5)).await;
+    }
+    let store: Arc<dyn DeliveryStore> = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+    let kept = store.incidents().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].endpoint_id.as_str(), kept[0].rule.as_str()),
+        ("ep_test", "failure_rate")
+    );
+    assert_eq!(kept[0].alerted_at, Some(clock.now()));
+    clock.advance(Duration::from_secs(30));
+    let second = engine(config, store.clone(), &clock).await;
+    outcomes(&second, &clock, 10, false, "b").await;
+    clock.advance(Duration::from_secs(301));
+    second.evaluate().await;
+    wait_for("resolved", WAIT, || async { slack.requests().len() >= 2 }).await;
+    second.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(slack.texts(), [RAISED, RESOLVED]);
+    assert!(store.incidents().await.unwrap()[0].resolved_at.is_some());
+    // The store forgets an incident by endpoint and rule.
+    let second_store = store.clone();
+    assert!(
+        second_store
+            .delete_incident("ep_test", "failure_rate")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !second_store
+            .delete_incident("ep_test", "failure_rate")
+            .await
+            .unwrap()
+    );
+    assert!(second_store.incidents().await.unwrap().is_empty());
 }

@@ -226,3 +226,54 @@ impl Slack {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::AlertRule;
+
+    fn alert(state: AlertState) -> Alert {
+        Alert {
+            state,
+            rule: AlertRule::FailureRate,
+            endpoint_id: "ep_1".to_owned(),
+            text: "endpoint ep_1: what happened".to_owned(),
+            at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn texts() {
+        assert_eq!(
+            alert_text("Webhook failure", &alert(AlertState::Raised)),
+            "Webhook failure: endpoint ep_1: what happened"
+        );
+        assert_eq!(
+            alert_text("Webhook failure", &alert(AlertState::Resolved)),
+            "[resolved] Webhook failure: endpoint ep_1: what happened"
+        );
+    }
+
+    #[tokio::test]
+    async fn slack_errors_never_show_the_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = SecretString::new(format!(
+            "http://127.0.0.1:{port}/services/T9/B9/s3cretT0ken"
+        ));
+        let slack = Slack::new(&url, None, Duration::from_secs(5)).unwrap();
+        let error = slack.send(&alert(AlertState::Raised)).await.unwrap_err();
+        assert!(
+            !error.contains("s3cretT0ken") && !error.contains("/services"),
+            "{error}"
+        );
+        assert!(error.contains("error sending request"), "{error}");
+        let refused = Slack::new(
+            &SecretString::new("http://hooks.example.com/s3cretT0ken"),
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(refused.is_err_and(|e| !e.contains("s3cretT0ken")));
+    }
+}
