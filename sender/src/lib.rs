@@ -1,7 +1,7 @@
 //! MegaBot's sending side: signed delivery of MegaBot events with retries, as
 //! MegaBot's dispatcher does it (SPEC sections 3 and 6).
 //!
-//! - **Config**: [`ConfigLoader`] reads the `webhooks:` section of
+//! - **Config**: [`ConfigLoader`] reads the `webhooks:` (and `webhook_alerts:`) sections of
 //!   `mega-config.yaml` (schema in [`crate::config`]) with
 //!   `${VAR}` / `${VAR:-default}` expansion; every error names the file, line
 //!   and key, unknown keys come with a "did you mean", and event patterns

@@ -153,7 +153,7 @@ pub struct AlertChannelConfig {
     /// E-mail: who gets the alerts.
     #[serde(default)]
     pub recipients: Vec<String>,
-    /// E-mail: the subject of alerts ("[resolved] " is put before it for a
+    /// E-mail: the subject of alerts (`[resolved] ` is put before it for a
     /// recovery). Default "MegaBot Webhook Alert".
     #[serde(default)]
     pub subject: Option<String>,
