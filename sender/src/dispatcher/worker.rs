@@ -424,28 +424,15 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
         "webhook delivery dead"
     );
     let now = shared.now();
+    let settlement = Settlement::Dead {
+        reason: reason.to_owned(),
+    };
     let held = shared
         .store
-        .settle(
-            &record.id,
-            &shared.owner,
-            now,
-            None,
-            Settlement::Dead {
-                reason: reason.to_owned(),
-            },
-        )
+        .settle(&record.id, &shared.owner, now, None, settlement.clone())
         .await?;
     if held {
-        notify_outcome(
-            shared,
-            record,
-            &Settlement::Dead {
-                reason: reason.to_owned(),
-            },
-            record.attempts,
-            now,
-        );
+        notify_outcome(shared, record, &settlement, record.attempts, now);
     }
     Ok(())
 }
