@@ -58,7 +58,8 @@ A complete local session (loopback only, hence --allow-private-targets):
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// A mega-config.yaml whose `webhooks:` endpoints are served too (read-only through the API).
+    /// A mega-config.yaml whose `webhooks:` endpoints are served too (read-only through the API)
+    /// and whose `webhook_alerts:`, if enabled, run the alert engine.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the API listens.
