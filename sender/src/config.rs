@@ -26,11 +26,21 @@
 //! Every struct refuses unknown keys (`deny_unknown_fields`), so a typo such
 //! as `retry_polcy` is an error rather than a silently ignored setting.
 
+mod alerts;
 mod filters;
 mod headers;
 mod retry;
 mod secret;
 
+pub(crate) use alerts::check_alerts;
+#[cfg(feature = "dispatcher")]
+pub(crate) use alerts::check_webhook_url;
+#[cfg(feature = "alerts-email")]
+pub(crate) use alerts::is_loopback_host;
+pub use alerts::{
+    AlertChannelConfig, AlertChannelKind, AlertsConfig, DEFAULT_ALERT_COOLDOWN_SECS,
+    DEFAULT_ALERT_MIN_SAMPLES, DEFAULT_ALERT_WINDOW_SECS, SmtpTls,
+};
 pub use filters::{ContentFilter, ContentFilterKind, Filters, TimeWindow};
 pub use headers::Headers;
 pub use retry::RetryPolicy;

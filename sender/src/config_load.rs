@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::WebhooksConfig;
+use crate::config::{AlertsConfig, WebhooksConfig, check_alerts};
 
 use super::diagnostic::{ConfigError, Issue, Warning, index_key, join_key};
 use super::endpoint;
@@ -18,6 +18,9 @@ use crate::Error;
 /// The section of `mega-config.yaml` the sender reads.
 const SECTION: &str = "webhooks";
 
+/// The guide's alerting section, a top-level key beside `webhooks`.
+const ALERTS_SECTION: &str = "webhook_alerts";
+
 /// The largest config file read (a config is a few KiB).
 const MAX_FILE_SIZE: u64 = 4 << 20;
 
@@ -26,6 +29,9 @@ const MAX_FILE_SIZE: u64 = 4 << 20;
 pub struct LoadedConfig {
     /// The section, with every `${VAR}` expanded.
     pub config: WebhooksConfig,
+    /// The `webhook_alerts:` section, checked and expanded, when the file
+    /// has one (design 9.6).
+    pub alerts: Option<AlertsConfig>,
     /// Things that work but look wrong, such as event patterns that match
     /// no known event. Each names the file, line and key.
     pub warnings: Vec<Warning>,
@@ -35,8 +41,11 @@ type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// Loads and checks `mega-config.yaml`.
 ///
-/// - Only the top-level `webhooks:` key is read; the file's other sections
-///   (MegaBot's own settings) are left alone, `${VAR}`s in them included.
+/// - Only the top-level `webhooks:` and `webhook_alerts:` keys are read; the
+///   file's other sections (MegaBot's own settings) are left alone, `${VAR}`s
+///   in them included, except that a top-level key that looks like a typo of
+///   one of the two gets a warning. A file with `webhook_alerts:` alone (for
+///   endpoints registered through the API) has the default `webhooks:`.
 /// - `${VAR}` and `${VAR:-default}` are expanded in every value of the
 ///   section (see the rules in [`ConfigLoader::with_env`]).
 /// - Every error names the file, line, column and dotted key, as
@@ -148,19 +157,55 @@ impl ConfigLoader {
             .at(e.pos.line, e.pos.column)
         })?;
         let root_pos = root.pos;
+        let mut top_warnings = Vec::new();
+        let alerts_node;
+        let mut absent = Node {
+            pos: root_pos,
+            kind: NodeKind::Null,
+            raw: None,
+        };
         let section = match &mut root.kind {
             NodeKind::Map(entries) => {
                 let keys: Vec<String> = entries
                     .iter()
                     .filter_map(|(k, _)| k.scalar_text().map(str::to_owned))
                     .collect();
+                for (k, _) in entries.iter() {
+                    let Some(name) = k.scalar_text() else {
+                        continue;
+                    };
+                    if name != SECTION
+                        && name != ALERTS_SECTION
+                        && let Some(meant) = suggest::did_you_mean(name, [SECTION, ALERTS_SECTION])
+                    {
+                        top_warnings.push(
+                            Warning::new(
+                                name,
+                                format!("top-level key `{name}` is not read by the sender (did you mean `{meant}`?)"),
+                            )
+                            .in_file(file)
+                            .at(k.pos.line, k.pos.column),
+                        );
+                    }
+                }
+                alerts_node = entries
+                    .iter()
+                    .find(|(k, _)| k.scalar_text() == Some(ALERTS_SECTION))
+                    .map(|(_, v)| v.clone());
+                let has_alerts = alerts_node.is_some();
                 match entries
                     .iter_mut()
                     .find(|(k, _)| k.scalar_text() == Some(SECTION))
                 {
                     Some((_, value)) => value,
+                    None if has_alerts => &mut absent,
                     None => {
-                        let hint = suggest::hint(SECTION, keys.iter().map(String::as_str));
+                        let hint = suggest::hint(
+                            SECTION,
+                            keys.iter()
+                                .map(String::as_str)
+                                .filter(|k| *k != ALERTS_SECTION),
+                        );
                         return Err(ConfigError::new(
                             SECTION,
                             format!("missing key `{SECTION}`{hint}"),
@@ -221,7 +266,7 @@ impl ConfigLoader {
                 .in_file(file)
                 .at(pos.line, pos.column)
         })?;
-        let warnings = compiled
+        let mut warnings: Vec<Warning> = compiled
             .warnings
             .into_iter()
             .map(|Issue { key, message }| {
@@ -231,7 +276,67 @@ impl ConfigLoader {
                     .at(pos.line, pos.column)
             })
             .collect();
-        Ok(LoadedConfig { config, warnings })
+        let alerts = match alerts_node {
+            Some(mut node) => {
+                let (alerts, alert_warnings) = self.load_alerts(&mut node, file)?;
+                warnings.extend(alert_warnings);
+                Some(alerts)
+            }
+            None => None,
+        };
+        top_warnings.extend(warnings);
+        Ok(LoadedConfig {
+            config,
+            alerts,
+            warnings: top_warnings,
+        })
+    }
+
+    /// Expands, deserializes and checks the `webhook_alerts:` section.
+    fn load_alerts(
+        &self,
+        section: &mut Node,
+        file: Option<&str>,
+    ) -> Result<(AlertsConfig, Vec<Warning>), Error> {
+        let mut expanded = Vec::new();
+        env_expand::expand_tree_collecting(section, ALERTS_SECTION, &*self.env, &mut expanded)
+            .map_err(|e| {
+                ConfigError::new(e.key, e.message)
+                    .in_file(file)
+                    .at(e.pos.line, e.pos.column)
+            })?;
+        let redact = |message: String| env_expand::redact_values(&message, &expanded);
+        let alerts: AlertsConfig = if section.kind == NodeKind::Null {
+            AlertsConfig::default()
+        } else {
+            node_de::from_node(section, ALERTS_SECTION).map_err(|e| {
+                let (pos, key) = e.site.unwrap_or((section.pos, ALERTS_SECTION.to_owned()));
+                ConfigError::new(key, redact(e.message))
+                    .in_file(file)
+                    .at(pos.line, pos.column)
+            })?
+        };
+        let index = PositionIndex::build(section, ALERTS_SECTION);
+        let place = |Issue { key, message }: Issue| {
+            let pos = index.find(&key);
+            (key, redact(message), pos)
+        };
+        let issues = check_alerts(&alerts, ALERTS_SECTION).map_err(|issue| {
+            let (key, message, pos) = place(issue);
+            ConfigError::new(key, message)
+                .in_file(file)
+                .at(pos.line, pos.column)
+        })?;
+        let warnings = issues
+            .into_iter()
+            .map(|issue| {
+                let (key, message, pos) = place(issue);
+                Warning::new(key, message)
+                    .in_file(file)
+                    .at(pos.line, pos.column)
+            })
+            .collect();
+        Ok((alerts, warnings))
     }
 }
 

@@ -1,7 +1,7 @@
 //! MegaBot's sending side: signed delivery of MegaBot events with retries, as
 //! MegaBot's dispatcher does it (SPEC sections 3 and 6).
 //!
-//! - **Config**: [`ConfigLoader`] reads the `webhooks:` section of
+//! - **Config**: [`ConfigLoader`] reads the `webhooks:` (and `webhook_alerts:`) sections of
 //!   `mega-config.yaml` (schema in [`crate::config`]) with
 //!   `${VAR}` / `${VAR:-default}` expansion; every error names the file, line
 //!   and key, unknown keys come with a "did you mean", and event patterns
@@ -53,6 +53,7 @@
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
 //! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
 //! | `test-util` | Test fakes: `FixedClock`, `FixedRandom`, `RecordingSleeper` (time, randomness and waits fixed or recorded). |
+//! | `alerts-email` | E-mail (SMTP over STARTTLS or TLS, with `lettre`) for the alert engine ([`alerts`], part of `dispatcher`: the guide's `webhook_alerts`, Slack included without it). Implies `dispatcher`. |
 //! | `api` | The registration and events API ([`api`]): `api::router`, an axum `Router` behind a bearer admin token (`POST /api/webhooks`, `/api/events`, `/api/deliveries`...). Implies `dispatcher`. |
 //!
 //! ```no_run
@@ -77,6 +78,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "dispatcher")]
+pub mod alerts;
 #[cfg(feature = "api")]
 pub mod api;
 mod client;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use megabot_webhook_sender::alerts::AlertEngine;
 use megabot_webhook_sender::api::{self, ApiState, MIN_ADMIN_TOKEN_LEN};
 use megabot_webhook_sender::config::WebhooksConfig;
 use megabot_webhook_sender::dispatcher::{DeliveryStore, Dispatcher, RedisStore, SqliteStore};
@@ -57,7 +58,8 @@ A complete local session (loopback only, hence --allow-private-targets):
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// A mega-config.yaml whose `webhooks:` endpoints are served too (read-only through the API).
+    /// A mega-config.yaml whose `webhooks:` endpoints are served too (read-only through the API)
+    /// and whose `webhook_alerts:`, if enabled, run the alert engine.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the API listens.
@@ -142,23 +144,40 @@ async fn stop_signal() {
 
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let token = admin_token()?;
-    let config = match &args.config {
+    let (config, alerts) = match &args.config {
         Some(path) => {
             let loaded = ConfigLoader::new().load_file(path)?;
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
             }
-            loaded.config
+            (loaded.config, loaded.alerts)
         }
-        None => WebhooksConfig::default(),
+        None => (WebhooksConfig::default(), None),
     };
     let store = open_store(&args.store).await?;
     let policy = DestinationPolicy::server().allow_private_targets(args.allow_private_targets);
-    let (dispatcher, warnings) = Dispatcher::builder(config, store)
+    let mut builder = Dispatcher::builder(config, store.clone())
         .destination_policy(policy)
-        .lease(Duration::from_secs(args.lease))
-        .build()
-        .await?;
+        .lease(Duration::from_secs(args.lease));
+    // The config's `webhook_alerts` (design 9.6): told of every final outcome.
+    let alert_engine = match alerts.filter(|alerts| alerts.enabled) {
+        Some(alerts) => {
+            let engine = AlertEngine::builder(alerts, store).build().await?;
+            builder = builder.observer(engine.observer());
+            let channels = engine.channels();
+            eprintln!(
+                "alerting to {}",
+                if channels.is_empty() {
+                    "the log only".to_owned()
+                } else {
+                    channels.join(", ")
+                }
+            );
+            Some(engine)
+        }
+        None => None,
+    };
+    let (dispatcher, warnings) = builder.build().await?;
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
@@ -176,6 +195,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .local_addr()
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
     dispatcher.start();
+    if let Some(engine) = &alert_engine {
+        engine.start();
+    }
     // Several instances may share a Redis store: registrations made through
     // the others are picked up every few seconds.
     let sync = is_redis(&args.store).then(|| state.spawn_sync(Duration::from_secs(5)));
@@ -221,6 +243,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
     let deadline = Duration::from_secs(args.shutdown_deadline);
     dispatcher.shutdown(deadline).await;
+    if let Some(engine) = &alert_engine {
+        engine.shutdown(Duration::from_secs(5)).await;
+    }
     // Open API connections get a moment to finish their request.
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     eprintln!("stopped; undelivered deliveries stay stored for the next start");

@@ -23,6 +23,7 @@
 //! - Per endpoint: `max_in_flight` (default 8) concurrent attempts and an
 //!   optional `rate_limit` (deliveries per second).
 
+mod observer;
 mod store;
 mod worker;
 
@@ -56,14 +57,15 @@ use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemRes
 use super::diagnostic::{ConfigError, index_key, join_key};
 use super::endpoint::{self, CompiledEndpoint};
 
+pub use self::observer::{DeliveryObserver, DeliveryOutcome};
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_REDIS_PREFIX, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, MAX_PAGE, PublishBatch, PublishOutcome, Retention, Settlement,
-    StoreStats, dead_reason,
+    DeliveryStore, EndpointHealth, IncidentRecord, MAX_PAGE, PublishBatch, PublishOutcome,
+    Retention, Settlement, StoreStats, dead_reason,
 };
 
 use self::worker::{EndpointRuntime, Shared};
@@ -101,6 +103,7 @@ pub struct DispatcherBuilder {
     policy: DestinationPolicy,
     resolver: Arc<dyn Resolver>,
     purge_interval: Duration,
+    observer: Option<Arc<dyn DeliveryObserver>>,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -200,6 +203,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Who is told of each final outcome and each endpoint disabled (the
+    /// alert engine, design 9.6). Default none.
+    pub fn observer(mut self, observer: Arc<dyn DeliveryObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Checks the config, loads the endpoints' health from the store and
     /// builds the dispatcher. Its workers start with [`Dispatcher::start`].
     ///
@@ -274,6 +284,7 @@ impl DispatcherBuilder {
             disable_after: self.disable_after,
             retention: self.retention,
             purge_interval: self.purge_interval,
+            observer: self.observer,
             wake: Notify::new(),
             stop,
             in_flight: Mutex::new(HashSet::new()),
@@ -387,6 +398,7 @@ impl Dispatcher {
             policy: DestinationPolicy::server(),
             resolver: Arc::new(SystemResolver),
             purge_interval: Duration::from_secs(3_600),
+            observer: None,
         }
     }
 

@@ -10,8 +10,8 @@ use redis::{Client, Script};
 
 use super::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, PublishBatch, PublishOutcome, Retention, Settlement, StoreStats,
-    after, before, from_millis, millis, store_error,
+    DeliveryStore, EndpointHealth, IncidentRecord, PublishBatch, PublishOutcome, Retention,
+    Settlement, StoreStats, after, before, from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -612,6 +612,40 @@ fn health_text(health: EndpointHealth) -> String {
     )
 }
 
+/// The hash field of an incident: its endpoint id and rule.
+fn incident_field(endpoint_id: &str, rule: &str) -> String {
+    format!("{endpoint_id}\t{rule}")
+}
+
+fn incident_text(incident: &IncidentRecord) -> String {
+    serde_json::json!({
+        "endpoint_id": incident.endpoint_id,
+        "rule": incident.rule,
+        "opened_at": millis(incident.opened_at),
+        "last_violation_at": millis(incident.last_violation_at),
+        "alerted_at": incident.alerted_at.map(millis),
+        "resolved_at": incident.resolved_at.map(millis),
+        "detail": incident.detail,
+    })
+    .to_string()
+}
+
+/// An incident stored by `incident_text`; `None` for anything else.
+fn parse_incident(text: &str) -> Option<IncidentRecord> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let string = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+    let time = |name: &str| value.get(name)?.as_i64().map(from_millis);
+    Some(IncidentRecord {
+        endpoint_id: string("endpoint_id")?,
+        rule: string("rule")?,
+        opened_at: time("opened_at")?,
+        last_violation_at: time("last_violation_at")?,
+        alerted_at: time("alerted_at"),
+        resolved_at: time("resolved_at"),
+        detail: string("detail").unwrap_or_default(),
+    })
+}
+
 fn parse_health(text: &str) -> EndpointHealth {
     let mut parts = text.split('|');
     let mut next = || {
@@ -1003,6 +1037,44 @@ impl DeliveryStore for RedisStore {
         )
         .await
         .map(|_: i64| ())
+    }
+
+    async fn incidents(&self) -> Result<Vec<IncidentRecord>, Error> {
+        let all: HashMap<String, String> = self
+            .query(
+                "read incidents",
+                redis::cmd("HGETALL").arg(format!("{}:incidents", self.prefix)),
+            )
+            .await?;
+        let mut incidents: Vec<IncidentRecord> = all
+            .values()
+            .filter_map(|text| parse_incident(text))
+            .collect();
+        incidents.sort_by(|a, b| (&a.endpoint_id, &a.rule).cmp(&(&b.endpoint_id, &b.rule)));
+        Ok(incidents)
+    }
+
+    async fn put_incident(&self, incident: &IncidentRecord) -> Result<(), Error> {
+        self.query(
+            "write incident",
+            redis::cmd("HSET")
+                .arg(format!("{}:incidents", self.prefix))
+                .arg(incident_field(&incident.endpoint_id, &incident.rule))
+                .arg(incident_text(incident)),
+        )
+        .await
+        .map(|_: i64| ())
+    }
+
+    async fn delete_incident(&self, endpoint_id: &str, rule: &str) -> Result<bool, Error> {
+        self.query(
+            "delete incident",
+            redis::cmd("HDEL")
+                .arg(format!("{}:incidents", self.prefix))
+                .arg(incident_field(endpoint_id, rule)),
+        )
+        .await
+        .map(|deleted: i64| deleted > 0)
     }
 }
 

@@ -13,8 +13,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, PublishBatch, PublishOutcome, Retention, Settlement, StoreStats,
-    after, before, from_millis, millis, store_error,
+    DeliveryStore, EndpointHealth, IncidentRecord, PublishBatch, PublishOutcome, Retention,
+    Settlement, StoreStats, after, before, from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -67,6 +67,16 @@ CREATE TABLE IF NOT EXISTS endpoint_health (
     endpoint_id TEXT PRIMARY KEY,
     failing_since INTEGER,
     disabled_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_incidents (
+    endpoint_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    last_violation_at INTEGER NOT NULL,
+    alerted_at INTEGER,
+    resolved_at INTEGER,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, rule)
 ) WITHOUT ROWID;
 ";
 
@@ -872,6 +882,64 @@ impl DeliveryStore for SqliteStore {
                 ],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn incidents(&self) -> Result<Vec<IncidentRecord>, Error> {
+        self.call(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT endpoint_id, rule, opened_at, last_violation_at, alerted_at, \
+                 resolved_at, detail FROM alert_incidents ORDER BY endpoint_id, rule",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok(IncidentRecord {
+                    endpoint_id: row.get(0)?,
+                    rule: row.get(1)?,
+                    opened_at: from_millis(row.get(2)?),
+                    last_violation_at: from_millis(row.get(3)?),
+                    alerted_at: row.get::<_, Option<i64>>(4)?.map(from_millis),
+                    resolved_at: row.get::<_, Option<i64>>(5)?.map(from_millis),
+                    detail: row.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn put_incident(&self, incident: &IncidentRecord) -> Result<(), Error> {
+        let incident = incident.clone();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO alert_incidents (endpoint_id, rule, opened_at, last_violation_at, \
+                 alerted_at, resolved_at, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (endpoint_id, rule) DO UPDATE SET opened_at = excluded.opened_at, \
+                 last_violation_at = excluded.last_violation_at, alerted_at = excluded.alerted_at, \
+                 resolved_at = excluded.resolved_at, detail = excluded.detail",
+                params![
+                    incident.endpoint_id,
+                    incident.rule,
+                    millis(incident.opened_at),
+                    millis(incident.last_violation_at),
+                    incident.alerted_at.map(millis),
+                    incident.resolved_at.map(millis),
+                    incident.detail
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn delete_incident(&self, endpoint_id: &str, rule: &str) -> Result<bool, Error> {
+        let (endpoint_id, rule) = (endpoint_id.to_owned(), rule.to_owned());
+        self.call(move |conn| {
+            conn.execute(
+                "DELETE FROM alert_incidents WHERE endpoint_id = ?1 AND rule = ?2",
+                params![endpoint_id, rule],
+            )
+            .map(|deleted| deleted > 0)
         })
         .await
     }

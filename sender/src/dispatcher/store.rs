@@ -273,6 +273,28 @@ pub struct EndpointHealth {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// An alert incident (design 9.6): one rule broken by one endpoint, kept so
+/// that a restart neither repeats its alert nor forgets it. Keyed by
+/// `(endpoint_id, rule)`; a resolved incident is kept for its cool-down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    /// The endpoint's id (`cfg_…` or `ep_…`).
+    pub endpoint_id: String,
+    /// The rule: `failure_rate`, `slow_delivery` or `endpoint_disabled`.
+    pub rule: String,
+    /// When the rule was first found broken.
+    pub opened_at: DateTime<Utc>,
+    /// When the rule was last found broken.
+    pub last_violation_at: DateTime<Utc>,
+    /// When its alert was handed to the channels (`None` while held back by
+    /// the cool-down).
+    pub alerted_at: Option<DateTime<Utc>>,
+    /// When it resolved (`None` while open).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What happened, as the alert said it (no secret, no URL).
+    pub detail: String,
+}
+
 /// How long rows are kept after they end (SPEC 9.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -399,6 +421,32 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
 
     /// Stores an endpoint's health.
     async fn put_health(&self, endpoint_id: &str, health: EndpointHealth) -> Result<(), Error>;
+
+    /// Every alert incident kept (open, and resolved ones still in their
+    /// cool-down). The default keeps none: it is an error, so that the alert
+    /// engine says its incidents live in memory only.
+    async fn incidents(&self) -> Result<Vec<IncidentRecord>, Error> {
+        Err(no_incidents())
+    }
+
+    /// Stores an alert incident, replacing the one with the same
+    /// `(endpoint_id, rule)`.
+    async fn put_incident(&self, incident: &IncidentRecord) -> Result<(), Error> {
+        let _ = incident;
+        Err(no_incidents())
+    }
+
+    /// Forgets an alert incident; `false` when there was none.
+    async fn delete_incident(&self, endpoint_id: &str, rule: &str) -> Result<bool, Error> {
+        let _ = (endpoint_id, rule);
+        Err(no_incidents())
+    }
+}
+
+fn no_incidents() -> Error {
+    Error::Store {
+        message: "this store keeps no alert incidents".to_owned(),
+    }
 }
 
 /// Unix milliseconds of `time`.

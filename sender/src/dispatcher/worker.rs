@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use super::observer::{DeliveryObserver, DeliveryOutcome};
 use super::store::{
     AttemptResult, DeliveryRecord, DeliveryStore, EndpointHealth, Retention, Settlement, after,
     dead_reason,
@@ -42,6 +43,8 @@ pub(super) struct Shared {
     pub(super) disable_after: Duration,
     pub(super) retention: Retention,
     pub(super) purge_interval: Duration,
+    /// Told of final outcomes and disabled endpoints (alerting).
+    pub(super) observer: Option<Arc<dyn DeliveryObserver>>,
     /// Something may be due (a publish, a redelivery, a free worker).
     pub(super) wake: Notify,
     /// `Some(deadline)` once shutting down.
@@ -420,19 +423,46 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
         reason,
         "webhook delivery dead"
     );
-    shared
+    let now = shared.now();
+    let settlement = Settlement::Dead {
+        reason: reason.to_owned(),
+    };
+    let held = shared
         .store
-        .settle(
-            &record.id,
-            &shared.owner,
-            shared.now(),
-            None,
-            Settlement::Dead {
-                reason: reason.to_owned(),
-            },
-        )
-        .await
-        .map(drop)
+        .settle(&record.id, &shared.owner, now, None, settlement.clone())
+        .await?;
+    if held {
+        notify_outcome(shared, record, &settlement, record.attempts, now);
+    }
+    Ok(())
+}
+
+/// Tells the observer, if any, that `record` reached its outcome.
+fn notify_outcome(
+    shared: &Shared,
+    record: &DeliveryRecord,
+    settlement: &Settlement,
+    attempts: u32,
+    at: DateTime<Utc>,
+) {
+    let Some(observer) = &shared.observer else {
+        return;
+    };
+    let (state, dead_reason) = match settlement {
+        Settlement::Delivered => (super::DeliveryState::Delivered, None),
+        Settlement::Dead { reason } => (super::DeliveryState::Dead, Some(reason.clone())),
+        Settlement::Retry { .. } => return,
+    };
+    observer.outcome(&DeliveryOutcome {
+        delivery_id: record.id.clone(),
+        endpoint_id: record.endpoint_id.clone(),
+        event_name: record.event_name.clone(),
+        state,
+        dead_reason,
+        attempts,
+        published_at: record.created_at,
+        at,
+    });
 }
 
 async fn attempt(
@@ -574,10 +604,14 @@ async fn attempt(
             "webhook delivery dead"
         );
     }
+    let outcome = shared.observer.is_some().then(|| settlement.clone());
     let held = shared
         .store
         .settle(&record.id, &shared.owner, now, Some(result), settlement)
         .await?;
+    if let Some(settlement) = outcome.filter(|_| held) {
+        notify_outcome(shared, record, &settlement, number, now);
+    }
     if !held {
         tracing::warn!(delivery = %record.id, "webhook delivery lease lost before its outcome was stored");
     }
@@ -592,6 +626,9 @@ async fn failed(shared: &Shared, endpoint: &EndpointRuntime, now: DateTime<Utc>)
                 disable_after_s = shared.disable_after.as_secs(),
                 "webhook endpoint disabled: every attempt failed for disable_after"
             );
+            if let Some(observer) = &shared.observer {
+                observer.endpoint_disabled(&endpoint.id, now);
+            }
         }
         store_health(shared, endpoint, health).await;
     }
