@@ -165,7 +165,7 @@ fn failure_row(row: &FailureRow, csrf: &str) -> Markup {
             td {
                 (row.reason)
                 @if let Some(status) = row.last_status { " · HTTP " (status) }
-                " · " (row.attempts) " attempts"
+                " · " (row.attempts) @if row.attempts == 1 { " attempt" } @else { " attempts" }
                 @if let Some(error) = &row.error {
                     br;
                     span.muted { (error) }
@@ -257,7 +257,7 @@ pub(super) fn chart(minutes: &[Minute]) -> Markup {
                         }
                     }
                 }
-                @if index % label_every == 0 {
+                @if (minutes.len() - 1 - index) % label_every == 0 {
                     text.axis x=(format!("{:.1}", x + bar / 2.0)) y=(format!("{:.1}", CHART_HEIGHT - 8.0))
                         text-anchor="middle" { (short_time(minute.start)) }
                 }
