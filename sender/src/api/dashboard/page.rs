@@ -218,7 +218,7 @@ pub(super) fn chart(minutes: &[Minute]) -> Markup {
     let total: u64 = minutes.iter().map(|m| m.counts.total()).sum();
     // Gridlines at 0, the middle (when a whole number) and the top.
     let mut gridlines = vec![(0.0, 0)];
-    if top % 2 == 0 {
+    if top.is_multiple_of(2) {
         gridlines.push((0.5, top / 2));
     }
     gridlines.push((1.0, top));
@@ -257,7 +257,7 @@ pub(super) fn chart(minutes: &[Minute]) -> Markup {
                         }
                     }
                 }
-                @if (minutes.len() - 1 - index) % label_every == 0 {
+                @if (minutes.len() - 1 - index).is_multiple_of(label_every) {
                     text.axis x=(format!("{:.1}", x + bar / 2.0)) y=(format!("{:.1}", CHART_HEIGHT - 8.0))
                         text-anchor="middle" { (short_time(minute.start)) }
                 }

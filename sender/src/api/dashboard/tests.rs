@@ -16,6 +16,9 @@ use crate::api::{self, ApiState};
 use crate::config::{EndpointConfig, SecretKeys, WebhooksConfig};
 use crate::dispatcher::{DeliveryRecord, Dispatcher, SqliteStore};
 
+/// A cookie (if any) and a form.
+type Attempt<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>);
+
 const TOKEN: &str = "dashboard-test-admin-token-0123456789";
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -395,7 +398,7 @@ async fn redeliver_needs_the_sessions_csrf_token() {
     let other = board.login().await;
     let other_csrf = board.csrf(&other).await;
     let zeros = "0".repeat(64);
-    let refused: [(Option<&str>, Vec<(&str, &str)>); 6] = [
+    let refused: [Attempt<'_>; 6] = [
         (None, vec![("delivery", &id), ("csrf", &csrf)]),
         (Some(&cookie), vec![("delivery", &id)]),
         (Some(&cookie), vec![("delivery", &id), ("csrf", "")]),
