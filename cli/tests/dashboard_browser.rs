@@ -45,23 +45,33 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut seen = String::new();
-        let mut line = String::new();
-        let base = loop {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                panic!("serve did not start: {seen}");
-            }
-            seen.push_str(&line);
-            if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+        // Its address, from its first lines (read on a thread, waited for at most 30 s).
+        let stderr = child.stderr.take().unwrap();
+        let (found, address) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut stderr = BufReader::new(stderr);
+            let mut seen = String::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                    let _ = found.send(Err(seen));
+                    return;
+                }
+                seen.push_str(&line);
+                if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
+                    let _ = found.send(Ok(rest.split_whitespace().next().unwrap().to_owned()));
+                    break;
+                }
+            }
             let mut rest = String::new();
             let _ = stderr.read_to_string(&mut rest);
         });
+        let base = match address.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(base)) => base,
+            Ok(Err(seen)) => panic!("serve did not start: {seen}"),
+            Err(_) => panic!("serve printed no address in 30 s"),
+        };
         Serve { child, base }
     }
 }
