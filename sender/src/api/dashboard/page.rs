@@ -15,7 +15,7 @@ use super::{LOGIN_PATH, LOGOUT_PATH, REDELIVER_PATH, STYLESHEET_PATH};
 const CHART_WIDTH: f64 = 720.0;
 const CHART_HEIGHT: f64 = 220.0;
 const CHART_LEFT: f64 = 44.0;
-const CHART_RIGHT: f64 = 8.0;
+const CHART_RIGHT: f64 = 24.0;
 const CHART_TOP: f64 = 10.0;
 const CHART_BOTTOM: f64 = 26.0;
 
