@@ -10,6 +10,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 command -v redis-server >/dev/null || missing+=(redis-server)  # the Redis replay guard tests start their own
+# the dashboard's browser test (cli/tests/dashboard_browser.rs): headless Chromium and its driver
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -q

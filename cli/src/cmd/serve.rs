@@ -30,7 +30,7 @@ flight finish (up to --shutdown-deadline) and keeps everything else stored.
 Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
 POST /api/webhooks/{id}/enable, POST /api/events, GET /api/deliveries,
 GET /api/deliveries/{id}, POST /api/deliveries/{id}/redeliver,
-POST /api/deliveries/redeliver, GET /api/stats.
+POST /api/deliveries/redeliver, GET /api/stats; GET / is the dashboard (log in with the token).
 
 A complete local session (loopback only, hence --allow-private-targets):
 
@@ -214,11 +214,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let mut server_stop = stopped.clone();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            api::router(state.clone()).merge(api::dashboard::router(state)),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
+        .await
     });
     tokio::select! {
         () = stop_signal() => {}

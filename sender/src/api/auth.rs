@@ -44,7 +44,7 @@ impl AdminToken {
         })
     }
 
-    fn matches(&self, candidate: &[u8]) -> bool {
+    pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
         bool::from(self.digest.as_slice().ct_eq(digest(candidate).as_slice()))
     }
 }

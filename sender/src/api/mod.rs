@@ -21,6 +21,9 @@
 //! | `POST /api/deliveries/redeliver` | Redelivers the dead deliveries a filter selects |
 //! | `GET /api/stats` | Counts by state |
 //!
+//! The dashboard's routes (`GET /` and `/dashboard/…`) are a second router,
+//! [`dashboard::router`], to merge with this one.
+//!
 //! Ids: `ep_…` for registered endpoints (kept in the store, reloaded by
 //! [`ApiState::new`]), `cfg_…` for the config file's (read-only here, but
 //! for `enable`), `dlv_…` for deliveries. Secrets and header values are
@@ -48,6 +51,7 @@
 //! ```
 
 mod auth;
+pub mod dashboard;
 mod deliveries;
 mod error;
 mod events;
