@@ -354,6 +354,62 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_labels_stop_at_the_limit() {
+        let labels = EndpointLabels::new(2);
+        assert_eq!(labels.label("cfg_0_a").as_ref(), "cfg_0_a");
+        assert_eq!(labels.label("ep_b").as_ref(), "ep_b");
+        assert_eq!(labels.label("ep_c").as_ref(), OTHER);
+        // Admitted ones keep their label; later ones stay `other`.
+        assert_eq!(labels.label("cfg_0_a").as_ref(), "cfg_0_a");
+        assert_eq!(labels.label("ep_c").as_ref(), OTHER);
+        assert_eq!(EndpointLabels::new(0).label("ep_a").as_ref(), OTHER);
+        assert_eq!(
+            EndpointLabels::default().limit,
+            DEFAULT_METRICS_ENDPOINT_LIMIT
+        );
+    }
+
+    #[test]
+    fn attempt_outcome_codes() {
+        let timed_out = format!("{} 10000 ms", crate::deliver::TIMED_OUT);
+        for (status, error, refused, code) in [
+            (Some(200), None, false, "ok"),
+            (Some(204), None, false, "ok"),
+            (Some(409), Some("endpoint answered 409"), false, "conflict"),
+            (Some(408), None, false, "retryable_status"),
+            (Some(429), None, false, "retryable_status"),
+            (Some(503), None, false, "retryable_status"),
+            (Some(404), None, false, "rejected"),
+            (Some(302), None, false, "rejected"),
+            (None, Some(timed_out.as_str()), false, "timeout"),
+            (
+                None,
+                Some("connection failed: refused"),
+                false,
+                "connection_failed",
+            ),
+            (None, None, false, "connection_failed"),
+            (None, Some("refused"), true, "destination_refused"),
+        ] {
+            assert_eq!(
+                attempt_outcome(status, error, refused),
+                code,
+                "{status:?} {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reason_labels() {
+        assert_eq!(reason_label("stale").as_ref(), "stale");
+        assert_eq!(
+            reason_label("endpoint_deleted").as_ref(),
+            "endpoint_deleted"
+        );
+        assert_eq!(reason_label("something_new").as_ref(), "something_new");
+    }
+
+    #[test]
     fn one_sample() {
         let metrics = Metrics::default();
         metrics.record(&report(true, 1, 7));

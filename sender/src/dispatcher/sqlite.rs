@@ -96,6 +96,13 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// When the oldest pending delivery became pending: one search of the
+/// partial index on `pending_since` (named: on a small table the planner
+/// would rather sort).
+const OLDEST_PENDING: &str = "SELECT pending_since FROM deliveries \
+    INDEXED BY deliveries_pending_since WHERE state = 'pending' \
+    AND pending_since IS NOT NULL ORDER BY pending_since LIMIT 1";
+
 const COLUMNS: &str = "id, event_id, event_name, event_timestamp, body, endpoint_id, state, \
     attempts, created_at, updated_at, next_attempt_at, lease_owner, lease_expires_at, \
     dead_reason, last_status, last_error, conflict_since, restamped_from";
@@ -830,12 +837,8 @@ impl DeliveryStore for SqliteStore {
             let pending: i64 = conn
                 .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")?
                 .query_row([], |row| row.get(0))?;
-            // The partial index on `pending_since` answers this with one row.
             let oldest: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT pending_since FROM deliveries WHERE state = 'pending' \
-                     AND pending_since IS NOT NULL ORDER BY pending_since LIMIT 1",
-                )?
+                .prepare_cached(OLDEST_PENDING)?
                 .query_row([], |row| row.get(0))
                 .optional()?;
             Ok(QueueStats {
@@ -1040,6 +1043,88 @@ mod tests {
         assert_eq!(attempts[0].status, Some(200));
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.pending, stats.delivered), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_file_of_the_first_schema_gets_the_metrics_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // A file as the first schema wrote it: a pending row, and a
+            // delivered one whose first attempt started 4 s before its end.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            insert_old(&conn, &record("dlv_p", "evt_p"));
+            let mut done = record("dlv_d", "evt_d");
+            done.state = DeliveryState::Delivered;
+            done.attempts = 2;
+            done.updated_at = from_millis(1_004_000);
+            insert_old(&conn, &done);
+            conn.execute(
+                "INSERT INTO attempts (delivery_id, seq, attempt, started_at) \
+                 VALUES ('dlv_d', 1, 1, 1000000), ('dlv_d', 2, 2, 1002000)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let queue = store.queue_stats().await.unwrap();
+        assert_eq!(queue.pending, 1);
+        assert_eq!(queue.oldest_pending_since, Some(from_millis(1_000_000)));
+        let totals = store.outcome_totals().await.unwrap();
+        assert_eq!((totals.delivered, totals.dead, totals.retries), (1, 0, 1));
+        assert_eq!(totals.attempted, 1);
+        assert_eq!(totals.delivery_time, Duration::from_secs(4));
+        drop(store);
+        // Opening again changes nothing more.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.queue_stats().await.unwrap(), queue);
+        assert_eq!(store.outcome_totals().await.unwrap(), totals);
+    }
+
+    /// Inserts `r` with the columns of the first schema only.
+    fn insert_old(conn: &Connection, r: &DeliveryRecord) {
+        conn.execute(
+            &format!(
+                "INSERT INTO deliveries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+            ),
+            params![
+                r.id,
+                r.event_id,
+                r.event_name,
+                r.event_timestamp,
+                r.body,
+                r.endpoint_id,
+                r.state.as_str(),
+                i64::from(r.attempts),
+                millis(r.created_at),
+                millis(r.updated_at),
+                millis(r.next_attempt_at),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn queue_index_answers_the_oldest_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.sqlite3")).unwrap();
+        let plan: Vec<String> = store
+            .call(|conn| {
+                let mut statement =
+                    conn.prepare(&format!("EXPLAIN QUERY PLAN {OLDEST_PENDING}"))?;
+                statement
+                    .query_map([], |row| row.get::<_, String>(3))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        // One index search, no sort.
+        assert_eq!(
+            plan,
+            ["SEARCH deliveries USING COVERING INDEX deliveries_pending_since (pending_since>?)"],
+        );
     }
 
     #[tokio::test]
