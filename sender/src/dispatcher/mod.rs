@@ -22,6 +22,11 @@
 //!   [`Dispatcher::enable`].
 //! - Per endpoint: `max_in_flight` (default 8) concurrent attempts and an
 //!   optional `rate_limit` (deliveries per second).
+//! - **Metrics** through the `metrics` facade (docs/design.md section 8):
+//!   deliveries, attempts, retries and attempt latency by endpoint id (at
+//!   most `metrics_endpoint_limit`, the rest `other`), and gauges of the
+//!   queue read from the store every `metrics_interval`; a
+//!   `webhook_delivery_attempt` tracing span around each attempt.
 
 mod store;
 mod worker;
