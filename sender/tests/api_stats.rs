@@ -2,7 +2,8 @@
 //! `success_rate`, `average_delivery_time`, `total_retries`) computed by
 //! the store over its retention, on SQLite and on a real `redis-server`
 //! (one per test, loopback), after a scripted run on loopback receivers
-//! with a clock the test moves; and the queue figures behind the gauges.
+//! with a clock the test moves; and the queue figures behind the gauges,
+//! including a Redis queue written before its `pending` index existed.
 
 #![cfg(all(feature = "api", feature = "sqlite", feature = "redis"))]
 
@@ -164,4 +165,35 @@ async fn stats_on_redis() {
     let server = RedisServer::start();
     let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
     check_stats(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_queue_without_its_pending_index_gets_it_at_connect() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new();
+    let receiver = Receiver::start(always(200)).await;
+    let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+    let (dispatcher, _) = Dispatcher::builder(config(vec![endpoint(&receiver.url, 3, 0.0)]), store)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    let t0 = clock.now_unix();
+    dispatcher.publish(&event("evt_b1", t0)).await.unwrap();
+    clock.advance(Duration::from_secs(10));
+    dispatcher.publish(&event("evt_b2", t0)).await.unwrap();
+    drop(dispatcher);
+    // As a queue written by a version without the index.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let removed: i64 = redis::cmd("DEL")
+        .arg("megabot:dispatch:pending")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let queue = store.queue_stats().await.unwrap();
+    assert_eq!(queue.pending, 2);
+    assert_eq!(queue.oldest_pending_since.unwrap().timestamp(), t0);
 }
