@@ -7,7 +7,12 @@
 //! ```
 //!
 //! Workloads: `typed:<event>`, `value:<event>` (the built-in examples), `hmac:<bytes>`,
-//! `signature:<bytes>`, `authenticate:<bytes>`, `verify:<bytes>` (MegaBot scheme, full `verify_at`).
+//! `signature:<bytes>`, `authenticate:<bytes>`, `verify:<bytes>` (MegaBot scheme, full `verify_at`),
+//! and for the cost of the sender's metrics (docs/design.md section 8), with no recorder
+//! (`none`) or a `metrics-exporter-prometheus` recorder (`prometheus`): `send:<recorder>`
+//! (`Sender::send` of one event to an in-process loopback receiver answering 200, one at a
+//! time) and `facade:<recorder>` (the facade calls one delivery of one attempt makes: an
+//! attempt, its latency, the outcome, under a shared `endpoint` label).
 
 use std::hint::black_box;
 
@@ -33,11 +38,97 @@ fn event_body(len: usize) -> Vec<u8> {
     body
 }
 
+/// Installs the recorder named `arg` (`none` installs nothing); the handle
+/// renders once at the end, so that nothing recorded is optimised away.
+fn install_recorder(arg: &str) -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    match arg {
+        "none" => None,
+        "prometheus" => Some(
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    ],
+                )
+                .expect("buckets")
+                .install_recorder()
+                .expect("recorder"),
+        ),
+        other => panic!("unknown recorder {other} (none, prometheus)"),
+    }
+}
+
+/// `Sender::send` of `iterations` events, one at a time, to a loopback
+/// receiver in the same (current-thread) runtime.
+fn send(iterations: u64) {
+    use megabot_webhook_sender::Sender;
+    use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let app = axum::Router::new().fallback(|| async { "ok" });
+            let _ = axum::serve(listener, app).await;
+        });
+        let mut config = WebhooksConfig::default();
+        config.secret_key = Some(SecretKeys::one(SECRET));
+        config.endpoints = vec![EndpointConfig::new(url)];
+        let (sender, _) = Sender::builder(config).build().expect("sender");
+        for i in 0..iterations {
+            let json = format!(
+                r#"{{"event":"error_occurred","id":"evt_{i}","timestamp":{TIMESTAMP},"data":{{"severity":"error","message":"boom"}}}}"#
+            );
+            let event = Event::from_slice(json.as_bytes()).expect("event");
+            let report = sender.send(&event).await.expect("sent");
+            assert!(report.all_delivered());
+        }
+    });
+}
+
+/// The facade calls of one delivery of one attempt, as the sender makes them.
+fn facade(iterations: u64) {
+    use megabot_webhook_sender::metric_names;
+    let endpoint: std::sync::Arc<str> = std::sync::Arc::from("cfg_0_0123456789ab");
+    for _ in 0..iterations {
+        let label = metrics::SharedString::from_shared(endpoint.clone());
+        metrics::counter!(metric_names::ATTEMPTS, "endpoint" => label.clone(), "outcome" => "ok")
+            .increment(1);
+        metrics::histogram!(metric_names::ATTEMPT_DURATION, "endpoint" => label.clone())
+            .record(black_box(0.003));
+        metrics::counter!(
+            metric_names::DELIVERIES,
+            "endpoint" => label,
+            "outcome" => "delivered",
+            "reason" => "none"
+        )
+        .increment(1);
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().expect("workload");
     let iterations: u64 = args.next().map_or(10_000, |n| n.parse().expect("count"));
     let (kind, arg) = workload.split_once(':').expect("kind:arg");
+    if kind == "send" || kind == "facade" {
+        let handle = install_recorder(arg);
+        if kind == "send" {
+            send(iterations);
+        } else {
+            facade(iterations);
+        }
+        if let Some(handle) = handle {
+            black_box(handle.render());
+        }
+        return;
+    }
     let secret = Secret::new(SECRET).expect("secret");
     let now = DateTime::from_timestamp(TIMESTAMP, 0).expect("time");
     match kind {

@@ -18,7 +18,7 @@ use super::delivery::Delivery;
 use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, Issue, Warning};
 use super::endpoint::{self, CompiledEndpoint};
-use super::metrics::{Metrics, MetricsSnapshot};
+use super::metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, Metrics, MetricsSnapshot};
 use super::redact::redact_url;
 use super::redeliver::{RedeliverOptions, Redelivery, RefusalReason};
 use super::registry::{EndpointId, Registry};
@@ -102,6 +102,7 @@ pub struct SenderBuilder {
     dead_letters: Arc<dyn DeadLetterSink>,
     policy: DestinationPolicy,
     resolver: Arc<dyn Resolver>,
+    metrics_endpoint_limit: usize,
 }
 
 impl SenderBuilder {
@@ -117,7 +118,17 @@ impl SenderBuilder {
             dead_letters: Arc::new(MemoryDeadLetters::new()),
             policy: DestinationPolicy::local_tools(),
             resolver: Arc::new(SystemResolver),
+            metrics_endpoint_limit: DEFAULT_METRICS_ENDPOINT_LIMIT,
         }
+    }
+
+    /// How many endpoints get an `endpoint` label of their own in the
+    /// metrics reported through the `metrics` facade (default
+    /// [`DEFAULT_METRICS_ENDPOINT_LIMIT`], 100): the first ones seen; the
+    /// others are summed under `endpoint="other"` (docs/design.md section 8).
+    pub fn metrics_endpoint_limit(mut self, limit: usize) -> SenderBuilder {
+        self.metrics_endpoint_limit = limit;
+        self
     }
 
     /// The clock for `webhook-timestamp`, time windows and `Retry-After` dates.
@@ -208,7 +219,7 @@ impl SenderBuilder {
                     random: self.random,
                     policy,
                 },
-                metrics: Metrics::default(),
+                metrics: Metrics::with_endpoint_limit(self.metrics_endpoint_limit),
                 dead_letters: self.dead_letters,
             }),
         };

@@ -16,6 +16,10 @@ use super::report::{AttemptReport, EndpointReport, Outcome};
 use super::request::RequestSigner;
 use super::retry::{self, Verdict};
 
+/// How the error of an attempt that timed out starts (the metrics tell
+/// timeouts from other failures by it).
+pub(crate) const TIMED_OUT: &str = "timed out after";
+
 /// How much of an endpoint's answer a report keeps.
 const RESPONSE_SNIPPET: usize = 1024;
 
@@ -236,7 +240,7 @@ async fn read_snippet(mut response: reqwest::Response) -> Option<String> {
 /// hold a token).
 fn describe(error: reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
-        return format!("timed out after {} ms", timeout.as_millis());
+        return format!("{TIMED_OUT} {} ms", timeout.as_millis());
     }
     let error = error.without_url();
     let mut text = if error.is_connect() {

@@ -132,7 +132,7 @@ pub use dispatcher::SqliteStore;
 pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
 pub use filter::{EventFilter, FilterKind};
-pub use metrics::MetricsSnapshot;
+pub use metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, MetricsSnapshot, names as metric_names};
 pub use redact::redact_url;
 pub use redeliver::{RedeliverOptions, Redelivery, RedeliveryReport, RefusalReason};
 pub use registry::EndpointId;

@@ -30,7 +30,12 @@ flight finish (up to --shutdown-deadline) and keeps everything else stored.
 Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
 POST /api/webhooks/{id}/enable, POST /api/events, GET /api/deliveries,
 GET /api/deliveries/{id}, POST /api/deliveries/{id}/redeliver,
-POST /api/deliveries/redeliver, GET /api/stats; GET / is the dashboard (log in with the token).
+POST /api/deliveries/redeliver, GET /api/stats, GET /metrics; GET / is the dashboard
+(log in with the token).
+
+GET /metrics answers the dispatcher's metrics in Prometheus text format; like
+/api, it needs `Authorization: Bearer $MEGABOT_ADMIN_TOKEN` (Prometheus:
+`authorization: {credentials_file: ...}` in the scrape config).
 
 A complete local session (loopback only, hence --allow-private-targets):
 
@@ -142,6 +147,47 @@ async fn stop_signal() {
     }
 }
 
+/// Upper bounds of the `_seconds` histograms' buckets (an attempt times out
+/// after 10 s by default).
+const SECONDS_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the Prometheus recorder as the process's `metrics` recorder and
+/// answers `GET /metrics` with its text, behind the admin token.
+fn metrics_router(state: &ApiState) -> Result<axum::Router, CliError> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| CliError::Usage(format!("cannot set up the metrics: {e}")))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let render = move || {
+        let text = handle.render();
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+        }
+    };
+    Ok(axum::Router::new()
+        .route("/metrics", axum::routing::get(render))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_admin_token,
+        )))
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let token = admin_token()?;
     let (config, alerts) = match &args.config {
@@ -188,6 +234,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
+    let metrics = metrics_router(&state)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
@@ -216,7 +263,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let mut server = tokio::spawn(async move {
         axum::serve(
             listener,
-            api::router(state.clone()).merge(api::dashboard::router(state)),
+            api::router(state.clone())
+                .merge(api::dashboard::router(state))
+                .merge(metrics),
         )
         .with_graceful_shutdown(async move {
             let _ = server_stop.wait_for(|stop| *stop).await;

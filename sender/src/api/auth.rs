@@ -50,8 +50,11 @@ impl AdminToken {
 }
 
 /// The middleware: `401` with `WWW-Authenticate: Bearer` unless the request
-/// carries the admin token.
-pub(crate) async fn require_token(
+/// carries the admin token. Every route of [`router`](super::router) has it;
+/// an application adding routes of its own (such as `serve`'s `/metrics`)
+/// puts them behind the same token with
+/// `axum::middleware::from_fn_with_state(state, require_admin_token)`.
+pub async fn require_token(
     State(state): State<ApiState>,
     request: Request,
     next: Next,

@@ -268,13 +268,23 @@ pub(crate) async fn redeliver_bulk(
     ))
 }
 
-/// `GET /api/stats`: deliveries by state, endpoints, attempts in flight.
+/// `GET /api/stats`: the guide's `get_stats` figures over the store's
+/// retention (docs/design.md section 9.9), deliveries by state, endpoints,
+/// attempts in flight.
 pub(crate) async fn stats(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let dispatcher = state.dispatcher();
     let stats = dispatcher.stats().await.map_err(|e| ApiError::store(&e))?;
+    let totals = dispatcher
+        .outcome_totals()
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     Ok(json_response(
         StatusCode::OK,
         json!({
+            "total_deliveries": totals.total(),
+            "success_rate": totals.success_rate(),
+            "average_delivery_time": totals.average_delivery_time().as_secs_f64(),
+            "total_retries": totals.retries,
             "deliveries": {
                 "pending": stats.pending,
                 "delivered": stats.delivered,

@@ -19,7 +19,7 @@
 //! | `GET /api/deliveries/{id}` | One delivery and its attempts |
 //! | `POST /api/deliveries/{id}/redeliver` | Redelivers a dead delivery |
 //! | `POST /api/deliveries/redeliver` | Redelivers the dead deliveries a filter selects |
-//! | `GET /api/stats` | Counts by state |
+//! | `GET /api/stats` | The guide's `get_stats` figures (`total_deliveries`, `success_rate`, `average_delivery_time`, `total_retries`) over the store's retention, and counts by state |
 //!
 //! The dashboard's routes (`GET /` and `/dashboard/…`) are a second router,
 //! [`dashboard::router`], to merge with this one.
@@ -70,7 +70,7 @@ use axum::routing::{get, post};
 use crate::dispatcher::Dispatcher;
 use crate::{ConfigError, Error, Warning};
 
-pub use auth::MIN_ADMIN_TOKEN_LEN;
+pub use auth::{MIN_ADMIN_TOKEN_LEN, require_token as require_admin_token};
 
 use auth::AdminToken;
 use error::ApiError;

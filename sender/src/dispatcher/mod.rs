@@ -22,6 +22,11 @@
 //!   [`Dispatcher::enable`].
 //! - Per endpoint: `max_in_flight` (default 8) concurrent attempts and an
 //!   optional `rate_limit` (deliveries per second).
+//! - **Metrics** through the `metrics` facade (docs/design.md section 8):
+//!   deliveries, attempts, retries and attempt latency by endpoint id (at
+//!   most `metrics_endpoint_limit`, the rest `other`), and gauges of the
+//!   queue read from the store every `metrics_interval`; a
+//!   `webhook_delivery_attempt` tracing span around each attempt.
 
 mod observer;
 mod store;
@@ -56,6 +61,7 @@ use super::delivery::Delivery;
 use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, index_key, join_key};
 use super::endpoint::{self, CompiledEndpoint};
+use super::metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, EndpointLabels, record_outcome};
 
 pub use self::observer::{DeliveryObserver, DeliveryOutcome};
 #[cfg(feature = "redis")]
@@ -64,8 +70,8 @@ pub use self::redis::{DEFAULT_REDIS_PREFIX, RedisStore};
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, MAX_PAGE, PublishBatch, PublishOutcome,
-    Retention, Settlement, StoreStats, dead_reason,
+    DeliveryStore, EndpointHealth, IncidentRecord, MAX_PAGE, OutcomeTotals, PublishBatch,
+    PublishOutcome, QueueStats, Retention, Settlement, StoreStats, dead_reason,
 };
 
 use self::worker::{EndpointRuntime, Shared};
@@ -104,6 +110,8 @@ pub struct DispatcherBuilder {
     resolver: Arc<dyn Resolver>,
     purge_interval: Duration,
     observer: Option<Arc<dyn DeliveryObserver>>,
+    metrics_endpoint_limit: usize,
+    metrics_interval: Duration,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -210,6 +218,22 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How many endpoints get an `endpoint` label of their own in the
+    /// metrics reported through the `metrics` facade (default
+    /// [`DEFAULT_METRICS_ENDPOINT_LIMIT`], 100): the first ones seen; the
+    /// others are summed under `endpoint="other"` (docs/design.md section 8).
+    pub fn metrics_endpoint_limit(mut self, limit: usize) -> Self {
+        self.metrics_endpoint_limit = limit;
+        self
+    }
+
+    /// How often the running dispatcher refreshes the queue gauges
+    /// (pending deliveries, age of the oldest) from the store (default 5 s).
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
     /// Checks the config, loads the endpoints' health from the store and
     /// builds the dispatcher. Its workers start with [`Dispatcher::start`].
     ///
@@ -290,6 +314,8 @@ impl DispatcherBuilder {
             in_flight: Mutex::new(HashSet::new()),
             sequence: AtomicU64::new(0),
             running: AtomicUsize::new(0),
+            labels: EndpointLabels::new(self.metrics_endpoint_limit),
+            metrics_interval: self.metrics_interval,
         });
         Ok((
             Dispatcher {
@@ -399,6 +425,8 @@ impl Dispatcher {
             resolver: Arc::new(SystemResolver),
             purge_interval: Duration::from_secs(3_600),
             observer: None,
+            metrics_endpoint_limit: DEFAULT_METRICS_ENDPOINT_LIMIT,
+            metrics_interval: Duration::from_secs(5),
         }
     }
 
@@ -411,6 +439,7 @@ impl Dispatcher {
         }
         tasks.push(tokio::spawn(worker::schedule(self.shared.clone())));
         tasks.push(tokio::spawn(worker::renew(self.shared.clone())));
+        tasks.push(tokio::spawn(worker::gauges(self.shared.clone())));
     }
 
     fn lock_tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
@@ -555,6 +584,19 @@ impl Dispatcher {
                 deliveries: rows,
             })
             .await?;
+        if outcome.created {
+            for row in outcome
+                .deliveries
+                .iter()
+                .filter(|r| r.state == DeliveryState::Dead)
+            {
+                record_outcome(
+                    &shared.labels.label(&row.endpoint_id),
+                    row.dead_reason.as_deref(),
+                    1,
+                );
+            }
+        }
         if outcome.created && wake {
             shared.wake.notify_one();
         }
@@ -595,6 +637,31 @@ impl Dispatcher {
     /// [`Error::Store`].
     pub async fn stats(&self) -> Result<StoreStats, Error> {
         self.shared.store.stats().await
+    }
+
+    /// The pending queue: how many, and since when the oldest waits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn queue_stats(&self) -> Result<QueueStats, Error> {
+        self.shared.store.queue_stats().await
+    }
+
+    /// Totals over the ended deliveries the store keeps: the figures of the
+    /// guide's `get_stats` (docs/design.md section 9.9).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn outcome_totals(&self) -> Result<OutcomeTotals, Error> {
+        self.shared.store.outcome_totals().await
+    }
+
+    /// Reads the queue from the store and sets the queue gauges now (the
+    /// running dispatcher does it every `metrics_interval`).
+    pub async fn refresh_gauges(&self) {
+        worker::refresh_gauges(&self.shared).await;
     }
 
     /// Makes a dead delivery pending again with a fresh set of attempts
@@ -718,6 +785,11 @@ impl Dispatcher {
             .store
             .kill_pending(id, dead_reason::ENDPOINT_DELETED, now)
             .await?;
+        record_outcome(
+            &self.shared.labels.label(id),
+            Some(dead_reason::ENDPOINT_DELETED),
+            ended,
+        );
         Ok(Some(ended))
     }
 

@@ -10,8 +10,8 @@ use redis::{Client, Script};
 
 use super::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, PublishBatch, PublishOutcome, Retention,
-    Settlement, StoreStats, after, before, from_millis, millis, store_error,
+    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
+    QueueStats, Retention, Settlement, StoreStats, after, before, from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -43,6 +43,7 @@ for _ = 1, tonumber(ARGV[4]) do
   redis.call('RPUSH', p .. ':ev:' .. ARGV[2], id)
   if state == 'pending' then
     redis.call('ZADD', p .. ':due', score, id)
+    redis.call('ZADD', p .. ':pending', score, id)
   else
     redis.call('ZADD', p .. ':ended:' .. state, score, id)
   end
@@ -60,6 +61,7 @@ redis.call('ZADD', p .. ':ids', 0, id)
 redis.call('RPUSH', p .. ':ev:' .. event, id)
 if state == 'pending' then
   redis.call('ZADD', p .. ':due', score, id)
+  redis.call('ZADD', p .. ':pending', score, id)
 else
   redis.call('ZADD', p .. ':ended:' .. state, score, id)
 end
@@ -118,6 +120,7 @@ local f = redis.call('HMGET', key, 'state', 'lease_owner')
 if f[1] ~= 'pending' or f[2] ~= owner then return -1 end
 local n = redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('HSET', key, 'updated_at', started)
+redis.call('HSETNX', key, 'first_attempt_at', started)
 redis.call('RPUSH', p .. ':a:' .. id, n .. '|' .. started .. '|||')
 return n
 ";
@@ -153,6 +156,7 @@ else
   redis.call('HDEL', key, 'conflict_since')
   if kind == 'dead' then redis.call('HSET', key, 'dead_reason', ARGV[10]) end
   redis.call('ZREM', p .. ':due', id)
+  redis.call('ZREM', p .. ':pending', id)
   redis.call('ZADD', p .. ':ended:' .. kind, now, id)
 end
 return 1
@@ -174,9 +178,10 @@ local p, id, now = ARGV[1], ARGV[2], ARGV[3]
 local key = p .. ':d:' .. id
 if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
 redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'next_attempt_at', now, 'updated_at', now)
-redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at')
+redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at', 'first_attempt_at')
 redis.call('ZREM', p .. ':ended:dead', id)
 redis.call('ZADD', p .. ':due', now, id)
+redis.call('ZADD', p .. ':pending', now, id)
 return 1
 ";
 
@@ -190,6 +195,7 @@ for _, id in ipairs(redis.call('ZRANGE', p .. ':due', 0, -1)) do
     redis.call('HSET', key, 'state', 'dead', 'dead_reason', reason, 'updated_at', now)
     redis.call('HDEL', key, 'lease_owner', 'lease_expires_at', 'conflict_since')
     redis.call('ZREM', p .. ':due', id)
+    redis.call('ZREM', p .. ':pending', id)
     redis.call('ZADD', p .. ':ended:dead', now, id)
     killed = killed + 1
   end
@@ -206,6 +212,7 @@ for _, id in ipairs(ids) do
   redis.call('DEL', key, p .. ':a:' .. id)
   redis.call('ZREM', p .. ':ended:' .. state, id)
   redis.call('ZREM', p .. ':ids', id)
+  redis.call('ZREM', p .. ':pending', id)
   if event then
     local list = p .. ':ev:' .. event
     redis.call('LREM', list, 0, id)
@@ -218,6 +225,44 @@ end
 return #ids
 ";
 
+/// Totals over the ended deliveries of one state ranked `[start, start +
+/// batch)`: {count, retries, attempted, delivery time in ms}.
+const TOTALS: &str = r"
+local p, state, start, batch = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local ids = redis.call('ZRANGE', p .. ':ended:' .. state, start, start + batch - 1)
+local retries, attempted, time = 0, 0, 0
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', p .. ':d:' .. id, 'attempts', 'first_attempt_at', 'updated_at')
+  local attempts = tonumber(f[1] or '0') or 0
+  if attempts > 1 then retries = retries + attempts - 1 end
+  local first, ended = tonumber(f[2] or ''), tonumber(f[3] or '')
+  if first and ended then
+    attempted = attempted + 1
+    if ended > first then time = time + (ended - first) end
+  end
+end
+return {#ids, retries, attempted, time}
+";
+
+/// Fills the `pending` index (by the time each pending delivery became
+/// pending) of a queue written before it existed: once, at connect.
+const BACKFILL: &str = r"
+local p = ARGV[1]
+if redis.call('EXISTS', p .. ':pending') == 1 then return 0 end
+local added = 0
+for _, id in ipairs(redis.call('ZRANGE', p .. ':due', 0, -1)) do
+  local f = redis.call('HMGET', p .. ':d:' .. id, 'state', 'created_at')
+  if f[1] == 'pending' and f[2] then
+    redis.call('ZADD', p .. ':pending', f[2], id)
+    added = added + 1
+  end
+end
+return added
+";
+
+/// Ended rows read per [`TOTALS`] run.
+const TOTALS_BATCH: usize = 1_000;
+
 struct Scripts {
     publish: Script,
     insert: Script,
@@ -229,6 +274,8 @@ struct Scripts {
     redeliver: Script,
     kill: Script,
     purge: Script,
+    totals: Script,
+    backfill: Script,
 }
 
 impl Scripts {
@@ -244,6 +291,8 @@ impl Scripts {
             redeliver: Script::new(REDELIVER),
             kill: Script::new(KILL),
             purge: Script::new(PURGE),
+            totals: Script::new(TOTALS),
+            backfill: Script::new(BACKFILL),
         }
     }
 }
@@ -388,6 +437,9 @@ impl RedisStore {
             scripts: Scripts::new(),
         };
         store.check_persistence().await;
+        let mut backfill = store.scripts.backfill.prepare_invoke();
+        backfill.arg(&store.prefix);
+        let _: i64 = store.run("index pending deliveries", &backfill).await?;
         Ok(store)
     }
 
@@ -967,6 +1019,57 @@ impl DeliveryStore for RedisStore {
             delivered,
             dead,
         })
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats, Error> {
+        let mut pipeline = redis::pipe();
+        pipeline.cmd("ZCARD").arg(format!("{}:due", self.prefix));
+        pipeline
+            .cmd("ZRANGE")
+            .arg(format!("{}:pending", self.prefix))
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES");
+        let (pending, oldest): (u64, Vec<(String, f64)>) =
+            self.pipeline("queue stats", &pipeline).await?;
+        // Scores are unix milliseconds, whole numbers far below 2^53.
+        #[allow(clippy::cast_possible_truncation)]
+        let oldest_pending_since = oldest
+            .first()
+            .map(|(_, score)| from_millis(score.round() as i64));
+        Ok(QueueStats {
+            pending,
+            oldest_pending_since,
+        })
+    }
+
+    async fn outcome_totals(&self) -> Result<OutcomeTotals, Error> {
+        let mut totals = OutcomeTotals::default();
+        for state in ["delivered", "dead"] {
+            let mut start = 0;
+            loop {
+                let mut invocation = self.scripts.totals.prepare_invoke();
+                invocation
+                    .arg(&self.prefix)
+                    .arg(state)
+                    .arg(start)
+                    .arg(TOTALS_BATCH);
+                let (count, retries, attempted, time): (u64, u64, u64, u64) =
+                    self.run("totals", &invocation).await?;
+                match state {
+                    "delivered" => totals.delivered += count,
+                    _ => totals.dead += count,
+                }
+                totals.retries += retries;
+                totals.attempted += attempted;
+                totals.delivery_time += Duration::from_millis(time);
+                start += TOTALS_BATCH;
+                if count < TOTALS_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(totals)
     }
 
     async fn put_endpoint(&self, id: &str, json: &str) -> Result<(), Error> {

@@ -13,8 +13,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::store::{
     AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, PublishBatch, PublishOutcome, Retention,
-    Settlement, StoreStats, after, before, from_millis, millis, store_error,
+    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
+    QueueStats, Retention, Settlement, StoreStats, after, before, from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -79,6 +79,39 @@ CREATE TABLE IF NOT EXISTS alert_incidents (
     PRIMARY KEY (endpoint_id, rule)
 ) WITHOUT ROWID;
 ";
+
+/// Columns added after the first schema (an older file gets them at open):
+/// `first_attempt_at`, the start of the first attempt since the delivery
+/// was last made pending, and `pending_since`, when it was published or
+/// redelivered, for the queue gauges and `/api/stats` (docs/design.md
+/// section 9.9).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let present: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('deliveries') WHERE name = 'pending_since'",
+        [],
+        |row| row.get(0),
+    )?;
+    if present == 0 {
+        conn.execute_batch(
+            "ALTER TABLE deliveries ADD COLUMN first_attempt_at INTEGER;
+             ALTER TABLE deliveries ADD COLUMN pending_since INTEGER;
+             UPDATE deliveries SET pending_since = created_at WHERE state = 'pending';
+             UPDATE deliveries SET first_attempt_at = \
+                 (SELECT MIN(started_at) FROM attempts WHERE delivery_id = deliveries.id);",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS deliveries_pending_since ON deliveries(pending_since) \
+         WHERE state = 'pending';",
+    )
+}
+
+/// When the oldest pending delivery became pending: one search of the
+/// partial index on `pending_since` (named: on a small table the planner
+/// would rather sort).
+const OLDEST_PENDING: &str = "SELECT pending_since FROM deliveries \
+    INDEXED BY deliveries_pending_since WHERE state = 'pending' \
+    AND pending_since IS NOT NULL ORDER BY pending_since LIMIT 1";
 
 const COLUMNS: &str = "id, event_id, event_name, event_timestamp, body, endpoint_id, state, \
     attempts, created_at, updated_at, next_attempt_at, lease_owner, lease_expires_at, \
@@ -158,13 +191,16 @@ impl SqliteStore {
         // Takes the exclusive lock now (held until the store is dropped).
         conn.execute_batch("BEGIN EXCLUSIVE;")
             .map_err(|e| open_error(&shown, &e))?;
-        let setup = conn.execute_batch(SCHEMA).and_then(|()| {
-            conn.execute(
-                "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL \
+        let setup = conn
+            .execute_batch(SCHEMA)
+            .and_then(|()| migrate(&conn))
+            .and_then(|()| {
+                conn.execute(
+                    "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL \
                  WHERE lease_owner IS NOT NULL",
-                [],
-            )
-        });
+                    [],
+                )
+            });
         if let Err(error) = setup.and_then(|_| conn.execute_batch("COMMIT;")) {
             let _ = conn.execute_batch("ROLLBACK;");
             return Err(open_error(&shown, &error));
@@ -345,8 +381,9 @@ fn insert_record(conn: &Connection, r: &DeliveryRecord) -> rusqlite::Result<usiz
     let mut statement = conn.prepare_cached(
         "INSERT INTO deliveries (id, event_id, event_name, event_timestamp, body, endpoint_id, \
          state, attempts, created_at, updated_at, next_attempt_at, lease_owner, lease_expires_at, \
-         dead_reason, last_status, last_error, conflict_since, restamped_from) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, ?12, ?13, ?14, ?15, ?16) \
+         dead_reason, last_status, last_error, conflict_since, restamped_from, pending_since) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, ?12, ?13, ?14, ?15, ?16, \
+         CASE WHEN ?7 = 'pending' THEN ?9 END) \
          ON CONFLICT (id) DO NOTHING",
     )?;
     statement.execute(params![
@@ -510,7 +547,8 @@ impl DeliveryStore for SqliteStore {
         self.call(move |conn| {
             let changed = conn
                 .prepare_cached(
-                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3 \
+                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3, \
+                     first_attempt_at = COALESCE(first_attempt_at, ?3) \
                      WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
                 )?
                 .execute(params![id, owner, millis(started_at)])?;
@@ -718,6 +756,7 @@ impl DeliveryStore for SqliteStore {
                 .prepare_cached(
                     "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, \
                      updated_at = ?2, dead_reason = NULL, conflict_since = NULL, \
+                     pending_since = ?2, first_attempt_at = NULL, \
                      lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1 AND state = 'dead'",
                 )?
                 .execute(params![id, millis(now)])?;
@@ -799,6 +838,51 @@ impl DeliveryStore for SqliteStore {
                 }
             }
             Ok(stats)
+        })
+        .await
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats, Error> {
+        self.call(|conn| {
+            let pending: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")?
+                .query_row([], |row| row.get(0))?;
+            let oldest: Option<i64> = conn
+                .prepare_cached(OLDEST_PENDING)?
+                .query_row([], |row| row.get(0))
+                .optional()?;
+            Ok(QueueStats {
+                pending: u64::try_from(pending).unwrap_or(0),
+                oldest_pending_since: oldest.map(from_millis),
+            })
+        })
+        .await
+    }
+
+    async fn outcome_totals(&self) -> Result<OutcomeTotals, Error> {
+        self.call(|conn| {
+            let mut totals = OutcomeTotals::default();
+            let mut statement = conn.prepare_cached(
+                "SELECT state, COUNT(*), SUM(MAX(attempts - 1, 0)), COUNT(first_attempt_at), \
+                 SUM(CASE WHEN first_attempt_at IS NULL THEN 0 \
+                     ELSE MAX(updated_at - first_attempt_at, 0) END) \
+                 FROM deliveries WHERE state IN ('delivered', 'dead') GROUP BY state",
+            )?;
+            let mut rows = statement.query([])?;
+            let count = |value: Option<i64>| u64::try_from(value.unwrap_or(0)).unwrap_or(0);
+            while let Some(row) = rows.next()? {
+                let state: String = row.get(0)?;
+                let ended = count(row.get(1)?);
+                match DeliveryState::parse(&state) {
+                    Some(DeliveryState::Delivered) => totals.delivered = ended,
+                    Some(DeliveryState::Dead) => totals.dead = ended,
+                    _ => continue,
+                }
+                totals.retries += count(row.get(2)?);
+                totals.attempted += count(row.get(3)?);
+                totals.delivery_time += Duration::from_millis(count(row.get(4)?));
+            }
+            Ok(totals)
         })
         .await
     }
@@ -1027,6 +1111,88 @@ mod tests {
         assert_eq!(attempts[0].status, Some(200));
         let stats = store.stats().await.unwrap();
         assert_eq!((stats.pending, stats.delivered), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_file_of_the_first_schema_gets_the_metrics_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // A file as the first schema wrote it: a pending row, and a
+            // delivered one whose first attempt started 4 s before its end.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            insert_old(&conn, &record("dlv_p", "evt_p"));
+            let mut done = record("dlv_d", "evt_d");
+            done.state = DeliveryState::Delivered;
+            done.attempts = 2;
+            done.updated_at = from_millis(1_004_000);
+            insert_old(&conn, &done);
+            conn.execute(
+                "INSERT INTO attempts (delivery_id, seq, attempt, started_at) \
+                 VALUES ('dlv_d', 1, 1, 1000000), ('dlv_d', 2, 2, 1002000)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let queue = store.queue_stats().await.unwrap();
+        assert_eq!(queue.pending, 1);
+        assert_eq!(queue.oldest_pending_since, Some(from_millis(1_000_000)));
+        let totals = store.outcome_totals().await.unwrap();
+        assert_eq!((totals.delivered, totals.dead, totals.retries), (1, 0, 1));
+        assert_eq!(totals.attempted, 1);
+        assert_eq!(totals.delivery_time, Duration::from_secs(4));
+        drop(store);
+        // Opening again changes nothing more.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.queue_stats().await.unwrap(), queue);
+        assert_eq!(store.outcome_totals().await.unwrap(), totals);
+    }
+
+    /// Inserts `r` with the columns of the first schema only.
+    fn insert_old(conn: &Connection, r: &DeliveryRecord) {
+        conn.execute(
+            &format!(
+                "INSERT INTO deliveries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+            ),
+            params![
+                r.id,
+                r.event_id,
+                r.event_name,
+                r.event_timestamp,
+                r.body,
+                r.endpoint_id,
+                r.state.as_str(),
+                i64::from(r.attempts),
+                millis(r.created_at),
+                millis(r.updated_at),
+                millis(r.next_attempt_at),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn queue_index_answers_the_oldest_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.sqlite3")).unwrap();
+        let plan: Vec<String> = store
+            .call(|conn| {
+                let mut statement =
+                    conn.prepare(&format!("EXPLAIN QUERY PLAN {OLDEST_PENDING}"))?;
+                statement
+                    .query_map([], |row| row.get::<_, String>(3))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        // One index search, no sort.
+        assert_eq!(
+            plan,
+            ["SEARCH deliveries USING COVERING INDEX deliveries_pending_since (pending_since>?)"],
+        );
     }
 
     #[tokio::test]

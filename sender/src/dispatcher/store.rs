@@ -263,6 +263,67 @@ pub struct StoreStats {
     pub dead: u64,
 }
 
+/// The pending queue, for the queue gauges (docs/design.md section 8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Pending deliveries (leased ones included).
+    pub pending: u64,
+    /// Since when the oldest pending delivery has waited: when it was
+    /// published (or redelivered); `None` when none is pending (or the
+    /// store does not know).
+    pub oldest_pending_since: Option<DateTime<Utc>>,
+}
+
+/// Totals over the ended deliveries a store keeps (its retention): the
+/// figures of the guide's `get_stats` (docs/design.md section 9.9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeTotals {
+    /// Delivered deliveries kept.
+    pub delivered: u64,
+    /// Dead deliveries kept.
+    pub dead: u64,
+    /// Attempts beyond each ended delivery's first (a `409` that did not
+    /// use up an attempt is not one).
+    pub retries: u64,
+    /// Ended deliveries with at least one attempt (the ones
+    /// [`OutcomeTotals::delivery_time`] adds up).
+    pub attempted: u64,
+    /// The sum, over those, of the time from the first attempt to the
+    /// outcome.
+    pub delivery_time: Duration,
+}
+
+impl OutcomeTotals {
+    /// Delivered and dead.
+    pub fn total(&self) -> u64 {
+        self.delivered + self.dead
+    }
+
+    /// `delivered / total`, 0 when there is none.
+    pub fn success_rate(&self) -> f64 {
+        match self.total() {
+            0 => 0.0,
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+            total => self.delivered as f64 / total as f64,
+        }
+    }
+
+    /// The mean time from the first attempt to the outcome, over the ended
+    /// deliveries with an attempt; zero when there is none.
+    pub fn average_delivery_time(&self) -> Duration {
+        match u32::try_from(self.attempted) {
+            Ok(0) => Duration::ZERO,
+            Ok(count) => self.delivery_time / count,
+            #[allow(clippy::cast_precision_loss)] // only past 2^32 deliveries
+            Err(_) => {
+                Duration::from_secs_f64(self.delivery_time.as_secs_f64() / self.attempted as f64)
+            }
+        }
+    }
+}
+
 /// An endpoint's health, persisted so that a restart neither forgets nor
 /// repeats a disable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -404,6 +465,29 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
     /// Counts by state.
     async fn stats(&self) -> Result<StoreStats, Error>;
 
+    /// The pending queue: how many, and since when the oldest waits. Cheap
+    /// (the dispatcher reads it every few seconds for its gauges). The
+    /// default counts with [`DeliveryStore::stats`] and does not know the
+    /// oldest.
+    async fn queue_stats(&self) -> Result<QueueStats, Error> {
+        Ok(QueueStats {
+            pending: self.stats().await?.pending,
+            oldest_pending_since: None,
+        })
+    }
+
+    /// Totals over the ended deliveries kept (read on request, by
+    /// `GET /api/stats`). The default counts with [`DeliveryStore::stats`]
+    /// and reports no retries and no delivery time.
+    async fn outcome_totals(&self) -> Result<OutcomeTotals, Error> {
+        let stats = self.stats().await?;
+        Ok(OutcomeTotals {
+            delivered: stats.delivered,
+            dead: stats.dead,
+            ..OutcomeTotals::default()
+        })
+    }
+
     /// Stores a registered endpoint (an opaque JSON document).
     async fn put_endpoint(&self, id: &str, json: &str) -> Result<(), Error>;
 
@@ -514,6 +598,24 @@ mod tests {
         assert_eq!(before(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
         assert_eq!(from_millis(i64::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(from_millis(i64::MIN), DateTime::<Utc>::MIN_UTC);
+    }
+
+    #[test]
+    fn outcome_totals_rates() {
+        let none = OutcomeTotals::default();
+        assert_eq!(none.total(), 0);
+        assert_eq!(none.success_rate(), 0.0);
+        assert_eq!(none.average_delivery_time(), Duration::ZERO);
+        let some = OutcomeTotals {
+            delivered: 3,
+            dead: 1,
+            retries: 2,
+            attempted: 3,
+            delivery_time: Duration::from_secs(9),
+        };
+        assert_eq!(some.total(), 4);
+        assert_eq!(some.success_rate(), 0.75);
+        assert_eq!(some.average_delivery_time(), Duration::from_secs(3));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::Error;
 use crate::Resolver;
 use crate::deliver::{Runtime, send_attempt};
 use crate::endpoint::CompiledEndpoint;
+use crate::metrics::{EndpointLabels, attempt_outcome, names, record_attempt, record_outcome};
 use crate::request::RequestSigner;
 use crate::retry::{self, Verdict};
 
@@ -53,6 +54,10 @@ pub(super) struct Shared {
     pub(super) in_flight: Mutex<HashSet<String>>,
     pub(super) sequence: AtomicU64,
     pub(super) running: AtomicUsize,
+    /// The `endpoint` labels of the metrics (at most `metrics_endpoint_limit`).
+    pub(super) labels: EndpointLabels,
+    /// How often the queue gauges are refreshed from the store.
+    pub(super) metrics_interval: Duration,
 }
 
 impl Shared {
@@ -384,6 +389,43 @@ pub(super) async fn renew(shared: Arc<Shared>) {
     }
 }
 
+/// Refreshes the queue gauges (pending deliveries, age of the oldest,
+/// endpoints disabled) from the store every `metrics_interval`, until
+/// aborted: a cheap store query, never one per delivery.
+pub(super) async fn gauges(shared: Arc<Shared>) {
+    loop {
+        refresh_gauges(&shared).await;
+        tokio::time::sleep(shared.metrics_interval).await;
+    }
+}
+
+/// Reads the queue from the store once and sets the gauges.
+pub(super) async fn refresh_gauges(shared: &Shared) {
+    let disabled = shared
+        .endpoint_list()
+        .iter()
+        .filter(|e| e.is_disabled())
+        .count();
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+    metrics::gauge!(names::ENDPOINTS_DISABLED).set(disabled as f64);
+    match shared.store.queue_stats().await {
+        Ok(queue) => {
+            let age = queue.oldest_pending_since.map_or(0.0, |since| {
+                (shared.now() - since)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .as_secs_f64()
+            });
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+            metrics::gauge!(names::QUEUE_DEPTH).set(queue.pending as f64);
+            metrics::gauge!(names::OLDEST_PENDING_AGE).set(age);
+        }
+        Err(error) => {
+            tracing::debug!(code = error.code(), %error, "webhook queue gauges not refreshed");
+        }
+    }
+}
+
 async fn process(
     shared: Arc<Shared>,
     record: DeliveryRecord,
@@ -395,6 +437,7 @@ async fn process(
         delivery = %record.id,
         event = %record.event_name,
         endpoint = %record.endpoint_id,
+        attempt = tracing::field::Empty,
     );
     let result =
         tracing::Instrument::instrument(attempt(&shared, &record, endpoint.as_deref()), span).await;
@@ -432,6 +475,7 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
         .settle(&record.id, &shared.owner, now, None, settlement.clone())
         .await?;
     if held {
+        record_outcome(&shared.labels.label(&record.endpoint_id), Some(reason), 1);
         notify_outcome(shared, record, &settlement, record.attempts, now);
     }
     Ok(())
@@ -512,6 +556,7 @@ async fn attempt(
     else {
         return Ok(());
     };
+    tracing::Span::current().record("attempt", number);
     let signer = RequestSigner {
         delivery: &delivery,
         configured: &compiled.headers,
@@ -531,6 +576,17 @@ async fn attempt(
     )
     .await;
     let now = shared.now();
+    let label = shared.labels.label(&endpoint.id);
+    record_attempt(
+        &label,
+        attempt_outcome(
+            report.status,
+            report.error.as_deref(),
+            verdict == Verdict::Refused,
+        ),
+        number,
+        report.duration,
+    );
     let result = AttemptResult {
         attempt: number,
         status: report.status,
@@ -605,10 +661,18 @@ async fn attempt(
         );
     }
     let outcome = shared.observer.is_some().then(|| settlement.clone());
+    let ended = match &settlement {
+        Settlement::Delivered => Some(None),
+        Settlement::Dead { reason } => Some(Some(reason.clone())),
+        Settlement::Retry { .. } => None,
+    };
     let held = shared
         .store
         .settle(&record.id, &shared.owner, now, Some(result), settlement)
         .await?;
+    if held && let Some(reason) = ended {
+        record_outcome(&label, reason.as_deref(), 1);
+    }
     if let Some(settlement) = outcome.filter(|_| held) {
         notify_outcome(shared, record, &settlement, number, now);
     }
@@ -621,6 +685,11 @@ async fn attempt(
 async fn failed(shared: &Shared, endpoint: &EndpointRuntime, now: DateTime<Utc>) {
     if let Some((health, disabled)) = endpoint.fail(now, shared.disable_after) {
         if disabled {
+            metrics::counter!(
+                names::ENDPOINT_DISABLED,
+                "endpoint" => shared.labels.label(&endpoint.id)
+            )
+            .increment(1);
             tracing::warn!(
                 endpoint = %endpoint.id,
                 disable_after_s = shared.disable_after.as_secs(),
