@@ -29,7 +29,8 @@ flight finish (up to --shutdown-deadline) and keeps everything else stored.
 Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
 POST /api/webhooks/{id}/enable, POST /api/events, GET /api/deliveries,
 GET /api/deliveries/{id}, POST /api/deliveries/{id}/redeliver,
-POST /api/deliveries/redeliver, GET /api/stats.
+POST /api/deliveries/redeliver, GET /api/stats; and without a token
+GET /openapi.json, the OpenAPI 3.1 document of these routes and of the webhooks.
 
 A complete local session (loopback only, hence --allow-private-targets):
 
@@ -134,6 +135,26 @@ async fn stop_signal() {
     }
 }
 
+/// The API's routes, and `GET /openapi.json` (the OpenAPI document, as `schema --openapi`
+/// prints it) without a token: it is a public description and holds no secret.
+fn app(state: ApiState) -> axum::Router {
+    let document = axum::body::Bytes::from(crate::cmd::schema::render(&api::openapi::document()));
+    axum::Router::new()
+        .route(
+            api::openapi::OPENAPI_PATH,
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
+            }),
+        )
+        .merge(api::router(state))
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let token = admin_token()?;
     let config = match &args.config {
@@ -185,7 +206,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let mut server_stop = stopped.clone();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, api::router(state))
+        axum::serve(listener, app(state))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
