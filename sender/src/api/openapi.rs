@@ -405,21 +405,70 @@ fn webhooks() -> Map<String, Value> {
     webhooks
 }
 
-/// What a receiver answers (the SDK's adapters, docs/design.md section 4.4 and 4.5).
+/// What a receiver answers (the SDK's adapters, docs/design.md section 4.4 and 4.5):
+/// references to [`receiver_response_components`].
 fn receiver_responses() -> Value {
-    let error = json_content(schema_ref("ReceiverError"));
+    let mut responses = Map::new();
+    for (status, name, _) in RECEIVER_RESPONSES {
+        responses.insert(status.to_string(), response_ref(name));
+    }
+    Value::Object(responses)
+}
+
+/// `(status, component name, description)` of each receiver answer.
+const RECEIVER_RESPONSES: &[(u16, &str, &str)] = &[
+    (
+        200,
+        "ReceiverHandled",
+        "Handled (any 2xx ends the retries), or `{\"status\": \"duplicate\"}`: this event id was handled before.",
+    ),
+    (
+        400,
+        "ReceiverNotAnEnvelope",
+        "A signed body that is not an event envelope (or has an empty `id`).",
+    ),
+    (
+        401,
+        "ReceiverSignatureRefused",
+        "A missing, malformed or wrong signature, or a stale or future timestamp.",
+    ),
+    (
+        409,
+        "ReceiverInFlight",
+        "This event id is being handled now (a retry overtook the first attempt): retried later.",
+    ),
+    (
+        413,
+        "ReceiverBodyTooLarge",
+        "The body is over the receiver's limit (1 MiB by default).",
+    ),
+    (
+        503,
+        "ReceiverStoreUnavailable",
+        "The receiver's replay store is full or unreachable: retried later.",
+    ),
+];
+
+/// The receiver answers, as `components.responses`.
+fn receiver_response_components() -> Vec<(String, Value)> {
     let retry_after = json!({"Retry-After": {"description": "Seconds to wait before the retry.", "schema": {"type": "integer", "minimum": 0}}});
-    json!({
-        "200": {
-            "description": "Handled (any 2xx ends the retries), or `{\"status\": \"duplicate\"}`: this event id was handled before.",
-            "content": json_content(json!({"type": "object", "properties": {"status": {"type": "string", "examples": ["duplicate"]}}})),
-        },
-        "400": {"description": "A signed body that is not an event envelope (or an empty `id`): final, not retried by the guide's sender.", "content": error.clone()},
-        "401": {"description": "A missing, malformed or wrong signature, or a stale or future timestamp.", "content": error.clone()},
-        "409": {"description": "This event id is being handled now (a retry overtook the first attempt): retried later.", "headers": retry_after.clone(), "content": error.clone()},
-        "413": {"description": "The body is over the receiver's limit (1 MiB by default).", "content": error.clone()},
-        "503": {"description": "The receiver's replay store is full or unreachable: retried later.", "headers": retry_after, "content": error},
-    })
+    RECEIVER_RESPONSES
+        .iter()
+        .map(|(status, name, description)| {
+            let mut response = if *status == 200 {
+                json!({
+                    "description": description,
+                    "content": json_content(json!({"type": "object", "properties": {"status": {"type": "string", "examples": ["duplicate"]}}})),
+                })
+            } else {
+                json!({"description": description, "content": json_content(schema_ref("ReceiverError"))})
+            };
+            if matches!(status, 409 | 503) {
+                response["headers"] = retry_after.clone();
+            }
+            ((*name).to_owned(), response)
+        })
+        .collect()
 }
 
 fn header_parameter(name: &str, required: bool, description: &str, schema: Value) -> Value {
@@ -438,6 +487,19 @@ fn components() -> Value {
         "No `Authorization: Bearer <admin token>`, another scheme, or a wrong token (`missing_token`, `invalid_auth_scheme`, `invalid_token`).",
     );
     unauthorized["headers"] = json!({"WWW-Authenticate": {"schema": {"type": "string", "examples": ["Bearer realm=\"megabot-webhook\""]}}});
+    let mut responses = json!({
+        "BadRequest": error_response("A body, query or path parameter that is not valid; `field` names it."),
+        "Unauthorized": unauthorized,
+        "ReadOnly": error_response("The endpoint comes from the config file: read-only through the API (`read_only_endpoint`)."),
+        "NotFound": error_response("No such endpoint or delivery (`endpoint_not_found`, `delivery_not_found`)."),
+        "NotDead": error_response("Only dead deliveries are redelivered (`not_dead`)."),
+        "BodyTooLarge": error_response("The request body is over the limit (`body_too_large`, field `body`)."),
+        "StoreUnavailable": error_response("The delivery store cannot answer now (`store_unavailable`); nothing was changed."),
+        "Internal": error_response("An internal error (`internal`)."),
+    });
+    for (name, response) in receiver_response_components() {
+        responses[name] = response;
+    }
     json!({
         "schemas": schemas,
         "securitySchemes": {
@@ -471,16 +533,7 @@ fn components() -> Value {
                 "Standard Webhooks: space-separated entries over `{webhook-id}.{webhook-timestamp}.{body}`: `v1,<base64>` (HMAC-SHA256 keyed with a `whsec_` secret) and `v1a,<base64>` (Ed25519 signed with a `whsk_` key, checked with its `whpk_` public key). A receiver holding public keys lets a `v1a` entry decide.",
                 json!({"type": "string", "pattern": "^v1a?,[A-Za-z0-9+/]+={0,2}( +v1a?,[A-Za-z0-9+/]+={0,2})*$"})),
         },
-        "responses": {
-            "BadRequest": error_response("A body, query or path parameter that is not valid; `field` names it."),
-            "Unauthorized": unauthorized,
-            "ReadOnly": error_response("The endpoint comes from the config file: read-only through the API (`read_only_endpoint`)."),
-            "NotFound": error_response("No such endpoint or delivery (`endpoint_not_found`, `delivery_not_found`)."),
-            "NotDead": error_response("Only dead deliveries are redelivered (`not_dead`)."),
-            "BodyTooLarge": error_response("The request body is over the limit (`body_too_large`, field `body`)."),
-            "StoreUnavailable": error_response("The delivery store cannot answer now (`store_unavailable`); nothing was changed."),
-            "Internal": error_response("An internal error (`internal`)."),
-        },
+        "responses": responses,
     })
 }
 
