@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the registration and events API and of the webhooks
-//! MegaBot sends (docs/design.md 9.10): `paths` from [`ROUTES`](super::ROUTES) with the
+//! MegaBot sends (docs/design.md 9.10): `paths` from [`ROUTES`] with the
 //! bearer auth scheme, request and error bodies; `webhooks` with every event's payload
 //! schema (generated from megabot-webhook-types' Rust types) and the signature headers of
 //! both schemes. `megabot-webhook schema --openapi` prints it, `megabot-webhook serve`
