@@ -6,6 +6,7 @@ pub(crate) mod keys;
 pub(crate) mod listen;
 pub(crate) mod publish;
 pub(crate) mod redeliver;
+pub(crate) mod schema;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod sign;

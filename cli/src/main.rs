@@ -71,6 +71,12 @@ enum Command {
         after_help = "Examples:\n  megabot-webhook publish --event error_occurred\n  megabot-webhook publish --url http://127.0.0.1:3000 --file event.json"
     )]
     Publish(cmd::publish::PublishArgs),
+    /// Print the JSON Schema of MegaBot's webhook bodies, or with --openapi the OpenAPI 3.1
+    /// document of the webhooks and the registration API (as committed under schema/).
+    #[command(
+        after_help = "Examples:\n  megabot-webhook schema > megabot-webhook.schema.json\n  megabot-webhook schema --openapi > openapi.json"
+    )]
+    Schema(cmd::schema::SchemaArgs),
     /// Generate Standard Webhooks Ed25519 keys (`v1a`).
     #[command(after_help = "Example:\n  megabot-webhook keys generate")]
     Keys(cmd::keys::KeysArgs),
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => block_on(cmd::serve::run(args)),
         Command::Publish(args) => block_on(cmd::publish::run(args)),
         Command::Keys(args) => cmd::keys::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
     };
     match outcome {
         Ok(code) => code,

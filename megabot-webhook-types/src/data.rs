@@ -63,9 +63,15 @@ macro_rules! event_data {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Default)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         pub struct $name {
-            $( $(#[$fmeta])* pub $field: $crate::data::event_data!(@ty $kind $ty), )+
+            $(
+                $(#[$fmeta])*
+                #[cfg_attr(feature = "schema", schemars(rename = $json))]
+                pub $field: $crate::data::event_data!(@ty $kind $ty),
+            )+
             /// Fields this version of the SDK does not know, in arrival order.
+            #[cfg_attr(feature = "schema", schemars(skip))]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
 

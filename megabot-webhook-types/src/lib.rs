@@ -39,7 +39,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | — | — | this crate has no optional features |
+//! | `schema` | no | [`schema`]: the JSON Schema (2020-12) of the envelope and every event's `data`, generated from these types with `schemars` (docs/design.md 9.10) |
 
 pub mod data;
 mod envelope;
@@ -51,6 +51,8 @@ pub mod guide_json;
 pub mod headers;
 mod open_enum;
 mod platform;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod severity;
 mod status;
 

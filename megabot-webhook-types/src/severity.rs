@@ -107,6 +107,30 @@ impl serde::Serialize for Severity {
     }
 }
 
+/// A string: the five known values are listed, others are allowed (docs/design.md 9.10).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::schema::open_enum_schema(
+            &[
+                "How severe an event is (`data.severity`), ordered `debug < info < warning < error < critical`.",
+                "A value this version does not know ranks as `info`.",
+            ],
+            &[
+                ("debug", &[]),
+                ("info", &[]),
+                ("warning", &[]),
+                ("error", &[]),
+                ("critical", &[]),
+            ],
+        )
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Severity {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;

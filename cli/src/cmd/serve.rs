@@ -31,7 +31,8 @@ Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
 POST /api/webhooks/{id}/enable, POST /api/events, GET /api/deliveries,
 GET /api/deliveries/{id}, POST /api/deliveries/{id}/redeliver,
 POST /api/deliveries/redeliver, GET /api/stats, GET /metrics; GET / is the dashboard
-(log in with the token).
+(log in with the token); and without a token GET /openapi.json, the OpenAPI 3.1
+document of these routes and of the webhooks.
 
 GET /metrics answers the dispatcher's metrics in Prometheus text format; like
 /api, it needs `Authorization: Bearer $MEGABOT_ADMIN_TOKEN` (Prometheus:
@@ -188,6 +189,28 @@ fn metrics_router(state: &ApiState) -> Result<axum::Router, CliError> {
         )))
 }
 
+/// The API's routes, the dashboard, `/metrics`, and `GET /openapi.json` (the OpenAPI document, as `schema --openapi`
+/// prints it) without a token: it is a public description and holds no secret.
+fn app(state: ApiState, metrics: axum::Router) -> axum::Router {
+    let document = axum::body::Bytes::from(crate::cmd::schema::render(&api::openapi::document()));
+    axum::Router::new()
+        .route(
+            api::openapi::OPENAPI_PATH,
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
+            }),
+        )
+        .merge(api::router(state.clone()))
+        .merge(api::dashboard::router(state))
+        .merge(metrics)
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let token = admin_token()?;
     let (config, alerts) = match &args.config {
@@ -261,16 +284,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let mut server_stop = stopped.clone();
     let mut server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            api::router(state.clone())
-                .merge(api::dashboard::router(state))
-                .merge(metrics),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        })
-        .await
+        axum::serve(listener, app(state, metrics))
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
     });
     tokio::select! {
         () = stop_signal() => {}

@@ -24,6 +24,9 @@
 //! The dashboard's routes (`GET /` and `/dashboard/…`) are a second router,
 //! [`dashboard::router`], to merge with this one.
 //!
+//! [`openapi::document`] describes these routes and the webhooks MegaBot sends as an
+//! OpenAPI 3.1 document (`megabot-webhook serve` answers it at `GET /openapi.json`).
+//!
 //! Ids: `ep_…` for registered endpoints (kept in the store, reloaded by
 //! [`ApiState::new`]), `cfg_…` for the config file's (read-only here, but
 //! for `enable`), `dlv_…` for deliveries. Secrets and header values are
@@ -55,6 +58,7 @@ pub mod dashboard;
 mod deliveries;
 mod error;
 mod events;
+pub mod openapi;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -84,6 +88,71 @@ pub const BODY_LIMIT: usize = (1 << 20) + (64 << 10);
 /// the answer instead of a reset connection; a longer one is answered at
 /// once and the connection closed.
 const DRAIN_LIMIT: u64 = 8 << 20;
+
+/// One route of [`router`]: its method, its path (`{id}` for the path parameter) and every
+/// status it can answer, ascending. The OpenAPI document ([`openapi::document`]) is built
+/// from [`ROUTES`], and a test checks that the router serves exactly these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path, `{id}` standing for the path parameter.
+    pub path: &'static str,
+    /// Every status the route can answer, ascending: its successes, `400` (a bad body,
+    /// query or path), `401` (the token), `403` (a read-only endpoint), `404` (no such
+    /// endpoint or delivery), `409` (not dead), `413` (the body limit, on every route),
+    /// `500` (an internal error), `503` (the store).
+    pub statuses: &'static [u16],
+}
+
+const fn route(method: &'static str, path: &'static str, statuses: &'static [u16]) -> Route {
+    Route {
+        method,
+        path,
+        statuses,
+    }
+}
+
+/// Every route [`router`] serves (see the [module](self) docs).
+pub const ROUTES: &[Route] = &[
+    route("POST", "/api/webhooks", &[201, 400, 401, 413, 500, 503]),
+    route("GET", "/api/webhooks", &[200, 400, 401, 413]),
+    route("GET", "/api/webhooks/{id}", &[200, 400, 401, 404, 413]),
+    route(
+        "PATCH",
+        "/api/webhooks/{id}",
+        &[200, 400, 401, 403, 404, 413, 500, 503],
+    ),
+    route(
+        "DELETE",
+        "/api/webhooks/{id}",
+        &[200, 400, 401, 403, 404, 413, 503],
+    ),
+    route(
+        "POST",
+        "/api/webhooks/{id}/enable",
+        &[200, 400, 401, 404, 413, 503],
+    ),
+    route("POST", "/api/events", &[200, 202, 400, 401, 413, 500, 503]),
+    route("GET", "/api/deliveries", &[200, 400, 401, 413, 503]),
+    route(
+        "GET",
+        "/api/deliveries/{id}",
+        &[200, 400, 401, 404, 413, 503],
+    ),
+    route(
+        "POST",
+        "/api/deliveries/{id}/redeliver",
+        &[202, 400, 401, 404, 409, 413, 503],
+    ),
+    route(
+        "POST",
+        "/api/deliveries/redeliver",
+        &[202, 400, 401, 413, 503],
+    ),
+    route("GET", "/api/stats", &[200, 401, 413, 503]),
+];
 
 /// What the API's handlers share: the dispatcher and the admin token.
 #[derive(Clone)]
@@ -181,7 +250,7 @@ impl ApiState {
     }
 }
 
-/// The API's routes (see the [module](self) docs), every one behind the
+/// The API's routes ([`ROUTES`], see the [module](self) docs), every one behind the
 /// admin token, bodies capped at [`BODY_LIMIT`]; unknown routes answer a
 /// JSON `404`.
 pub fn router(state: ApiState) -> Router {
