@@ -11,7 +11,7 @@
 //! | `DD_API_KEY` | the API key (required) |
 //! | `DD_SITE` | `datadoghq.com` (default), `datadoghq.eu`, `us3.datadoghq.com`, `us5.datadoghq.com`, `ap1.datadoghq.com`, ... |
 //! | `DATADOG_API_URL` | overrides the site's API URL (a local stand-in) |
-//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `forward::Settings` |
+//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `megabot_webhook_forward::Settings` |
 //!
 //! Default events: all (`*`). Every event becomes a Datadog event;
 //! `tool_execution_completed` also sends `megabot.tool_execution.duration`,
@@ -19,8 +19,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_examples::forward::datadog::{DEFAULT_EVENTS, Datadog};
-use megabot_webhook_examples::forward::run_main;
+use megabot_webhook_forward::datadog::{DEFAULT_EVENTS, Datadog};
+use megabot_webhook_examples::forwarder::run_main;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -94,7 +94,7 @@ impl GitHubConfig {
     /// [`Error::InvalidConfig`] for an empty token or a malformed repository.
     pub fn new(token: impl Into<SecretString>, repository: &str) -> Result<GitHubConfig, Error> {
         let token = token.into();
-        check_token("GITHUB_TOKEN", &token)?;
+        upstream::check_token("GITHUB_TOKEN", &token)?;
         let (owner, repo) = repository
             .trim()
             .split_once('/')
@@ -170,24 +170,10 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// A token must be non-empty and fit in a header.
-pub(crate) fn check_token(name: &'static str, token: &SecretString) -> Result<(), Error> {
-    if token.is_empty() {
-        return Err(Error::invalid(name, "is empty"));
-    }
-    if !token.expose().bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            name,
-            "holds characters a header cannot carry",
-        ));
-    }
-    Ok(())
-}
-
 /// The `repository_dispatch` body for `event`, trimmed to GitHub's limits.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::github::dispatch_body;
+/// use megabot_webhook_forward::github::dispatch_body;
 /// use megabot_webhook_types::{EventName, examples::example};
 ///
 /// let body = dispatch_body(&example(EventName::DeploymentCompleted));

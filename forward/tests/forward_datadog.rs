@@ -6,13 +6,11 @@ mod common_forward;
 use std::time::Duration;
 
 use common_forward::{
-    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary,
+    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run,
     start_forwarder, with_data,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::datadog::{
-    Datadog, DatadogConfig, MAX_TEXT, TRUNCATION_MARKER,
-};
+use megabot_webhook_forward::datadog::{Datadog, DatadogConfig, MAX_TEXT, TRUNCATION_MARKER};
+use megabot_webhook_forward::{Selection, datadog};
 use megabot_webhook_types::EventName;
 use serde_json::json;
 
@@ -179,10 +177,11 @@ async fn a_bad_api_key_is_final_and_rate_limits_wait_for_the_reset() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = datadog_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_datadog_forwarder"),
+    let binary = spawn_run(
+        datadog::DEFAULT_EVENTS,
+        Datadog::from_env,
         &[
             ("DD_API_KEY", API_KEY.to_owned()),
             ("DD_SITE", "datadoghq.eu".to_owned()),

@@ -5,13 +5,11 @@ mod common_forward;
 
 use chrono::Utc;
 use common_forward::{
-    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary, start_forwarder,
+    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run, start_forwarder,
     with_data,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::github::{
-    GitHub, GitHubConfig, MAX_BODY_BYTES, MAX_TOP_LEVEL_KEYS,
-};
+use megabot_webhook_forward::github::{GitHub, GitHubConfig, MAX_BODY_BYTES, MAX_TOP_LEVEL_KEYS};
+use megabot_webhook_forward::{Selection, github};
 use megabot_webhook_types::EventName;
 use serde_json::json;
 
@@ -203,10 +201,11 @@ async fn rate_limits_wait_for_the_reset_or_are_passed_on() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = github_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_github_forwarder"),
+    let binary = spawn_run(
+        github::DEFAULT_EVENTS,
+        GitHub::from_env,
         &[
             ("GITHUB_TOKEN", TOKEN.to_owned()),
             ("GITHUB_REPOSITORY", "octo-org/hello-world".to_owned()),

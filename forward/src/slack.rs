@@ -109,7 +109,7 @@ pub fn escape(text: &str) -> String {
 /// zone; clients that cannot format it show the UTC fallback.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::slack::date_token;
+/// use megabot_webhook_forward::slack::date_token;
 ///
 /// assert_eq!(
 ///     date_token(1640995210),
@@ -126,7 +126,7 @@ pub fn date_token(unix: i64) -> String {
 /// The Slack message for `event`.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::slack::message;
+/// use megabot_webhook_forward::slack::message;
 /// use megabot_webhook_types::{EventName, examples::example};
 ///
 /// let body = message(&example(EventName::ToolExecutionFailed));

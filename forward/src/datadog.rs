@@ -142,13 +142,13 @@ impl fmt::Debug for DatadogConfig {
 /// The API URL of a Datadog site.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::datadog::site_url;
+/// use megabot_webhook_forward::datadog::site_url;
 ///
 /// assert_eq!(site_url("datadoghq.com")?.as_str(), "https://api.datadoghq.com/");
 /// assert_eq!(site_url("datadoghq.eu")?.as_str(), "https://api.datadoghq.eu/");
 /// assert_eq!(site_url("us5")?.as_str(), "https://api.us5.datadoghq.com/");
 /// assert_eq!(site_url("ap1.datadoghq.com")?.as_str(), "https://api.ap1.datadoghq.com/");
-/// # Ok::<(), megabot_webhook_examples::forward::Error>(())
+/// # Ok::<(), megabot_webhook_forward::Error>(())
 /// ```
 ///
 /// # Errors
