@@ -68,6 +68,7 @@ async fn an_error_becomes_a_datadog_event_and_an_error_count() {
         json!({"series": [{
             "metric": "megabot.errors.count",
             "type": 1,
+            "interval": 10,
             "points": [{"timestamp": event.unix_timestamp(), "value": 1}],
             "tags": ["error_type:LLMProviderError", "severity:error", "source:megabot"],
         }]})
@@ -88,6 +89,8 @@ async fn a_completed_tool_becomes_an_info_event_and_a_duration_gauge() {
     let series = &series["series"][0];
     assert_eq!(series["metric"], "megabot.tool_execution.duration");
     assert_eq!(series["type"], 3);
+    // A gauge takes no interval; only counts and rates need one.
+    assert!(series.get("interval").is_none(), "{series}");
     assert_eq!(
         series["points"],
         json!([{"timestamp": event.unix_timestamp(), "value": 28.5}])
@@ -201,4 +204,25 @@ async fn run_reads_its_settings_from_the_environment() {
     assert_eq!(requests.len(), 2);
     assert_datadog_request(&requests[0], EVENTS);
     assert_datadog_request(&requests[1], SERIES);
+}
+
+#[tokio::test]
+async fn an_unknown_site_is_a_config_error_before_anything_is_sent() {
+    let env = megabot_webhook_forward::Env::from_pairs([
+        ("MEGABOT_WEBHOOK_SECRET", "s"),
+        ("DD_API_KEY", API_KEY),
+        ("DD_SITE", "us2"),
+        ("FORWARDER_ADDR", "127.0.0.1:0"),
+    ]);
+    let error = megabot_webhook_forward::run(&env, datadog::DEFAULT_EVENTS, Datadog::from_env)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_config");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("invalid DD_SITE: `us2` is not a Datadog site"),
+        "{text}"
+    );
+    assert!(text.contains("us2.ddog-gov.com (us2-fed)"), "{text}");
+    assert!(!text.contains(API_KEY));
 }
