@@ -21,8 +21,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_forward::github::{DEFAULT_EVENTS, GitHub};
 use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::github::{DEFAULT_EVENTS, GitHub};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -21,8 +21,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_forward::gitlab::{DEFAULT_EVENTS, GitLab};
 use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::gitlab::{DEFAULT_EVENTS, GitLab};
 
 #[tokio::main]
 async fn main() -> ExitCode {

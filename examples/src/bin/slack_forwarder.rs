@@ -16,7 +16,7 @@
 //!
 //! Default events: `tool_execution_failed`, `deployment_completed`,
 //! `error_occurred`, `system_status_changed`. Messages to the webhook are
-//! spaced at least one second apart.
+//! spaced at least one second apart by this process (pacing is per process).
 
 use std::process::ExitCode;
 
