@@ -26,7 +26,7 @@ if [ "$#" -gt 0 ]; then readmes=("$@"); else readmes=(README.md adapters/README.
 required_root=(axum actix-web warp)
 # The SDK crates of this workspace: (crate name, path).
 sdk_crates=()
-for dir in megabot-webhook-types megabot-webhook-verify sender adapters; do
+for dir in megabot-webhook-types megabot-webhook-verify sender adapters forward; do
   name="$(sed -n 's/^name = "\(.*\)"$/\1/p' "$dir/Cargo.toml" | head -n 1)"
   sdk_crates+=("$name=$root/$dir")
 done

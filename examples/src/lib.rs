@@ -13,7 +13,9 @@
 //!
 //! Forwarders, the guide's integration examples as working programs — each
 //! receives MegaBot deliveries on a verified route and calls the target's real
-//! API, with retries, answering MegaBot so that nothing is lost ([`forward`]):
+//! API, with retries, answering MegaBot so that nothing is lost (the
+//! `megabot-webhook-forward` crate; [`forwarder`] holds the binaries' shared
+//! start-up):
 //!
 //! ```text
 //! SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... cargo run -p megabot-webhook-examples --bin slack_forwarder
@@ -26,5 +28,5 @@
 //! `FORWARD_EVENTS` (subscription patterns such as `tool_execution_*`); see
 //! each binary's docs for the rest.
 
-pub mod forward;
+pub mod forwarder;
 pub mod receiver;

@@ -3,11 +3,13 @@
 //! Every struct keeps the fields it does not know in `extra` (in arrival
 //! order), so a newer MegaBot's added fields survive a parse and a re-serialise.
 //! Fields the guide shows as open-ended (`metadata`, `parameters`, `result`,
-//! `details`, `context`, `platform_specific`) are [`serde_json::Value`]s.
+//! `details`, `context`, `platform_specific`) are [`serde_json::Value`]s; a
+//! float is a [`FiniteF64`], so no event holds a NaN or an infinity.
 
 mod chat;
 mod deployment;
 mod error;
+mod finite;
 mod loki;
 mod memory;
 mod system;
@@ -16,6 +18,7 @@ mod tool;
 pub use chat::{ChatMessageReceived, ChatMessageSent};
 pub use deployment::DeploymentCompleted;
 pub use error::ErrorOccurred;
+pub use finite::FiniteF64;
 pub use loki::{LokiExecutionCompleted, LokiExecutionStarted, LokiSummary};
 pub use memory::MemoryLessonLearned;
 pub use system::SystemStatusChanged;

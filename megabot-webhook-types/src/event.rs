@@ -239,7 +239,8 @@ impl Event {
     /// envelope's order, written exactly as the guide's Python signer
     /// (`json.dumps(payload, separators=(',', ':'))`) writes it.
     pub fn to_guide_json(&self) -> Vec<u8> {
-        // Serialising an event cannot fail: keys are strings, numbers are finite or written as Python does.
+        // Serialising an event cannot fail: keys are strings and every number is finite
+        // (typed floats are `FiniteF64`, a `Value` holds no NaN).
         guide_json::to_vec(self).unwrap_or_default()
     }
 

@@ -4,24 +4,35 @@
 //! `json.dumps(payload, separators=(',', ':'))`, and a receiver written from
 //! the guide re-serialises the parsed body the same way before it checks the
 //! signature. This module writes any [`serde::Serialize`] value byte for byte
-//! as that call does (SPEC section 3, "Body bytes"):
+//! as that call does (docs/design.md section 3, "Body bytes"): it is
+//! `serde_json`'s own serializer driven by [`PythonFormatter`], which differs
+//! from `serde_json`'s compact output only in strings and floats:
 //!
-//! - compact: no space after `,` or `:`;
-//! - strings: `"` → `\"`, `\` → `\\`, `\n \r \t \b \f` as those escapes, every
-//!   other character below U+0020 and U+007F as `\u00XX`, every non-ASCII
-//!   character as `\uXXXX` (lowercase hex), characters beyond the BMP as a
-//!   UTF-16 surrogate pair (`😀` → `\ud83d\ude00`); `/` is not escaped;
+//! - compact: no space after `,` or `:` (the guide's `separators`, not
+//!   Python's default `", "` and `": "`);
+//! - strings as Python's `ensure_ascii` encoder writes them: `"` → `\"`,
+//!   `\` → `\\`, `\n \r \t \b \f` as those escapes, every other character
+//!   below U+0020 and U+007F as `\u00XX`, every non-ASCII character as
+//!   `\uXXXX` (lowercase hex), characters beyond the BMP as a UTF-16
+//!   surrogate pair (`😀` → `\ud83d\ude00`); `/` is not escaped;
 //! - floats as Python's `repr(float)`: the shortest digits that round-trip,
 //!   positional when the decimal exponent is in `-4..16` (`100.0`, `28.5`,
 //!   `0.0001`, `0.30000000000000004`, `-0.0`), scientific otherwise with a sign
 //!   and at least two exponent digits (`1e+16`, `1e-05`, `1.5e+300`, `5e-324`);
-//!   NaN and the infinities as `NaN`, `Infinity` and `-Infinity`;
 //! - integers as written, whatever their width;
 //! - object keys in the order the value yields them (a
-//!   [`serde_json::Value`] keeps the order it was parsed in).
+//!   [`serde_json::Value`] keeps the order it was parsed in); integer, float
+//!   and bool keys as strings (`"1"`, `"1e+16"`, `"true"`), as Python does.
 //!
 //! The output is always ASCII and a fixed point of Python's
 //! `json.dumps(json.loads(body), separators=(',', ':'))`.
+//!
+//! NaN and the infinities have no JSON form. Python would write `NaN` and
+//! `Infinity`, which no JSON parser (this SDK's included) reads back, so the
+//! SDK never produces them: an [`Event`](crate::Event) cannot hold one
+//! ([`FiniteF64`](crate::data::FiniteF64) refuses them when the event is built)
+//! and a [`serde_json::Value`] cannot either. Any other value holding one is
+//! written as `serde_json` writes it, `null`.
 //!
 //! ```
 //! use megabot_webhook_types::guide_json;
@@ -37,17 +48,10 @@
 //! );
 //! # Ok::<(), serde_json::Error>(())
 //! ```
-//!
-//! [`PythonFormatter`] is the same rules as a [`serde_json::ser::Formatter`],
-//! for callers that drive a [`serde_json::Serializer`] themselves. Prefer
-//! [`to_writer`] and friends: `serde_json`'s serializer turns non-finite floats
-//! into `null` before a formatter sees them, while this module's functions
-//! write them the way Python does.
 
-use std::fmt::{self, Write as _};
 use std::io;
 
-use serde::ser::{self, Serialize};
+use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
 /// Serialises `value` as Python's `json.dumps(value, separators=(',', ':'))`
@@ -56,7 +60,8 @@ use serde_json::ser::{CharEscape, Formatter};
 /// # Errors
 ///
 /// Fails when the value's `Serialize` implementation fails, or when a map key
-/// is not representable as a JSON object key (a sequence, map or struct).
+/// is not representable as a JSON object key (a sequence, map, struct, `None`
+/// or a non-finite float).
 pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(128);
     to_writer(&mut out, value)?;
@@ -71,8 +76,8 @@ pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>, serde_json::E
 /// As [`to_vec`].
 pub fn to_string<T: ?Sized + Serialize>(value: &T) -> Result<String, serde_json::Error> {
     let bytes = to_vec(value)?;
-    // The writer emits ASCII only, so this conversion cannot fail.
-    String::from_utf8(bytes).map_err(ser::Error::custom)
+    // The formatter writes ASCII only, so this conversion cannot fail.
+    String::from_utf8(bytes).map_err(serde::ser::Error::custom)
 }
 
 /// Serialises `value` as Python's `json.dumps(value, separators=(',', ':'))`
@@ -88,18 +93,20 @@ pub fn to_writer<W: io::Write, T: ?Sized + Serialize>(
     writer: W,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    let mut ser = PySerializer { writer };
-    value.serialize(&mut ser)
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        writer,
+        PythonFormatter,
+    ))
 }
 
 /// A [`serde_json::ser::Formatter`] that writes strings and floats as Python's
-/// `json.dumps(obj, separators=(',', ':'))` does.
+/// `json.dumps(obj, separators=(',', ':'))` does; everything else (compact
+/// separators, integers, `null`, booleans) is `serde_json`'s compact layout,
+/// which is already Python's.
 ///
-/// Use it with [`serde_json::Serializer::with_formatter`]. One difference
-/// remains in that setting: `serde_json`'s serializer writes NaN and the
-/// infinities as `null` without asking the formatter, where Python writes
-/// `NaN`, `Infinity` and `-Infinity`. [`to_writer`], [`to_vec`] and
-/// [`to_string`] have no such gap.
+/// [`to_writer`], [`to_vec`] and [`to_string`] drive a
+/// [`serde_json::Serializer`] with it; use it directly when you hold the
+/// serializer yourself.
 ///
 /// ```
 /// use megabot_webhook_types::guide_json::PythonFormatter;
@@ -256,19 +263,15 @@ fn write_escaped_contents<W: ?Sized + io::Write>(writer: &mut W, s: &str) -> io:
     Ok(())
 }
 
-fn write_escaped_str<W: ?Sized + io::Write>(writer: &mut W, s: &str) -> io::Result<()> {
-    writer.write_all(b"\"")?;
-    write_escaped_contents(writer, s)?;
-    writer.write_all(b"\"")
-}
-
 // ---------------------------------------------------------------------------
 // Numbers
 // ---------------------------------------------------------------------------
 
+/// `serde_json`'s serializer writes a non-finite float as `null` without
+/// asking the formatter; a caller driving the formatter directly gets the same.
 fn write_f64_repr<W: ?Sized + io::Write>(writer: &mut W, value: f64) -> io::Result<()> {
     if !value.is_finite() {
-        return write_non_finite(writer, value.is_nan(), value.is_sign_negative());
+        return writer.write_all(b"null");
     }
     let mut buffer = ryu::Buffer::new();
     write_python_float(writer, buffer.format_finite(value))
@@ -280,24 +283,11 @@ fn write_f64_repr<W: ?Sized + io::Write>(writer: &mut W, value: f64) -> io::Resu
 /// point of a Python re-serialisation.
 fn write_f32_repr<W: ?Sized + io::Write>(writer: &mut W, value: f32) -> io::Result<()> {
     if !value.is_finite() {
-        return write_non_finite(writer, value.is_nan(), value.is_sign_negative());
+        return writer.write_all(b"null");
     }
     let mut buffer = ryu::Buffer::new();
     write_python_float(writer, buffer.format_finite(value))
 }
-
-fn write_non_finite<W: ?Sized + io::Write>(
-    writer: &mut W,
-    nan: bool,
-    negative: bool,
-) -> io::Result<()> {
-    writer.write_all(match (nan, negative) {
-        (true, _) => b"NaN",
-        (false, false) => b"Infinity",
-        (false, true) => b"-Infinity",
-    })
-}
-
 /// Rewrites ryu's shortest round-trip rendering of a finite float (`1e16`,
 /// `1.5e-7`, `0.0001`, `123.45`, `-0.0`) in Python's `repr` layout.
 fn write_python_float<W: ?Sized + io::Write>(writer: &mut W, ryu: &str) -> io::Result<()> {
@@ -414,649 +404,6 @@ fn parse_exponent(text: &[u8]) -> i32 {
     if negative { -magnitude } else { magnitude }
 }
 
-fn write_u128<W: ?Sized + io::Write>(
-    writer: &mut W,
-    negative: bool,
-    mut value: u128,
-) -> io::Result<()> {
-    let mut buf = [0u8; 40];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    if negative {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    writer.write_all(&buf[at..])
-}
-
-fn write_u64<W: ?Sized + io::Write>(
-    writer: &mut W,
-    negative: bool,
-    mut value: u64,
-) -> io::Result<()> {
-    let mut buf = [0u8; 21];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    if negative {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    writer.write_all(&buf[at..])
-}
-
-#[inline]
-fn write_i64<W: ?Sized + io::Write>(writer: &mut W, value: i64) -> io::Result<()> {
-    write_u64(writer, value < 0, value.unsigned_abs())
-}
-
-#[inline]
-fn write_i128<W: ?Sized + io::Write>(writer: &mut W, value: i128) -> io::Result<()> {
-    write_u128(writer, value < 0, value.unsigned_abs())
-}
-
-// ---------------------------------------------------------------------------
-// The serializer
-// ---------------------------------------------------------------------------
-
-/// `serde_json`'s `Serializer` writes non-finite floats as `null` before any
-/// formatter is consulted, so the module carries its own serializer; it
-/// mirrors `serde_json`'s data model (externally tagged enums, byte arrays as
-/// integer arrays, `None` as `null`).
-struct PySerializer<W> {
-    writer: W,
-}
-
-type Error = serde_json::Error;
-
-#[inline]
-fn io_err(error: io::Error) -> Error {
-    serde_json::Error::io(error)
-}
-
-impl<W: io::Write> PySerializer<W> {
-    #[inline]
-    fn raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.writer.write_all(bytes).map_err(io_err)
-    }
-
-    #[inline]
-    fn string(&mut self, s: &str) -> Result<(), Error> {
-        write_escaped_str(&mut self.writer, s).map_err(io_err)
-    }
-
-    fn display_string<T: ?Sized + fmt::Display>(&mut self, value: &T) -> Result<(), Error> {
-        self.raw(b"\"")?;
-        let mut adapter = EscapeAdapter {
-            writer: &mut self.writer,
-            error: None,
-        };
-        if write!(adapter, "{value}").is_err() {
-            return Err(match adapter.error {
-                Some(error) => io_err(error),
-                None => ser::Error::custom("a Display implementation returned an error"),
-            });
-        }
-        self.raw(b"\"")
-    }
-}
-
-/// Streams `Display` output through the string escaper without a temporary
-/// `String`.
-struct EscapeAdapter<'a, W> {
-    writer: &'a mut W,
-    error: Option<io::Error>,
-}
-
-impl<W: io::Write> fmt::Write for EscapeAdapter<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_escaped_contents(self.writer, s).map_err(|error| {
-            self.error = Some(error);
-            fmt::Error
-        })
-    }
-}
-
-impl<'a, W: io::Write> ser::Serializer for &'a mut PySerializer<W> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Compound<'a, W>;
-    type SerializeTuple = Compound<'a, W>;
-    type SerializeTupleStruct = Compound<'a, W>;
-    type SerializeTupleVariant = Compound<'a, W>;
-    type SerializeMap = Compound<'a, W>;
-    type SerializeStruct = Compound<'a, W>;
-    type SerializeStructVariant = Compound<'a, W>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.raw(if v { b"true" } else { b"false" })
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        write_i64(&mut self.writer, i64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        write_i64(&mut self.writer, i64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        write_i64(&mut self.writer, i64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        write_i64(&mut self.writer, v).map_err(io_err)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        write_i128(&mut self.writer, v).map_err(io_err)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        write_u64(&mut self.writer, false, u64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        write_u64(&mut self.writer, false, u64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        write_u64(&mut self.writer, false, u64::from(v)).map_err(io_err)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        write_u64(&mut self.writer, false, v).map_err(io_err)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        write_u128(&mut self.writer, false, v).map_err(io_err)
-    }
-
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        write_f32_repr(&mut self.writer, v).map_err(io_err)
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        write_f64_repr(&mut self.writer, v).map_err(io_err)
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        self.string(v.encode_utf8(&mut [0u8; 4]))
-    }
-
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        self.string(v)
-    }
-
-    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
-        use ser::SerializeSeq as _;
-        let mut seq = self.serialize_seq(Some(v.len()))?;
-        for byte in v {
-            seq.serialize_element(byte)?;
-        }
-        seq.end()
-    }
-
-    fn serialize_none(self) -> Result<(), Error> {
-        self.raw(b"null")
-    }
-
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), Error> {
-        self.raw(b"null")
-    }
-
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        self.raw(b"null")
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.string(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        variant: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.raw(b"{")?;
-        self.string(variant)?;
-        self.raw(b":")?;
-        value.serialize(&mut *self)?;
-        self.raw(b"}")
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
-        self.raw(b"[")?;
-        Ok(Compound::new(self, b"]"))
-    }
-
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, W>, Error> {
-        self.serialize_seq(Some(len))
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
-        self.serialize_seq(Some(len))
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
-        self.raw(b"{")?;
-        self.string(variant)?;
-        self.raw(b":[")?;
-        Ok(Compound::new(self, b"]}"))
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, W>, Error> {
-        self.raw(b"{")?;
-        Ok(Compound::new(self, b"}"))
-    }
-
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, W>, Error> {
-        self.serialize_map(Some(len))
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a, W>, Error> {
-        self.raw(b"{")?;
-        self.string(variant)?;
-        self.raw(b":{")?;
-        Ok(Compound::new(self, b"}}"))
-    }
-
-    fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
-        self.display_string(value)
-    }
-}
-
-/// The state of an open array or object.
-struct Compound<'a, W> {
-    ser: &'a mut PySerializer<W>,
-    first: bool,
-    close: &'static [u8],
-}
-
-impl<'a, W: io::Write> Compound<'a, W> {
-    fn new(ser: &'a mut PySerializer<W>, close: &'static [u8]) -> Self {
-        Compound {
-            ser,
-            first: true,
-            close,
-        }
-    }
-
-    #[inline]
-    fn separator(&mut self) -> Result<(), Error> {
-        if self.first {
-            self.first = false;
-            Ok(())
-        } else {
-            self.ser.raw(b",")
-        }
-    }
-
-    #[inline]
-    fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.separator()?;
-        value.serialize(&mut *self.ser)
-    }
-
-    #[inline]
-    fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.separator()?;
-        self.ser.string(key)?;
-        self.ser.raw(b":")?;
-        value.serialize(&mut *self.ser)
-    }
-
-    #[inline]
-    fn finish(self) -> Result<(), Error> {
-        self.ser.raw(self.close)
-    }
-}
-
-impl<W: io::Write> ser::SerializeSeq for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeTuple for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeTupleStruct for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeTupleVariant for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeMap for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), Error> {
-        self.separator()?;
-        key.serialize(MapKeySerializer {
-            ser: &mut *self.ser,
-        })?;
-        self.ser.raw(b":")
-    }
-
-    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        value.serialize(&mut *self.ser)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeStruct for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl<W: io::Write> ser::SerializeStructVariant for Compound<'_, W> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-/// Writes map keys. Python turns `str`, `int`, `float`, `bool` and `None` keys
-/// into strings (`"1"`, `"1e+16"`, `"true"`, `"null"`); anything else is an
-/// error, as it is in Python.
-struct MapKeySerializer<'a, W> {
-    ser: &'a mut PySerializer<W>,
-}
-
-fn key_must_be_a_string() -> Error {
-    ser::Error::custom("key must be a string")
-}
-
-impl<W: io::Write> MapKeySerializer<'_, W> {
-    fn quoted(self, write: impl FnOnce(&mut W) -> io::Result<()>) -> Result<(), Error> {
-        self.ser.raw(b"\"")?;
-        write(&mut self.ser.writer).map_err(io_err)?;
-        self.ser.raw(b"\"")
-    }
-}
-
-impl<W: io::Write> ser::Serializer for MapKeySerializer<'_, W> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<(), Error>;
-    type SerializeTuple = ser::Impossible<(), Error>;
-    type SerializeTupleStruct = ser::Impossible<(), Error>;
-    type SerializeTupleVariant = ser::Impossible<(), Error>;
-    type SerializeMap = ser::Impossible<(), Error>;
-    type SerializeStruct = ser::Impossible<(), Error>;
-    type SerializeStructVariant = ser::Impossible<(), Error>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.ser.raw(if v { b"\"true\"" } else { b"\"false\"" })
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.quoted(|w| write_i64(w, i64::from(v)))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.quoted(|w| write_i64(w, i64::from(v)))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.quoted(|w| write_i64(w, i64::from(v)))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.quoted(|w| write_i64(w, v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.quoted(|w| write_i128(w, v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.quoted(|w| write_u64(w, false, u64::from(v)))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.quoted(|w| write_u64(w, false, u64::from(v)))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.quoted(|w| write_u64(w, false, u64::from(v)))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.quoted(|w| write_u64(w, false, v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.quoted(|w| write_u128(w, false, v))
-    }
-
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        self.quoted(|w| write_f32_repr(w, v))
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        self.quoted(|w| write_f64_repr(w, v))
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        self.ser.string(v.encode_utf8(&mut [0u8; 4]))
-    }
-
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        self.ser.string(v)
-    }
-
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_none(self) -> Result<(), Error> {
-        self.ser.raw(b"\"null\"")
-    }
-
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), Error> {
-        self.ser.raw(b"\"null\"")
-    }
-
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        self.ser.raw(b"\"null\"")
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.ser.string(variant)
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _variant_index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
-        self.ser.display_string(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1107,12 +454,19 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_floats_as_python_writes_them() {
-        assert_eq!(float(f64::NAN), "NaN");
-        assert_eq!(float(f64::INFINITY), "Infinity");
-        assert_eq!(float(f64::NEG_INFINITY), "-Infinity");
-        assert_eq!(to_string(&f32::NAN).unwrap(), "NaN");
-        assert_eq!(to_string(&[f32::NEG_INFINITY]).unwrap(), "[-Infinity]");
+    fn non_finite_floats_are_never_written_as_python_would() {
+        // Python would write `NaN`/`Infinity`, which no JSON parser reads back.
+        assert_eq!(float(f64::NAN), "null");
+        assert_eq!(float(f64::INFINITY), "null");
+        assert_eq!(to_string(&[f32::NEG_INFINITY]).unwrap(), "[null]");
+        let key = to_string(&FloatKeys(vec![(f64::NAN, 1)])).unwrap_err();
+        assert!(key.to_string().contains("finite"), "{key}");
+        // The formatter on its own agrees with the serializer.
+        let mut out = Vec::new();
+        PythonFormatter
+            .write_f64(&mut out, f64::NEG_INFINITY)
+            .unwrap();
+        assert_eq!(out, b"null");
     }
 
     #[test]
@@ -1224,6 +578,14 @@ mod tests {
         );
     }
 
+    struct FloatKeys(Vec<(f64, i32)>);
+
+    impl Serialize for FloatKeys {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+
     #[test]
     fn map_keys_as_python_writes_them() {
         let mut ints = BTreeMap::new();
@@ -1235,19 +597,13 @@ mod tests {
         let floats = vec![(1e16f64, 1)].into_iter().collect::<Vec<_>>();
         let map: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
         assert_eq!(to_string(&map).unwrap(), "{}");
-        struct FloatKeys(Vec<(f64, i32)>);
-        impl Serialize for FloatKeys {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-            }
-        }
         assert_eq!(to_string(&FloatKeys(floats)).unwrap(), r#"{"1e+16":1}"#);
         let bad: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
         assert!(to_string(&bad).is_err());
     }
 
     #[test]
-    fn formatter_matches_the_functions_for_finite_values() {
+    fn the_formatter_drives_serde_json_serializer() {
         let value = json!({
             "s": "a\u{7f}b\u{1}\"\\/é😀\n",
             "f": [1e16, 1e-5, 100.0, 0.1, -0.0, 5e-324],

@@ -9,9 +9,9 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `DD_API_KEY` | the API key (required) |
-//! | `DD_SITE` | `datadoghq.com` (default), `datadoghq.eu`, `us3.datadoghq.com`, `us5.datadoghq.com`, `ap1.datadoghq.com`, ... |
+//! | `DD_SITE` | one of Datadog's sites: `datadoghq.com` (default), `us3.datadoghq.com`, `us5.datadoghq.com`, `datadoghq.eu`, `ddog-gov.com`, `us2.ddog-gov.com`, `ap1.datadoghq.com`, `ap2.datadoghq.com` (or `us1` … `ap2`); anything else is refused |
 //! | `DATADOG_API_URL` | overrides the site's API URL (a local stand-in) |
-//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `forward::Settings` |
+//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `megabot_webhook_forward::Settings` |
 //!
 //! Default events: all (`*`). Every event becomes a Datadog event;
 //! `tool_execution_completed` also sends `megabot.tool_execution.duration`,
@@ -19,8 +19,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_examples::forward::datadog::{DEFAULT_EVENTS, Datadog};
-use megabot_webhook_examples::forward::run_main;
+use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::datadog::{DEFAULT_EVENTS, Datadog};
 
 #[tokio::main]
 async fn main() -> ExitCode {

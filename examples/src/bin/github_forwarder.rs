@@ -12,7 +12,7 @@
 //! | `GITHUB_TOKEN` | a token allowed to dispatch (fine-grained: "Contents: write"; required) |
 //! | `GITHUB_REPOSITORY` | `owner/repo` (required) |
 //! | `GITHUB_API_URL` | default `https://api.github.com`; GitHub Enterprise Server's `https://HOST/api/v3`, or a local stand-in |
-//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `forward::Settings` |
+//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `megabot_webhook_forward::Settings` |
 //!
 //! Default events: `deployment_completed`, `error_occurred` (the guide's
 //! workflow `types`). The guide's workflow reads `client_payload.url` and
@@ -21,8 +21,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_examples::forward::github::{DEFAULT_EVENTS, GitHub};
-use megabot_webhook_examples::forward::run_main;
+use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::github::{DEFAULT_EVENTS, GitHub};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -13,7 +13,7 @@
 //! | `GITLAB_PROJECT_ID` | the project's id or path, e.g. `group/project` (required) |
 //! | `GITLAB_REF` | the branch or tag to run, default `main` |
 //! | `GITLAB_API_URL` | default `https://gitlab.com`; a self-managed instance or a local stand-in |
-//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `forward::Settings` |
+//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `megabot_webhook_forward::Settings` |
 //!
 //! Default events: `deployment_completed`, which sets
 //! `MEGABOT_DEPLOY_TRIGGER=true`, `MEGABOT_DEPLOY_URL` and `MEGABOT_VERSION`
@@ -21,8 +21,8 @@
 
 use std::process::ExitCode;
 
-use megabot_webhook_examples::forward::gitlab::{DEFAULT_EVENTS, GitLab};
-use megabot_webhook_examples::forward::run_main;
+use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::gitlab::{DEFAULT_EVENTS, GitLab};
 
 #[tokio::main]
 async fn main() -> ExitCode {

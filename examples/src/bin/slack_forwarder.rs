@@ -12,16 +12,16 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SLACK_WEBHOOK_URL` | the incoming webhook (required; `http://127.0.0.1:...` for a local stand-in) |
-//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `forward::Settings` |
+//! | `MEGABOT_WEBHOOK_SECRET`, `FORWARDER_ADDR`, `FORWARD_*` | shared settings: see `megabot_webhook_forward::Settings` |
 //!
 //! Default events: `tool_execution_failed`, `deployment_completed`,
 //! `error_occurred`, `system_status_changed`. Messages to the webhook are
-//! spaced at least one second apart.
+//! spaced at least one second apart by this process (pacing is per process).
 
 use std::process::ExitCode;
 
-use megabot_webhook_examples::forward::run_main;
-use megabot_webhook_examples::forward::slack::{DEFAULT_EVENTS, Slack};
+use megabot_webhook_examples::forwarder::run_main;
+use megabot_webhook_forward::slack::{DEFAULT_EVENTS, Slack};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -1,6 +1,6 @@
 //! `memory_lesson_learned`.
 
-use crate::data::event_data;
+use crate::data::{FiniteF64, event_data};
 
 event_data! {
     /// `memory_lesson_learned`: MegaBot learned a lesson.
@@ -14,7 +14,7 @@ event_data! {
         /// What was learned.
         "content" => content: opt String,
         /// Confidence, 0 to 1.
-        "confidence" => confidence: opt f64,
+        "confidence" => confidence: opt FiniteF64,
         /// What it was learned from (often an event name).
         "source" => source: opt String,
         /// Tags.

@@ -12,7 +12,17 @@
 //!
 //! Slack allows about one message per second per incoming webhook: requests to
 //! the same URL are queued and spaced at least one second apart (never
-//! dropped). A `429` honours its `Retry-After` — for the queue too. `400`,
+//! dropped). A `429` honours its `Retry-After` — for the queue too.
+//!
+//! The pacing is **per process**: the queue is a [`Pacer`] in memory, shared
+//! by the forwarders of one process that hold the same `Arc<Pacer>`
+//! ([`Slack::with_pacer`]). Several processes (replicas behind a load
+//! balancer) posting to one webhook URL each keep their own one-per-second
+//! pace, so together they can exceed Slack's rate; Slack then answers `429`
+//! with `Retry-After`, which each process honours and passes on to MegaBot
+//! (`503` + `Retry-After`) when the wait exceeds the retry policy, so nothing
+//! is lost, only delayed. Run one Slack forwarder per webhook URL to keep to
+//! the pace. `400`,
 //! `403`, `404` and `410` are final, with Slack's plain-text error code
 //! (`invalid_payload`, `no_service`, `channel_is_archived`, ...) in the log and
 //! the answer to MegaBot.
@@ -109,7 +119,7 @@ pub fn escape(text: &str) -> String {
 /// zone; clients that cannot format it show the UTC fallback.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::slack::date_token;
+/// use megabot_webhook_forward::slack::date_token;
 ///
 /// assert_eq!(
 ///     date_token(1640995210),
@@ -126,7 +136,7 @@ pub fn date_token(unix: i64) -> String {
 /// The Slack message for `event`.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::slack::message;
+/// use megabot_webhook_forward::slack::message;
 /// use megabot_webhook_types::{EventName, examples::example};
 ///
 /// let body = message(&example(EventName::ToolExecutionFailed));
@@ -187,7 +197,8 @@ impl Slack {
         })
     }
 
-    /// Shares `pacer` with other forwarders posting to the same webhook URLs.
+    /// Shares `pacer` with other forwarders of this process posting to the
+    /// same webhook URLs (pacing never spans processes: see the module docs).
     #[must_use]
     pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Slack {
         self.pacer = pacer;

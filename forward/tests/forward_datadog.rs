@@ -6,13 +6,11 @@ mod common_forward;
 use std::time::Duration;
 
 use common_forward::{
-    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary,
+    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run,
     start_forwarder, with_data,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::datadog::{
-    Datadog, DatadogConfig, MAX_TEXT, TRUNCATION_MARKER,
-};
+use megabot_webhook_forward::datadog::{Datadog, DatadogConfig, MAX_TEXT, TRUNCATION_MARKER};
+use megabot_webhook_forward::{Selection, datadog};
 use megabot_webhook_types::EventName;
 use serde_json::json;
 
@@ -70,6 +68,7 @@ async fn an_error_becomes_a_datadog_event_and_an_error_count() {
         json!({"series": [{
             "metric": "megabot.errors.count",
             "type": 1,
+            "interval": 10,
             "points": [{"timestamp": event.unix_timestamp(), "value": 1}],
             "tags": ["error_type:LLMProviderError", "severity:error", "source:megabot"],
         }]})
@@ -90,6 +89,8 @@ async fn a_completed_tool_becomes_an_info_event_and_a_duration_gauge() {
     let series = &series["series"][0];
     assert_eq!(series["metric"], "megabot.tool_execution.duration");
     assert_eq!(series["type"], 3);
+    // A gauge takes no interval; only counts and rates need one.
+    assert!(series.get("interval").is_none(), "{series}");
     assert_eq!(
         series["points"],
         json!([{"timestamp": event.unix_timestamp(), "value": 28.5}])
@@ -179,10 +180,11 @@ async fn a_bad_api_key_is_final_and_rate_limits_wait_for_the_reset() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = datadog_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_datadog_forwarder"),
+    let binary = spawn_run(
+        datadog::DEFAULT_EVENTS,
+        Datadog::from_env,
         &[
             ("DD_API_KEY", API_KEY.to_owned()),
             ("DD_SITE", "datadoghq.eu".to_owned()),
@@ -202,4 +204,25 @@ async fn the_binary_reads_its_settings_from_the_environment() {
     assert_eq!(requests.len(), 2);
     assert_datadog_request(&requests[0], EVENTS);
     assert_datadog_request(&requests[1], SERIES);
+}
+
+#[tokio::test]
+async fn an_unknown_site_is_a_config_error_before_anything_is_sent() {
+    let env = megabot_webhook_forward::Env::from_pairs([
+        ("MEGABOT_WEBHOOK_SECRET", "s"),
+        ("DD_API_KEY", API_KEY),
+        ("DD_SITE", "us2"),
+        ("FORWARDER_ADDR", "127.0.0.1:0"),
+    ]);
+    let error = megabot_webhook_forward::run(&env, datadog::DEFAULT_EVENTS, Datadog::from_env)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_config");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("invalid DD_SITE: `us2` is not a Datadog site"),
+        "{text}"
+    );
+    assert!(text.contains("us2.ddog-gov.com (us2-fed)"), "{text}");
+    assert!(!text.contains(API_KEY));
 }

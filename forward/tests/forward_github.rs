@@ -5,13 +5,11 @@ mod common_forward;
 
 use chrono::Utc;
 use common_forward::{
-    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary, start_forwarder,
+    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run, start_forwarder,
     with_data,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::github::{
-    GitHub, GitHubConfig, MAX_BODY_BYTES, MAX_TOP_LEVEL_KEYS,
-};
+use megabot_webhook_forward::github::{GitHub, GitHubConfig, MAX_BODY_BYTES, MAX_TOP_LEVEL_KEYS};
+use megabot_webhook_forward::{Selection, github};
 use megabot_webhook_types::EventName;
 use serde_json::json;
 
@@ -129,6 +127,87 @@ async fn a_big_event_is_trimmed_below_64_kb_and_says_so() {
     assert_eq!(payload["id"], event.id.as_str());
 }
 
+/// GitHub refuses some payloads under 64 KB with `422 client_payload is too
+/// large`: the forwarder trims to half the refused size and sends again.
+#[tokio::test]
+async fn too_large_for_github_is_trimmed_and_sent_again() {
+    let stand_in = github_stand_in().await;
+    stand_in.script([Reply::new(
+        422,
+        r#"{"message":"client_payload is too large.","documentation_url":"https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event"}"#,
+    )]);
+    let url = start_forwarder(github(&stand_in, 3), Selection::all()).await;
+    let data = json!({
+        "execution_id": "exec_55k",
+        "tool_name": "dump_logs",
+        "output": "x".repeat(40_000),
+        "metadata": {"lines": "y".repeat(15_000)},
+    });
+    let event = with_data(&fresh(EventName::ToolExecutionCompleted), data);
+
+    let answer = deliver(&url, &event).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["attempts"], 2);
+    let requests = stand_in.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [422, 204]
+    );
+    // The first went out whole: it is under our 64 KB limit.
+    let first = requests[0].json();
+    assert!(requests[0].body.len() > 50_000 && requests[0].body.len() < MAX_BODY_BYTES);
+    assert!(
+        first["client_payload"]["data"]
+            .get("megabot_trimmed")
+            .is_none()
+    );
+    assert_eq!(
+        first["client_payload"]["data"]["output"]
+            .as_str()
+            .unwrap()
+            .len(),
+        40_000
+    );
+    // The second is under half of the first, the largest field dropped, the
+    // rest of the request unchanged.
+    let second = requests[1].json();
+    assert!(
+        requests[1].body.len() < requests[0].body.len() / 2,
+        "{} then {} bytes",
+        requests[0].body.len(),
+        requests[1].body.len()
+    );
+    let data = &second["client_payload"]["data"];
+    assert_eq!(data["megabot_trimmed"], true);
+    assert_eq!(data["megabot_dropped_fields"], json!(["output"]));
+    assert_eq!(data["metadata"]["lines"].as_str().unwrap().len(), 15_000);
+    assert_eq!(second["event_type"], "tool_execution_completed");
+    assert_eq!(second["client_payload"]["id"], event.id.as_str());
+    assert_eq!(requests[1].path, DISPATCHES);
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+
+    // A payload GitHub still finds too large once trimmed to the floor: final.
+    let stand_in = github_stand_in().await;
+    let too_large = Reply::new(422, r#"{"message":"client_payload is too large."}"#);
+    stand_in.script(std::iter::repeat_n(too_large, 10));
+    let url = start_forwarder(github(&stand_in, 3), Selection::all()).await;
+    let answer = deliver(&url, &event).await;
+    assert_eq!(answer.status, 422, "{answer:?}");
+    let sizes: Vec<usize> = stand_in.requests().iter().map(|r| r.body.len()).collect();
+    assert!(sizes.len() >= 2, "{sizes:?}");
+    assert!(sizes.windows(2).all(|w| w[1] < w[0]), "{sizes:?}");
+    assert!(
+        sizes[sizes.len() - 1] / 2 < github::MIN_TRIMMED_BYTES,
+        "{sizes:?}"
+    );
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(message.contains("client_payload is too large"), "{message}");
+}
+
 #[tokio::test]
 async fn a_failing_github_is_retried_then_megabots_retry_dispatches_exactly_once() {
     let stand_in = github_stand_in().await;
@@ -203,10 +282,11 @@ async fn rate_limits_wait_for_the_reset_or_are_passed_on() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = github_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_github_forwarder"),
+    let binary = spawn_run(
+        github::DEFAULT_EVENTS,
+        GitHub::from_env,
         &[
             ("GITHUB_TOKEN", TOKEN.to_owned()),
             ("GITHUB_REPOSITORY", "octo-org/hello-world".to_owned()),

@@ -118,6 +118,37 @@ impl Error {
         }
     }
 
+    /// The same error, counting `earlier` attempts made before it (an earlier
+    /// form of the same request).
+    #[cfg(feature = "github")]
+    pub(crate) fn with_earlier_attempts(self, earlier: u32) -> Error {
+        match self {
+            Error::Rejected {
+                target,
+                status,
+                reason,
+                attempts,
+            } => Error::Rejected {
+                target,
+                status,
+                reason,
+                attempts: attempts.saturating_add(earlier),
+            },
+            Error::Unavailable {
+                target,
+                attempts,
+                reason,
+                retry_after,
+            } => Error::Unavailable {
+                target,
+                attempts: attempts.saturating_add(earlier),
+                reason,
+                retry_after,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
         Error::InvalidConfig {
             name,

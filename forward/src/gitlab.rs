@@ -31,7 +31,6 @@ use megabot_webhook_types::Event;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::github::check_token;
 use super::retry::AttemptError;
 use super::text::truncate_chars;
 use super::upstream::{self, Reply};
@@ -72,7 +71,7 @@ impl GitLabConfig {
         git_ref: &str,
     ) -> Result<GitLabConfig, Error> {
         let token = token.into();
-        check_token("GITLAB_TRIGGER_TOKEN", &token)?;
+        upstream::check_token("GITLAB_TRIGGER_TOKEN", &token)?;
         let project = project.trim();
         if project.is_empty() || project.starts_with('/') || project.ends_with('/') {
             return Err(Error::invalid(
@@ -153,7 +152,7 @@ impl fmt::Debug for GitLabConfig {
 /// The `variables[...]` form fields for `event` (without `token` and `ref`).
 ///
 /// ```
-/// use megabot_webhook_examples::forward::gitlab::variables;
+/// use megabot_webhook_forward::gitlab::variables;
 /// use megabot_webhook_types::{EventName, examples::example};
 ///
 /// let fields = variables(&example(EventName::DeploymentCompleted));

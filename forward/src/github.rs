@@ -28,8 +28,12 @@
 //! `"megabot_trimmed": true` with the names of the dropped fields
 //! (`megabot_dropped_fields`, `megabot_dropped_count`); a warning is logged.
 //!
-//! `204 No Content` (any 2xx) is success; `404` and `422` (and other 4xx) are
-//! final; `403`/`429` rate limits honour `retry-after`, else
+//! GitHub's own limit is at times below 64 KB: its `422` "client_payload is
+//! too large" trims the payload to half of the refused body's size and sends
+//! it again (down to [`MIN_TRIMMED_BYTES`]), within the same retry budget.
+//!
+//! `204 No Content` (any 2xx) is success; `404`, other `422`s (and other 4xx)
+//! are final; `403`/`429` rate limits honour `retry-after`, else
 //! `x-ratelimit-reset` when `x-ratelimit-remaining` is `0`, else wait a minute
 //! (GitHub's advice for secondary limits). The token is never logged.
 
@@ -76,6 +80,10 @@ const MARKER_ROOM: usize = 4 * 1024;
 /// How many dropped field names are listed.
 const MAX_LISTED: usize = 20;
 
+/// The smallest body a `client_payload is too large` answer trims to; below
+/// it the refusal is final.
+pub const MIN_TRIMMED_BYTES: usize = 8 * 1024;
+
 /// Which repository receives the dispatches, and the token that may.
 #[derive(Clone)]
 pub struct GitHubConfig {
@@ -94,7 +102,7 @@ impl GitHubConfig {
     /// [`Error::InvalidConfig`] for an empty token or a malformed repository.
     pub fn new(token: impl Into<SecretString>, repository: &str) -> Result<GitHubConfig, Error> {
         let token = token.into();
-        check_token("GITHUB_TOKEN", &token)?;
+        upstream::check_token("GITHUB_TOKEN", &token)?;
         let (owner, repo) = repository
             .trim()
             .split_once('/')
@@ -170,24 +178,10 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// A token must be non-empty and fit in a header.
-pub(crate) fn check_token(name: &'static str, token: &SecretString) -> Result<(), Error> {
-    if token.is_empty() {
-        return Err(Error::invalid(name, "is empty"));
-    }
-    if !token.expose().bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            name,
-            "holds characters a header cannot carry",
-        ));
-    }
-    Ok(())
-}
-
 /// The `repository_dispatch` body for `event`, trimmed to GitHub's limits.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::github::dispatch_body;
+/// use megabot_webhook_forward::github::dispatch_body;
 /// use megabot_webhook_types::{EventName, examples::example};
 ///
 /// let body = dispatch_body(&example(EventName::DeploymentCompleted));
@@ -196,17 +190,23 @@ pub(crate) fn check_token(name: &'static str, token: &SecretString) -> Result<()
 /// assert_eq!(body["client_payload"]["data"]["version"], "1.4.0");
 /// ```
 pub fn dispatch_body(event: &Event) -> Value {
+    dispatch_body_within(event, MAX_BODY_BYTES)
+}
+
+/// [`dispatch_body`] trimmed to stay below `limit` bytes instead of
+/// [`MAX_BODY_BYTES`] (the retry after GitHub's `client_payload is too large`).
+pub fn dispatch_body_within(event: &Event, limit: usize) -> Value {
     let mut payload = client_payload(event);
     let size = body_size(event, &payload);
-    if size >= MAX_BODY_BYTES {
+    if size >= limit {
         let data = payload.remove("data").unwrap_or(Value::Null);
         let others = size - json_len(&data);
-        let room = MAX_BODY_BYTES.saturating_sub(others + MARKER_ROOM);
+        let room = limit.saturating_sub(others + MARKER_ROOM);
         let (trimmed, dropped) = trim_data(data, room);
         tracing::warn!(
             target: "megabot_forwarder",
-            id = %event.id, event = event.name(), bytes = size, dropped_fields = dropped,
-            "event too big for repository_dispatch (64 KB); largest data fields dropped"
+            id = %event.id, event = event.name(), bytes = size, limit, dropped_fields = dropped,
+            "event too big for repository_dispatch; largest data fields dropped"
         );
         payload.insert("data".to_owned(), trimmed);
     }
@@ -336,7 +336,7 @@ fn trim_data(data: Value, room: usize) -> (Value, usize) {
 fn note(original: usize) -> Value {
     json!({
         "megabot_trimmed": true,
-        "megabot_note": format!("data ({original} bytes) exceeded GitHub's 64 KB repository_dispatch limit and was removed"),
+        "megabot_note": format!("data ({original} bytes) exceeded GitHub's repository_dispatch size limit and was removed"),
     })
 }
 
@@ -428,15 +428,47 @@ impl Target for GitHub {
 
     async fn deliver(&self, event: &Event) -> Result<Delivered, Error> {
         let url = self.config.dispatches_url();
-        let body = dispatch_body(event).to_string();
-        let (_, attempts) = Retrier::new(self.name(), &self.retry)
-            .run(|_| self.attempt(&url, &body))
-            .await?;
-        Ok(Delivered {
-            attempts,
-            detail: None,
-        })
+        let retrier = Retrier::new(self.name(), &self.retry);
+        let mut body = dispatch_body(event).to_string();
+        let mut earlier = 0;
+        loop {
+            let error = match retrier.run(|_| self.attempt(&url, &body)).await {
+                Ok((_, attempts)) => {
+                    return Ok(Delivered {
+                        attempts: earlier + attempts,
+                        detail: (earlier > 0).then(|| format!("trimmed to {} bytes", body.len())),
+                    });
+                }
+                Err(error) => error,
+            };
+            // GitHub's own size limit is below the documented 64 KB at times:
+            // trim to half of what it refused and try again, within the budget.
+            let smaller = body.len() / 2;
+            match error {
+                Error::Rejected {
+                    status: 422,
+                    ref reason,
+                    attempts,
+                    ..
+                } if is_too_large(reason) && smaller >= MIN_TRIMMED_BYTES => {
+                    tracing::warn!(
+                        target: "megabot_forwarder",
+                        id = %event.id, event = event.name(), bytes = body.len(), limit = smaller,
+                        "github refused the payload as too large; trimming further"
+                    );
+                    earlier += attempts;
+                    body = dispatch_body_within(event, smaller).to_string();
+                }
+                other => return Err(other.with_earlier_attempts(earlier)),
+            }
+        }
     }
+}
+
+/// GitHub's answer to a payload above its limit: `422` with
+/// `{"message":"client_payload is too large."}`.
+fn is_too_large(reason: &str) -> bool {
+    reason.to_ascii_lowercase().contains("too large")
 }
 
 #[cfg(test)]
@@ -530,7 +562,7 @@ mod tests {
             out["client_payload"]["data"]["megabot_note"]
                 .as_str()
                 .unwrap()
-                .contains("64 KB")
+                .contains("size limit")
         );
     }
 

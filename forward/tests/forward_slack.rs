@@ -6,10 +6,10 @@ mod common_forward;
 use std::time::Duration;
 
 use common_forward::{
-    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary, start_forwarder,
+    Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run, start_forwarder,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::slack::{Slack, SlackConfig};
+use megabot_webhook_forward::slack::{Slack, SlackConfig};
+use megabot_webhook_forward::{Selection, slack};
 use megabot_webhook_sender::config::Filters;
 use megabot_webhook_types::EventName;
 use serde_json::json;
@@ -251,10 +251,11 @@ async fn unsubscribed_and_filtered_events_are_ignored_without_a_request() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = slack_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_slack_forwarder"),
+    let binary = spawn_run(
+        slack::DEFAULT_EVENTS,
+        Slack::from_env,
         &[
             ("SLACK_WEBHOOK_URL", format!("{}{HOOK_PATH}", stand_in.url)),
             ("FORWARD_EVENTS", "deployment_completed".to_owned()),

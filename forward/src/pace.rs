@@ -1,5 +1,6 @@
 //! Spacing requests to the same URL (Slack: at most one message per second per
-//! incoming webhook). Requests queue in arrival order; none is dropped.
+//! incoming webhook). Requests queue in arrival order; none is dropped. The
+//! queue lives in this process's memory: it paces one process, not several.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,8 @@ const MAX_HOLD_OFF: Duration = Duration::from_secs(3600);
 /// asked to hold off (a `429`'s `Retry-After`).
 ///
 /// Waiters are served first come, first served (Tokio's mutex is fair).
+/// The state is in memory, so a pacer paces the process that holds it; other
+/// processes posting to the same key are not counted.
 /// `Debug` shows how many keys it paces, never the keys (Slack webhook URLs
 /// are credentials).
 pub struct Pacer {
@@ -122,6 +125,22 @@ mod tests {
         drop(turn);
         drop(pacer.turn("a").await);
         assert_eq!(start.elapsed(), Duration::from_secs(6) + MAX_HOLD_OFF);
+    }
+
+    /// Pacing is per pacer, so per process: two processes (two pacers) posting
+    /// to one URL do not wait for each other; only Slack's `429` slows them.
+    #[tokio::test(start_paused = true)]
+    async fn separate_pacers_do_not_pace_each_other() {
+        let (one, other) = (
+            Pacer::new(Duration::from_secs(1)),
+            Pacer::new(Duration::from_secs(1)),
+        );
+        let start = Instant::now();
+        drop(one.turn("url").await);
+        drop(other.turn("url").await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        drop(one.turn("url").await);
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
 
     #[tokio::test]

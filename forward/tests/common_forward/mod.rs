@@ -16,7 +16,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use megabot_webhook_examples::forward::{Forwarder, RetrySettings, Selection, Target, router};
+use megabot_webhook_forward::{
+    Env, Error, Forwarder, RetrySettings, Selection, Target, router, run,
+};
 use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
 use megabot_webhook_sender::{EndpointReport, Sender};
 use megabot_webhook_types::examples::example;
@@ -286,41 +288,47 @@ pub async fn send_with_sender(
     report.deliveries.into_iter().next().unwrap()
 }
 
-/// A forwarder binary started for a test; killed (by its own handle) on drop.
+/// A forwarder started the way its binary starts — [`run`] with settings
+/// read from an environment — on a task aborted on drop.
 #[derive(Debug)]
-pub struct Binary {
-    child: std::process::Child,
+pub struct Running {
+    task: tokio::task::JoinHandle<Result<(), Error>>,
     /// Its `/webhook` URL.
     pub url: String,
 }
 
-impl Drop for Binary {
+impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.task.abort();
     }
 }
 
-/// Starts the binary at `exe` with only `envs` (plus `FORWARDER_ADDR` on a
-/// free loopback port and the test secret) in its environment, and waits until
-/// it answers `GET /health`.
-pub async fn spawn_binary(exe: &str, envs: &[(&str, String)]) -> Binary {
+/// Runs [`run`] with only `envs` (plus `FORWARDER_ADDR` on a free loopback
+/// port and the test secret) as its environment, and waits until it answers
+/// `GET /health`.
+pub async fn spawn_run<T, F>(
+    default_events: &'static [&'static str],
+    make_target: F,
+    envs: &[(&str, String)],
+) -> Running
+where
+    T: Target,
+    F: FnOnce(&Env, &RetrySettings) -> Result<T, Error> + Send + 'static,
+{
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = std::process::Command::new(exe)
-        .env_clear()
-        .env("FORWARDER_ADDR", format!("127.0.0.1:{port}"))
-        .env("MEGABOT_WEBHOOK_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let binary = Binary {
-        child,
+    let mut pairs: Vec<(String, String)> = vec![
+        ("FORWARDER_ADDR".to_owned(), format!("127.0.0.1:{port}")),
+        ("MEGABOT_WEBHOOK_SECRET".to_owned(), SECRET.to_owned()),
+    ];
+    pairs.extend(envs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let env = Env::from_pairs(pairs);
+    let task = tokio::spawn(async move { run(&env, default_events, make_target).await });
+    let running = Running {
+        task,
         url: format!("http://127.0.0.1:{port}/webhook"),
     };
     let health = format!("http://127.0.0.1:{port}/health");
@@ -329,9 +337,10 @@ pub async fn spawn_binary(exe: &str, envs: &[(&str, String)]) -> Binary {
         if let Ok(response) = client.get(&health).send().await
             && response.status().is_success()
         {
-            return binary;
+            return running;
         }
+        assert!(!running.task.is_finished(), "the forwarder stopped early");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{exe} did not start listening on port {port}");
+    panic!("the forwarder did not start listening on port {port}");
 }

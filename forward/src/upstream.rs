@@ -66,6 +66,7 @@ fn is_loopback(url: &Url) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+#[cfg(any(feature = "datadog", feature = "github", feature = "gitlab"))]
 /// `base` with `segments` appended to its path, each percent-encoded.
 pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
@@ -75,6 +76,7 @@ pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
+#[cfg(feature = "slack")]
 /// A URL as it may appear in logs: scheme and host only.
 pub(crate) fn redacted(url: &Url) -> String {
     format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or("?"))
@@ -114,6 +116,7 @@ impl Reply {
         parse_retry_after(self.header("retry-after")?, now, Duration::MAX)
     }
 
+    #[cfg(any(feature = "github", feature = "gitlab"))]
     /// The wait until the unix time in header `name` (GitHub's
     /// `x-ratelimit-reset`, GitLab's `RateLimit-Reset`).
     pub(crate) fn wait_until_epoch(&self, name: &str, now: DateTime<Utc>) -> Option<Duration> {
@@ -186,6 +189,24 @@ fn transport(error: reqwest::Error) -> AttemptError {
     }
 }
 
+#[cfg(any(feature = "github", feature = "gitlab"))]
+/// A token must be non-empty and fit in a header.
+pub(crate) fn check_token(
+    name: &'static str,
+    token: &megabot_webhook_sender::config::SecretString,
+) -> Result<(), Error> {
+    if token.is_empty() {
+        return Err(Error::invalid(name, "is empty"));
+    }
+    if !token.expose().bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            name,
+            "holds characters a header cannot carry",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -215,7 +236,11 @@ mod tests {
         assert!(target_url("X", "ftp://example.com", false).is_err());
         assert!(target_url("X", "https://u:p@example.com", false).is_err());
         assert!(target_url("X", "not a url", false).is_err());
+    }
 
+    #[cfg(any(feature = "datadog", feature = "github", feature = "gitlab"))]
+    #[test]
+    fn joined_urls() {
         let base = Url::parse("https://api.github.com/").unwrap();
         assert_eq!(
             join(&base, &["repos", "o", "r", "dispatches"]).as_str(),
@@ -226,6 +251,11 @@ mod tests {
             join(&prefixed, &["api", "v4", "projects", "group/project"]).as_str(),
             "http://127.0.0.1:1/gitlab/api/v4/projects/group%2Fproject"
         );
+    }
+
+    #[cfg(feature = "slack")]
+    #[test]
+    fn redacted_urls() {
         assert_eq!(
             redacted(&Url::parse("https://hooks.slack.com/services/T/B/X").unwrap()),
             "https://hooks.slack.com/…"
@@ -244,6 +274,12 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(parse_retry_after("soon", now, Duration::MAX), None);
+    }
+
+    #[cfg(any(feature = "github", feature = "gitlab"))]
+    #[test]
+    fn waits_until_a_reset() {
+        let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap();
         let r = reply(
             403,
             &[("x-ratelimit-reset", &(now.timestamp() + 42).to_string())],

@@ -18,9 +18,11 @@
 //!   `error_occurred` with `error_type:` and `severity:` tags (`unknown` when
 //!   missing). Points use the event's time when it is within Datadog's window
 //!   (one hour back, ten minutes ahead), else the time of forwarding.
-//! - **Site**: `DD_SITE` — `datadoghq.com` → `https://api.datadoghq.com`,
-//!   `datadoghq.eu`, `us3.datadoghq.com` (or `us3`), `us5`, `ap1`, `ap2`,
-//!   `ddog-gov.com` → `https://api.{site}`. `202 Accepted` (any 2xx) is success;
+//! - **Site**: `DD_SITE` — one of Datadog's sites ([`SITES`]): `datadoghq.com`
+//!   (`us1`), `us3.datadoghq.com`, `us5.datadoghq.com`, `datadoghq.eu` (`eu1`),
+//!   `ddog-gov.com` (`us1-fed`), `us2.ddog-gov.com` (`us2-fed`),
+//!   `ap1.datadoghq.com`, `ap2.datadoghq.com` → `https://api.{site}`; anything
+//!   else is a config error. `202 Accepted` (any 2xx) is success;
 //!   `429` honours `Retry-After` / `X-RateLimit-Reset`; other 4xx are final.
 //!
 //! When the event was accepted but the metric failed, MegaBot's retry sends
@@ -66,6 +68,12 @@ pub const GAUGE: u8 = 3;
 
 /// The v2 series type of a count.
 pub const COUNT: u8 = 1;
+
+/// The `interval` (seconds) sent with a count: the v2 series API needs one for
+/// every count or rate series. Each MegaBot error is one count of 1 at its
+/// own timestamp; 10 s is DogStatsD's flush interval, so `.as_rate()` reads the
+/// same as for agent-submitted counts.
+pub const COUNT_INTERVAL_SECS: u64 = 10;
 
 /// Where events and metrics go, and the key that lets them in.
 #[derive(Clone)]
@@ -139,48 +147,71 @@ impl fmt::Debug for DatadogConfig {
     }
 }
 
-/// The API URL of a Datadog site.
+/// Datadog's sites: (site name, site parameter). The API of each is
+/// `https://api.{parameter}/`. From Datadog's "Getting Started with Datadog
+/// Sites" (docs.datadoghq.com/getting_started/site/).
+pub const SITES: &[(&str, &str)] = &[
+    ("us1", "datadoghq.com"),
+    ("us3", "us3.datadoghq.com"),
+    ("us5", "us5.datadoghq.com"),
+    ("eu1", "datadoghq.eu"),
+    ("us1-fed", "ddog-gov.com"),
+    ("us2-fed", "us2.ddog-gov.com"),
+    ("ap1", "ap1.datadoghq.com"),
+    ("ap2", "ap2.datadoghq.com"),
+];
+
+/// The API URL of a Datadog site, given as its site parameter
+/// (`us5.datadoghq.com`, `datadoghq.eu`), its name (`us5`, `eu1`, also `eu`
+/// and `gov`), or its app URL (`https://app.datadoghq.eu`). Only the sites in
+/// [`SITES`] are accepted: the API key goes to this host, so an unknown or
+/// misspelt site is a config error rather than a guess (there is no `us2`
+/// site, for one; `us2-fed` is `us2.ddog-gov.com`).
 ///
 /// ```
-/// use megabot_webhook_examples::forward::datadog::site_url;
+/// use megabot_webhook_forward::datadog::site_url;
 ///
 /// assert_eq!(site_url("datadoghq.com")?.as_str(), "https://api.datadoghq.com/");
 /// assert_eq!(site_url("datadoghq.eu")?.as_str(), "https://api.datadoghq.eu/");
 /// assert_eq!(site_url("us5")?.as_str(), "https://api.us5.datadoghq.com/");
 /// assert_eq!(site_url("ap1.datadoghq.com")?.as_str(), "https://api.ap1.datadoghq.com/");
-/// # Ok::<(), megabot_webhook_examples::forward::Error>(())
+/// assert!(site_url("us2").is_err());
+/// # Ok::<(), megabot_webhook_forward::Error>(())
 /// ```
 ///
 /// # Errors
 ///
-/// [`Error::InvalidConfig`] for a site that is not a host name.
+/// [`Error::InvalidConfig`] naming `DD_SITE` and listing the sites, for any
+/// other value.
 pub fn site_url(site: &str) -> Result<Url, Error> {
-    let site = site.trim().trim_end_matches('/').to_ascii_lowercase();
-    let site = site.strip_prefix("https://").unwrap_or(&site);
-    let site = site
+    let given = site.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bare = given
+        .strip_prefix("https://")
+        .or_else(|| given.strip_prefix("http://"))
+        .unwrap_or(&given);
+    let bare = bare
         .strip_prefix("app.")
-        .or_else(|| site.strip_prefix("api."))
-        .unwrap_or(site);
-    let host = match site {
-        "us1" | "datadoghq.com" | "us1.datadoghq.com" => "datadoghq.com".to_owned(),
-        "eu" | "eu1" => "datadoghq.eu".to_owned(),
-        "us1-fed" | "gov" => "ddog-gov.com".to_owned(),
-        short if !short.contains('.') => format!("{short}.datadoghq.com"),
-        full => full.to_owned(),
+        .or_else(|| bare.strip_prefix("api."))
+        .unwrap_or(bare);
+    let name = match bare {
+        "eu" => "eu1",
+        "gov" => "us1-fed",
+        // The app of US1, US3 and US5 is served from the site parameter itself.
+        "us1.datadoghq.com" => "us1",
+        other => other,
     };
-    let valid = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        && !host.starts_with('.')
-        && !host.contains("..");
-    if !valid {
+    let Some((_, parameter)) = SITES.iter().find(|(n, p)| *n == name || *p == name) else {
+        let known: Vec<String> = SITES.iter().map(|(n, p)| format!("{p} ({n})")).collect();
+        let shown: String = site.trim().chars().take(100).collect();
         return Err(Error::invalid(
             "DD_SITE",
-            format!("`{site}` is not a Datadog site such as datadoghq.com or us5.datadoghq.com"),
+            format!(
+                "`{shown}` is not a Datadog site; use one of {} (docs.datadoghq.com/getting_started/site/)",
+                known.join(", ")
+            ),
         ));
-    }
-    Url::parse(&format!("https://api.{host}/"))
+    };
+    Url::parse(&format!("https://api.{parameter}/"))
         .map_err(|e| Error::invalid("DD_SITE", e.to_string()))
 }
 
@@ -240,6 +271,7 @@ pub fn series_body(event: &Event, now: DateTime<Utc>) -> Option<Value> {
         EventPayload::ErrorOccurred(d) => json!({
             "metric": "megabot.errors.count",
             "type": COUNT,
+            "interval": COUNT_INTERVAL_SECS,
             "points": [{"timestamp": timestamp, "value": 1}],
             "tags": [
                 tag("error_type", d.error_type.as_deref().unwrap_or("unknown")),
@@ -404,7 +436,7 @@ mod tests {
         let series = series_body(&event, now).unwrap();
         assert_eq!(
             series,
-            json!({"series": [{"metric": "megabot.errors.count", "type": 1,
+            json!({"series": [{"metric": "megabot.errors.count", "type": 1, "interval": 10,
                 "points": [{"timestamp": 1640995205, "value": 1}],
                 "tags": ["error_type:LLMProviderError", "severity:error", "source:megabot"]}]})
         );
@@ -479,6 +511,32 @@ mod tests {
         );
         assert!(site_url("evil.com/x").is_err());
         assert!(site_url("").is_err());
+        for (site, host) in [
+            ("us3", "api.us3.datadoghq.com"),
+            ("us5.datadoghq.com", "api.us5.datadoghq.com"),
+            ("EU", "api.datadoghq.eu"),
+            ("ap1", "api.ap1.datadoghq.com"),
+            ("ap2.datadoghq.com", "api.ap2.datadoghq.com"),
+            ("us1-fed", "api.ddog-gov.com"),
+            ("us2-fed", "api.us2.ddog-gov.com"),
+            ("https://us5.datadoghq.com/", "api.us5.datadoghq.com"),
+            ("app.datadoghq.com", "api.datadoghq.com"),
+        ] {
+            assert_eq!(site_url(site).unwrap().host_str(), Some(host), "{site}");
+        }
+        // No guessing: a misspelt or unknown site would send the key elsewhere.
+        for site in [
+            "us2",
+            "us2.datadoghq.com",
+            "us4",
+            "datadoghq.co",
+            "evil.com",
+        ] {
+            let error = site_url(site).unwrap_err();
+            let text = error.to_string();
+            assert!(text.starts_with("invalid DD_SITE:"), "{text}");
+            assert!(text.contains("us5.datadoghq.com (us5)"), "{text}");
+        }
         let config = DatadogConfig::new("abcdef0123456789", "us3").unwrap();
         assert_eq!(config.base_url().as_str(), "https://api.us3.datadoghq.com/");
         assert!(!format!("{config:?}").contains("abcdef0123456789"));

@@ -4,7 +4,7 @@
 /// `marker` when cut. The result, marker included, is never longer than `max`.
 ///
 /// ```
-/// use megabot_webhook_examples::forward::truncate_chars;
+/// use megabot_webhook_forward::truncate_chars;
 ///
 /// assert_eq!(truncate_chars("short", 10, "…"), "short");
 /// assert_eq!(truncate_chars("0123456789abc", 10, "…"), "012345678…");
@@ -22,6 +22,12 @@ pub fn truncate_chars(text: &str, max: usize, marker: &str) -> String {
     out
 }
 
+#[cfg(any(
+    feature = "slack",
+    feature = "datadog",
+    feature = "github",
+    feature = "gitlab"
+))]
 /// Text received from a target (an error body), made safe for a log line and
 /// an answer: control characters become spaces, runs of whitespace collapse,
 /// and at most `max` characters are kept.
@@ -76,6 +82,12 @@ mod tests {
         assert_eq!(truncate_chars("", 0, "x"), "");
     }
 
+    #[cfg(any(
+        feature = "slack",
+        feature = "datadog",
+        feature = "github",
+        feature = "gitlab"
+    ))]
     #[test]
     fn sanitize_collapses_and_caps() {
         assert_eq!(sanitize("  invalid_payload\n", 100), "invalid_payload");

@@ -45,7 +45,7 @@ impl Selection {
     /// are logged as warnings (they may name events of a newer MegaBot).
     ///
     /// ```
-    /// use megabot_webhook_examples::forward::Selection;
+    /// use megabot_webhook_forward::Selection;
     /// use megabot_webhook_sender::config::Filters;
     /// use megabot_webhook_types::{EventName, examples::example};
     ///

@@ -6,11 +6,11 @@ mod common_forward;
 use std::time::Duration;
 
 use common_forward::{
-    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_binary,
+    Recorded, Reply, StandIn, deliver, fresh, quick_retry, send_with_sender, spawn_run,
     start_forwarder,
 };
-use megabot_webhook_examples::forward::Selection;
-use megabot_webhook_examples::forward::gitlab::{GitLab, GitLabConfig};
+use megabot_webhook_forward::gitlab::{GitLab, GitLabConfig};
+use megabot_webhook_forward::{Selection, gitlab};
 use megabot_webhook_types::EventName;
 use serde_json::json;
 
@@ -154,10 +154,11 @@ async fn an_unknown_ref_is_final_and_rate_limits_are_honoured() {
 }
 
 #[tokio::test]
-async fn the_binary_reads_its_settings_from_the_environment() {
+async fn run_reads_its_settings_from_the_environment() {
     let stand_in = gitlab_stand_in().await;
-    let binary = spawn_binary(
-        env!("CARGO_BIN_EXE_gitlab_forwarder"),
+    let binary = spawn_run(
+        gitlab::DEFAULT_EVENTS,
+        GitLab::from_env,
         &[
             ("GITLAB_TRIGGER_TOKEN", TOKEN.to_owned()),
             ("GITLAB_PROJECT_ID", "42".to_owned()),

@@ -1,7 +1,6 @@
-//! Settings every forwarder binary shares, and running one.
+//! Settings every forwarder shares, and serving one.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use megabot_webhook_verify::{Secret, StandardSecret, Verifier};
@@ -113,24 +112,6 @@ async fn shutdown_signal() {
     tracing::info!(target: "megabot_forwarder", "shutting down");
 }
 
-/// The whole life of a forwarder binary: logging (`RUST_LOG`, default
-/// `info`), settings from the process environment, the target built by
-/// `make_target`, listening, serving. Errors are logged and give exit code 1.
-pub async fn run_main<T, F>(default_events: &[&str], make_target: F) -> ExitCode
-where
-    T: Target,
-    F: FnOnce(&Env, &RetrySettings) -> Result<T, Error>,
-{
-    init_tracing();
-    match run(&Env::process(), default_events, make_target).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(target: "megabot_forwarder", "{error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// Reads the settings from `env`, builds the target and serves until shutdown.
 ///
 /// # Errors
@@ -156,24 +137,6 @@ where
         Forwarder::new(target, settings.selection),
     )
     .await
-}
-
-/// Logs to stderr at the level in `RUST_LOG` (`error`, `warn`, `info`,
-/// `debug`, `trace`; default `info`).
-pub fn init_tracing() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| {
-            v.trim()
-                .parse::<tracing_subscriber::filter::LevelFilter>()
-                .ok()
-        })
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    // A second call (tests) finds a subscriber already set; that is fine.
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]
