@@ -302,6 +302,10 @@ mod error;
 pub mod headers;
 mod idempotency;
 pub mod limits;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+mod observe;
 mod read;
 mod receive;
 mod response;
