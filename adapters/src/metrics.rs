@@ -1,4 +1,4 @@
-//! Receiver metrics through the [`metrics`](::metrics) facade (design.md section 8,
+//! Receiver metrics through the `metrics` facade (design.md section 8,
 //! "Receiver metrics"; labels as section 9.9 says: bounded values only, never an id).
 //!
 //! Every route — `axum::webhook`, `actix_web::webhook`, `warp::webhook`,

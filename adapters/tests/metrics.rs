@@ -115,14 +115,17 @@ fn snapshotter() -> &'static Snapshotter {
 /// One test at a time: the recorder and the spans are shared.
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A series' labels: (name, value) in order.
+type Labels = Vec<(String, String)>;
+
 /// What was recorded since the last call, by metric name: the counters' values and the
 /// histograms' samples, by their labels.
 #[derive(Debug, Default)]
 struct Recorded {
     /// The unit [`megabot_webhook_adapters::metrics::describe`] gave each name.
     units: BTreeMap<String, Option<metrics::Unit>>,
-    counters: BTreeMap<String, BTreeMap<Vec<(String, String)>, u64>>,
-    histograms: BTreeMap<String, BTreeMap<Vec<(String, String)>, Vec<f64>>>,
+    counters: BTreeMap<String, BTreeMap<Labels, u64>>,
+    histograms: BTreeMap<String, BTreeMap<Labels, Vec<f64>>>,
 }
 
 impl Recorded {
@@ -131,7 +134,7 @@ impl Recorded {
         for (key, unit, _, value) in snapshotter().snapshot().into_vec() {
             let name = key.key().name().to_owned();
             recorded.units.insert(name.clone(), unit);
-            let labels: Vec<(String, String)> = key
+            let labels: Labels = key
                 .key()
                 .labels()
                 .map(|label| (label.key().to_owned(), label.value().to_owned()))
