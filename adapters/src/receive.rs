@@ -15,8 +15,8 @@ use std::time::Duration;
 use bytes::Buf;
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use megabot_webhook_verify::{Claim, Verifier};
-use tracing::{Instrument, Span};
+use megabot_webhook_verify::{Claim, Scheme, Verifier};
+use tracing::Span;
 
 use crate::decode::Encoding;
 use crate::headers::RequestHeaders;
@@ -50,8 +50,10 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 /// retry meanwhile gets `409`, then `200 duplicate`.
 ///
 /// Every refusal is logged and counted here; the caller only turns the [`Error`] into
-/// its response. The request runs in a `megabot_webhook.receive` span, and so does the
-/// handler's task.
+/// its response. Each request gets a `megabot_webhook.receive` span: its refusal events
+/// and the verifier's are emitted in it, and the handler runs in it. (The span is
+/// entered where that happens rather than around the whole request: wrapping the
+/// request's future would move it once more, which costs more than the span itself.)
 pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     limits: &Limits,
@@ -71,25 +73,17 @@ where
     St: FnOnce(&Fut::Output) -> u16 + Send + 'static,
 {
     let span = trace::receive_span();
-    let task_span = span.clone();
-    async move {
-        let (webhook, claim) = receive(verifier, limits, headers, body, &task_span).await?;
-        let scheme = webhook.scheme().as_str();
-        let task = tokio::spawn(
-            run_to_completion(
-                verifier.clone(),
-                claim,
-                webhook,
-                handler,
-                status,
-                task_span.clone(),
-            )
-            .instrument(task_span),
-        );
-        joined(task.await, scheme)
-    }
-    .instrument(span)
-    .await
+    let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
+    let scheme = webhook.scheme();
+    let task = tokio::spawn(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+        span,
+    ));
+    joined(task.await, scheme)
 }
 
 /// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): the
@@ -115,25 +109,17 @@ where
     St: FnOnce(&Fut::Output) -> u16 + 'static,
 {
     let span = trace::receive_span();
-    let task_span = span.clone();
-    async move {
-        let (webhook, claim) = receive(verifier, limits, headers, body, &task_span).await?;
-        let scheme = webhook.scheme().as_str();
-        let task = tokio::task::spawn_local(
-            run_to_completion(
-                verifier.clone(),
-                claim,
-                webhook,
-                handler,
-                status,
-                task_span.clone(),
-            )
-            .instrument(task_span),
-        );
-        joined(task.await, scheme)
-    }
-    .instrument(span)
-    .await
+    let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
+    let scheme = webhook.scheme();
+    let task = tokio::task::spawn_local(run_to_completion(
+        verifier.clone(),
+        claim,
+        webhook,
+        handler,
+        status,
+        span,
+    ));
+    joined(task.await, scheme)
 }
 
 /// Counts (and logs) a request refused outside the funnel: actix-web's route without a
@@ -143,8 +129,7 @@ pub(crate) fn refused_early(error: &Error) {
     let span = trace::receive_span();
     let outcome = observe::refusal_outcome(error);
     trace::outcome(&span, outcome);
-    let _entered = span.enter();
-    trace::rejected(error, None);
+    trace::in_span(&span, || trace::rejected(error, None));
     observe::request(outcome, observe::NO_SCHEME);
 }
 
@@ -152,11 +137,11 @@ pub(crate) fn refused_early(error: &Error) {
 /// counts as a failed handler. Its claim was released by the settlement's drop guard.
 fn joined<T>(
     result: Result<Result<T, Error>, tokio::task::JoinError>,
-    scheme: &'static str,
+    scheme: Scheme,
 ) -> Result<T, Error> {
     result.unwrap_or_else(|_| {
         let error = Error::HandlerPanicked;
-        observe::request(error.code(), scheme);
+        observe::request(error.code(), scheme.as_str());
         Err(error)
     })
 }
@@ -178,13 +163,15 @@ where
     St: FnOnce(&Fut::Output) -> u16,
 {
     let delivery_id = claim.id.clone();
-    let scheme = webhook.scheme().as_str();
+    let scheme = webhook.scheme();
     let renewing = renew_lease(verifier.clone(), claim.clone());
     let settlement = Settlement::new(&verifier, claim);
     let started = Stopwatch::start();
     // Calling the handler inside the caught future: a panic before its first await is
-    // caught as well. The lease is renewed while the handler runs.
-    let running = catch_panic(async move { handler(webhook).await });
+    // caught as well. The lease is renewed while the handler runs, in the request's span.
+    let mut running = pin!(catch_panic(async move { handler(webhook).await }));
+    // Polled in the span without wrapping (and so moving) the handler's future.
+    let running = std::future::poll_fn(|cx| trace::in_span(&span, || running.as_mut().poll(cx)));
     let outcome = match select(pin!(running), pin!(renewing)).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right((never, _)) => match never {},
@@ -197,7 +184,7 @@ where
             observe::handled(elapsed, label);
             trace::outcome(&span, label);
             settlement.finish(status).await;
-            observe::request(label, scheme);
+            observe::request(label, scheme.as_str());
             Ok(answer)
         }
         Err(_panicked) => {
@@ -205,8 +192,8 @@ where
             observe::handled(elapsed, error.code());
             trace::outcome(&span, error.code());
             settlement.finish(500).await;
-            trace::rejected(&error, Some(&delivery_id));
-            observe::request(error.code(), scheme);
+            trace::in_span(&span, || trace::rejected(&error, Some(&delivery_id)));
+            observe::request(error.code(), scheme.as_str());
             Err(error)
         }
     }
@@ -283,7 +270,7 @@ where
                     Some((id, scheme)) => (Some(id.as_str()), *scheme),
                     None => (None, observe::scheme_of(verifier, headers)),
                 };
-                trace::rejected(&error, delivery_id);
+                trace::in_span(&span, || trace::rejected(&error, delivery_id));
                 observe::request(outcome, scheme);
                 error
             },
@@ -315,7 +302,8 @@ where
         read_body(body, length, encoding, verifier.max_body_size(), limits).await?;
     observe::body_size(body.len());
     let verifying = Stopwatch::start();
-    let verified = verifier.verify(headers, &body);
+    // In the span: the verifier may warn about the request.
+    let verified = trace::in_span(span, || verifier.verify(headers, &body));
     let elapsed = verifying.elapsed();
     let verified = match verified {
         Ok(verified) => {

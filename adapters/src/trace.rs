@@ -32,9 +32,21 @@ pub(crate) fn authenticated(span: &Span, verified: &megabot_webhook_verify::Veri
     span.record("delivery_id", verified.delivery_id.as_str());
 }
 
+/// Runs `f` in `span` (entered only when a subscriber wants it).
+#[inline]
+pub(crate) fn in_span<T>(span: &Span, f: impl FnOnce() -> T) -> T {
+    if span.is_disabled() {
+        f()
+    } else {
+        span.in_scope(f)
+    }
+}
+
 /// Records how the request ended (`ok`, `duplicate`, a refusal code, ...).
 pub(crate) fn outcome(span: &Span, outcome: &'static str) {
-    span.record("outcome", outcome);
+    if !span.is_disabled() {
+        span.record("outcome", outcome);
+    }
 }
 
 /// Records that a delivery was not handed to the handler.
