@@ -54,6 +54,10 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 /// and the verifier's are emitted in it, and the handler runs in it. (The span is
 /// entered where that happens rather than around the whole request: wrapping the
 /// request's future would move it once more, which costs more than the span itself.)
+#[cfg_attr(
+    not(any(feature = "axum", feature = "warp", feature = "tower")),
+    allow(dead_code)
+)]
 pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     limits: &Limits,
@@ -270,7 +274,7 @@ where
                     Some((id, scheme)) => (Some(id.as_str()), *scheme),
                     None => (None, observe::scheme_of(verifier, headers)),
                 };
-                trace::in_span(&span, || trace::rejected(&error, delivery_id));
+                trace::in_span(span, || trace::rejected(&error, delivery_id));
                 observe::request(outcome, scheme);
                 error
             },
