@@ -172,9 +172,10 @@ where
     let settlement = Settlement::new(&verifier, claim);
     let started = Stopwatch::start();
     // Calling the handler inside the caught future: a panic before its first await is
-    // caught as well. The lease is renewed while the handler runs, in the request's span.
+    // caught as well. The lease is renewed while the handler runs.
     let mut running = pin!(catch_panic(async move { handler(webhook).await }));
-    // Polled in the span without wrapping (and so moving) the handler's future.
+    // The handler is polled in the request's span, without wrapping (and so moving) its
+    // future.
     let running = std::future::poll_fn(|cx| trace::in_span(&span, || running.as_mut().poll(cx)));
     let outcome = match select(pin!(running), pin!(renewing)).await {
         Either::Left((outcome, _)) => outcome,
