@@ -67,8 +67,8 @@ use ::actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, Re
 use megabot_webhook_verify::Verifier;
 
 use crate::headers::ActixHeaders;
-use crate::receive::handle_local;
-use crate::{Error, ErrorResponse, Limits, Webhook, trace};
+use crate::receive::{handle_local, refused_early};
+use crate::{Error, ErrorResponse, Limits, Webhook};
 
 /// A resource at `path` answering `POST`: each delivery is verified and claimed, handed
 /// to `handler`, and its claim settled by the handler's answer (2xx completes it,
@@ -144,7 +144,7 @@ macro_rules! impl_webhook_handler {
                     )*
                     let Some(verifier) = verifier(&request) else {
                         let error = Error::MissingVerifier;
-                        trace::rejected(&error, None);
+                        refused_early(&error);
                         return error.error_response();
                     };
                     let respond_to = request.clone();

@@ -3,6 +3,9 @@
 //!
 //! The framework modules only translate: their request into headers and a body stream
 //! for [`handle`], and the handler's answer (or the [`Error`]) into their response.
+//! Because every request passes here, this is also where each one gets its
+//! `megabot_webhook.receive` span and is counted and timed for the receiver metrics
+//! ([`crate::observe`]): the same for every framework.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -12,12 +15,14 @@ use std::time::Duration;
 use bytes::Buf;
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use megabot_webhook_verify::{Claim, Verifier};
+use megabot_webhook_verify::{Claim, Scheme, Verifier};
+use tracing::Span;
 
 use crate::decode::Encoding;
 use crate::headers::RequestHeaders;
 use crate::idempotency::{Settlement, catch_panic};
 use crate::limits::Limits;
+use crate::observe::{self, Stopwatch};
 use crate::read::{content_length, read_body};
 use crate::{Error, Webhook, trace};
 
@@ -44,7 +49,11 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 /// the claim stays in flight until the handler's own outcome settles it and the sender's
 /// retry meanwhile gets `409`, then `200 duplicate`.
 ///
-/// Every refusal is logged here; the caller only turns the [`Error`] into its response.
+/// Every refusal is logged and counted here; the caller only turns the [`Error`] into
+/// its response. Each request gets a `megabot_webhook.receive` span: its refusal events
+/// and the verifier's are emitted in it, and the handler runs in it. (The span is
+/// entered where that happens rather than around the whole request: wrapping the
+/// request's future would move it once more, which costs more than the span itself.)
 #[cfg_attr(
     not(any(feature = "axum", feature = "warp", feature = "tower")),
     allow(dead_code)
@@ -67,15 +76,18 @@ where
     Fut::Output: Send + 'static,
     St: FnOnce(&Fut::Output) -> u16 + Send + 'static,
 {
-    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
+    let span = trace::receive_span();
+    let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
+    let scheme = webhook.scheme();
     let task = tokio::spawn(run_to_completion(
         verifier.clone(),
         claim,
         webhook,
         handler,
         status,
+        span,
     ));
-    joined(task.await)
+    joined(task.await, scheme)
 }
 
 /// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): the
@@ -100,31 +112,54 @@ where
     Fut::Output: 'static,
     St: FnOnce(&Fut::Output) -> u16 + 'static,
 {
-    let (webhook, claim) = receive(verifier, limits, headers, body).await?;
+    let span = trace::receive_span();
+    let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
+    let scheme = webhook.scheme();
     let task = tokio::task::spawn_local(run_to_completion(
         verifier.clone(),
         claim,
         webhook,
         handler,
         status,
+        span,
     ));
-    joined(task.await)
+    joined(task.await, scheme)
+}
+
+/// Counts (and logs) a request refused outside the funnel: actix-web's route without a
+/// verifier.
+#[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+pub(crate) fn refused_early(error: &Error) {
+    let span = trace::receive_span();
+    let outcome = observe::refusal_outcome(error);
+    trace::outcome(&span, outcome);
+    trace::in_span(&span, || trace::rejected(error, None));
+    observe::request(outcome, observe::NO_SCHEME);
 }
 
 /// The handler task's result; a task that did not finish (aborted at runtime shutdown)
 /// counts as a failed handler. Its claim was released by the settlement's drop guard.
-fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
-    result.unwrap_or_else(|_| Err(Error::HandlerPanicked))
+fn joined<T>(
+    result: Result<Result<T, Error>, tokio::task::JoinError>,
+    scheme: Scheme,
+) -> Result<T, Error> {
+    result.unwrap_or_else(|_| {
+        let error = Error::HandlerPanicked;
+        observe::request(error.code(), scheme.as_str());
+        Err(error)
+    })
 }
 
 /// The handler task: runs the handler, catching a panic, and settles the claim by its
-/// outcome.
+/// outcome. The request is counted here, once the handler answered, and the handler's
+/// time is recorded.
 async fn run_to_completion<F, Fut, St>(
     verifier: Verifier,
     claim: Claim,
     webhook: Webhook,
     handler: F,
     status: St,
+    span: Span,
 ) -> Result<Fut::Output, Error>
 where
     F: FnOnce(Webhook) -> Fut,
@@ -132,24 +167,38 @@ where
     St: FnOnce(&Fut::Output) -> u16,
 {
     let delivery_id = claim.id.clone();
+    let scheme = webhook.scheme();
     let renewing = renew_lease(verifier.clone(), claim.clone());
     let settlement = Settlement::new(&verifier, claim);
+    let started = Stopwatch::start();
     // Calling the handler inside the caught future: a panic before its first await is
     // caught as well. The lease is renewed while the handler runs.
-    let running = catch_panic(async move { handler(webhook).await });
+    let mut running = pin!(catch_panic(async move { handler(webhook).await }));
+    // The handler is polled in the request's span, without wrapping (and so moving) its
+    // future.
+    let running = std::future::poll_fn(|cx| trace::in_span(&span, || running.as_mut().poll(cx)));
     let outcome = match select(pin!(running), pin!(renewing)).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right((never, _)) => match never {},
     };
+    let elapsed = started.elapsed();
     match outcome {
         Ok(answer) => {
-            settlement.finish(status(&answer)).await;
+            let status = status(&answer);
+            let label = observe::handler_outcome(status);
+            observe::handled(elapsed, label);
+            trace::outcome(&span, label);
+            settlement.finish(status).await;
+            observe::request(label, scheme.as_str());
             Ok(answer)
         }
         Err(_panicked) => {
-            settlement.finish(500).await;
             let error = Error::HandlerPanicked;
-            trace::rejected(&error, Some(&delivery_id));
+            observe::handled(elapsed, error.code());
+            trace::outcome(&span, error.code());
+            settlement.finish(500).await;
+            trace::in_span(&span, || trace::rejected(&error, Some(&delivery_id)));
+            observe::request(error.code(), scheme.as_str());
             Err(error)
         }
     }
@@ -182,13 +231,30 @@ async fn renew_lease(verifier: Verifier, claim: Claim) -> std::convert::Infallib
     std::future::pending().await
 }
 
-/// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging every
-/// refusal; the caller settles the claim.
+/// A refusal from [`receive_inner`], with what the request proved before it.
+struct Refused {
+    error: Error,
+    /// The delivery id and scheme, once the request was authenticated.
+    authenticated: Option<(String, &'static str)>,
+}
+
+impl From<Error> for Refused {
+    fn from(error: Error) -> Refused {
+        Refused {
+            error,
+            authenticated: None,
+        }
+    }
+}
+
+/// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging and counting
+/// every refusal; the caller settles the claim.
 async fn receive<H, S, B, E>(
     verifier: &Verifier,
     limits: &Limits,
     headers: &H,
     body: S,
+    span: &Span,
 ) -> Result<(Webhook, Claim), Error>
 where
     H: RequestHeaders + ?Sized,
@@ -196,11 +262,24 @@ where
     B: Buf,
     E: Display,
 {
-    let result = receive_inner(verifier, limits, headers, body).await;
-    if let Err((error, delivery_id)) = &result {
-        trace::rejected(error, delivery_id.as_deref());
-    }
-    result.map_err(|(error, _)| error)
+    receive_inner(verifier, limits, headers, body, span)
+        .await
+        .map_err(
+            |Refused {
+                 error,
+                 authenticated,
+             }| {
+                let outcome = observe::refusal_outcome(&error);
+                trace::outcome(span, outcome);
+                let (delivery_id, scheme) = match &authenticated {
+                    Some((id, scheme)) => (Some(id.as_str()), *scheme),
+                    None => (None, observe::scheme_of(verifier, headers)),
+                };
+                trace::in_span(span, || trace::rejected(&error, delivery_id));
+                observe::request(outcome, scheme);
+                error
+            },
+        )
 }
 
 async fn receive_inner<H, S, B, E>(
@@ -208,35 +287,47 @@ async fn receive_inner<H, S, B, E>(
     limits: &Limits,
     headers: &H,
     body: S,
-) -> Result<(Webhook, Claim), (Error, Option<String>)>
+    span: &Span,
+) -> Result<(Webhook, Claim), Refused>
 where
     H: RequestHeaders + ?Sized,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
-    let unauthenticated = |error: Error| (error, None);
     if let Some(name) = SIGNATURE_HEADERS
         .into_iter()
         .find(|name| headers.header_count(name) > 1)
     {
-        return Err(unauthenticated(Error::RepeatedSignatureHeader { name }));
+        return Err(Error::RepeatedSignatureHeader { name }.into());
     }
-    let encoding =
-        Encoding::from_header(headers.header(CONTENT_ENCODING)).map_err(unauthenticated)?;
+    let encoding = Encoding::from_header(headers.header(CONTENT_ENCODING))?;
     let length = content_length(headers.header(CONTENT_LENGTH));
-    let (body, budget_share) = read_body(body, length, encoding, verifier.max_body_size(), limits)
-        .await
-        .map_err(unauthenticated)?;
-    let verified = verifier
-        .verify(headers, &body)
-        .map_err(|error| unauthenticated(error.into()))?;
-    // Authenticated: the body no longer counts against the pre-authentication budget.
+    let (body, budget_share) =
+        read_body(body, length, encoding, verifier.max_body_size(), limits).await?;
+    observe::body_size(body.len());
+    let verifying = Stopwatch::start();
+    // In the span: the verifier may warn about the request.
+    let verified = trace::in_span(span, || verifier.verify(headers, &body));
+    let elapsed = verifying.elapsed();
+    let verified = match verified {
+        Ok(verified) => {
+            observe::verified(elapsed, verified.scheme.as_str());
+            verified
+        }
+        Err(error) => {
+            observe::verified(elapsed, observe::scheme_of(verifier, headers));
+            return Err(Error::from(error).into());
+        }
+    };
+    // Authenticated: the body no longer counts against the pre-authentication budget,
+    // and what it proved may be recorded.
     drop(budget_share);
-    let claim = verifier
-        .claim(&verified)
-        .await
-        .map_err(|error| (error.into(), Some(verified.delivery_id.clone())))?;
+    trace::authenticated(span, &verified);
+    let claim = verifier.claim(&verified).await.map_err(|error| Refused {
+        error: error.into(),
+        authenticated: Some((verified.delivery_id.clone(), verified.scheme.as_str())),
+    })?;
     Ok((Webhook::new(verified, body, headers.entries()), claim))
 }
 
@@ -275,6 +366,19 @@ mod tests {
 
     fn once(body: Vec<u8>) -> impl Stream<Item = Result<Bytes, String>> {
         stream::iter([Ok(Bytes::from(body))])
+    }
+
+    /// [`super::receive`] outside any span.
+    async fn receive<S>(
+        verifier: &Verifier,
+        limits: &Limits,
+        headers: &Vec<(String, String)>,
+        body: S,
+    ) -> Result<(Webhook, Claim), Error>
+    where
+        S: Stream<Item = Result<Bytes, String>>,
+    {
+        super::receive(verifier, limits, headers, body, &Span::none()).await
     }
 
     #[tokio::test]

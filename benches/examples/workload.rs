@@ -13,16 +13,32 @@
 //! (`Sender::send` of one event to an in-process loopback receiver answering 200, one at a
 //! time) and `facade:<recorder>` (the facade calls one delivery of one attempt makes: an
 //! attempt, its latency, the outcome, under a shared `endpoint` label).
+//! For the adapters' cost per request, with and without receiver metrics:
+//! `receive:<bytes>` and `receive-prometheus:<bytes>` (the adapters' axum `webhook` route called in
+//! process with signed deliveries, each a new id; the second with `metrics-exporter-prometheus`'s
+//! recorder installed). For `receive*` the requests are built first; count the route alone with
+//! `--toggle-collect='*serve_requests*'`:
+//!
+//! ```text
+//! valgrind --tool=callgrind --toggle-collect='*serve_requests*' \
+//!     target/release/examples/workload receive-prometheus:1024 10000
+//! ```
 
 use std::hint::black_box;
+use std::sync::Arc;
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use chrono::DateTime;
 use hmac::{Hmac, KeyInit, Mac};
+use megabot_webhook_adapters::Webhook;
 use megabot_webhook_types::{Event, EventName, examples};
 use megabot_webhook_verify::sign::megabot_signature;
 use megabot_webhook_verify::signature::verify_megabot_signature;
-use megabot_webhook_verify::{Secret, Verifier};
+use megabot_webhook_verify::{MemoryReplayGuard, Secret, Verifier};
 use sha2::Sha256;
+use tower_service::Service;
 
 const SECRET: &str = "your_webhook_secret";
 const TIMESTAMP: i64 = 1_640_995_200;
@@ -186,6 +202,77 @@ fn main() {
                 }
             }
         }
+        "receive" | "receive-prometheus" => {
+            let prometheus = (kind == "receive-prometheus").then(|| {
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .install_recorder()
+                    .expect("recorder")
+            });
+            let size = arg.parse().expect("size");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let verifier = Verifier::builder()
+                .megabot_secret(secret.clone())
+                .replay_guard(Arc::new(MemoryReplayGuard::new(10_000_000)))
+                .build()
+                .expect("verifier");
+            let router = Router::new()
+                .route(
+                    "/webhook",
+                    megabot_webhook_adapters::axum::webhook(|hook: Webhook| async move {
+                        black_box(hook.event().name().len());
+                        StatusCode::NO_CONTENT
+                    }),
+                )
+                .with_state(verifier);
+            let timestamp = chrono::Utc::now().timestamp();
+            let requests: Vec<Request<Body>> = (0..iterations)
+                .map(|sequence| {
+                    let body = receive_body(sequence, timestamp, size);
+                    Request::post("/webhook")
+                        .header("content-type", "application/json")
+                        .header("x-megabot-signature", megabot_signature(&secret, &body))
+                        .body(Body::from(body))
+                        .expect("request")
+                })
+                .collect();
+            serve_requests(&runtime, &router, requests);
+            if let Some(prometheus) = prometheus {
+                let text = prometheus.render();
+                let ok = format!(
+                    "megabot_webhook_receiver_requests_total{{outcome=\"ok\",scheme=\"megabot\"}} {iterations}"
+                );
+                assert!(text.lines().any(|line| line == ok), "{text}");
+            }
+        }
         other => panic!("unknown workload {other}"),
+    }
+}
+
+/// A signed-size envelope with a unique id.
+fn receive_body(sequence: u64, timestamp: i64, len: usize) -> Vec<u8> {
+    let head = format!(
+        r#"{{"event":"error_occurred","id":"evt_{sequence:012}","timestamp":{timestamp},"data":{{"error_id":"err_789","type":"LLMProviderError","message":""#
+    );
+    let tail = r#"","severity":"error"}}"#;
+    let mut body = head.into_bytes();
+    body.extend(std::iter::repeat_n(b'x', len - body.len() - tail.len()));
+    body.extend_from_slice(tail.as_bytes());
+    body
+}
+
+/// The measured part of `receive*`: every request through the route, answered 204.
+#[inline(never)]
+fn serve_requests(
+    runtime: &tokio::runtime::Runtime,
+    router: &Router,
+    requests: Vec<Request<Body>>,
+) {
+    for request in requests {
+        let mut router = router.clone();
+        let response = runtime.block_on(router.call(request)).expect("infallible");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
     }
 }

@@ -83,6 +83,22 @@ impl<'de> serde::Deserialize<'de> for FiniteF64 {
     }
 }
 
+/// A JSON number, described as `f64` is (JSON has no NaN or Infinity anyway).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for FiniteF64 {
+    fn inline_schema() -> bool {
+        <f64 as schemars::JsonSchema>::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <f64 as schemars::JsonSchema>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <f64 as schemars::JsonSchema>::json_schema(generator)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
