@@ -12,76 +12,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::bin;
+use common::Serve;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "dashboard-browser-admin-token-0123456789";
 const SECRET: &str = "dashboard_browser_secret";
 const FAILED: usize = 3;
 const DELIVERED: usize = 2;
-
-/// A running `serve`; killed on drop.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(store: &Path) -> Serve {
-        let mut child = bin()
-            .args(["serve", "--addr", "127.0.0.1:0", "--allow-private-targets"])
-            .arg("--store")
-            .arg(store)
-            .env("MEGABOT_ADMIN_TOKEN", TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        // Its address, from its first lines (read on a thread, waited for at most 30 s).
-        let stderr = child.stderr.take().unwrap();
-        let (found, address) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut stderr = BufReader::new(stderr);
-            let mut seen = String::new();
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                    let _ = found.send(Err(seen));
-                    return;
-                }
-                seen.push_str(&line);
-                if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-                    let _ = found.send(Ok(rest.split_whitespace().next().unwrap().to_owned()));
-                    break;
-                }
-            }
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-        });
-        let base = match address.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(base)) => base,
-            Ok(Err(seen)) => panic!("serve did not start: {seen}"),
-            Err(_) => panic!("serve printed no address in 30 s"),
-        };
-        Serve { child, base }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A loopback receiver: `500` while `fail` is set, `200` otherwise; the
 /// event ids it answered `200`.
@@ -274,7 +218,7 @@ async fn the_dashboard_in_headless_chromium() {
     let chromedriver = required("MEGABOT_CHROMEDRIVER", "/usr/bin/chromedriver");
     let dir = tempfile::tempdir().unwrap();
     let receiver = start_receiver().await;
-    let serve = Serve::start(&dir.path().join("dashboard.sqlite3"));
+    let serve = Serve::start(&dir.path().join("dashboard.sqlite3"), TOKEN, &[]);
     let base = serve.base.clone();
 
     let (status, answer) = api(

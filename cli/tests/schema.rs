@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use common::{bin, run};
+use common::{Serve, bin, run};
 
 const TOKEN: &str = "schema-test-admin-token-0123456789abcdef";
 
@@ -39,60 +36,20 @@ fn schema_prints_the_committed_files() {
     }
 }
 
-/// A running `serve`; killed on drop.
-struct Serve {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Serve {
+/// `serve` on a temporary store (kept as long as the `serve`), without
+/// `--allow-private-targets`.
+fn serve() -> (Serve, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store: PathBuf = dir.path().join("store.sqlite3");
-    let mut child = bin()
+    let mut command = bin();
+    command
         .args(["serve", "--addr", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .env("MEGABOT_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut line = String::new();
-    let mut base = None;
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-            base = Some(rest.split_whitespace().next().unwrap().to_owned());
-            break;
-        }
-    }
-    let base = base.unwrap_or_else(|| panic!("serve did not start: {line}"));
-    // Keep reading stderr so that serve never blocks on it.
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-    });
-    Serve {
-        child,
-        base,
-        _dir: dir,
-    }
+        .arg(dir.path().join("store.sqlite3"));
+    (Serve::spawn(command, TOKEN), dir)
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn serve_answers_the_openapi_document_without_a_token() {
-    let serve = serve();
+    let (serve, _dir) = serve();
     let client = reqwest::Client::new();
     let response = client
         .get(format!("{}/openapi.json", serve.base))

@@ -9,108 +9,20 @@ mod common;
 mod common_redis;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Listener, bin};
+use common::{Listener, Serve, bin};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-test-admin-token-0123456789abcdef";
 const SECRET: &str = "serve_test_secret";
 
-/// A running `serve`; killed on drop.
-struct Serve {
-    child: Option<Child>,
-    base: String,
-}
-
-impl Serve {
-    /// Starts `serve --addr 127.0.0.1:0 --store <store> --allow-private-targets`
-    /// and waits for its address.
-    fn start(store: &Path) -> Serve {
-        Serve::start_with(store, &[])
-    }
-
-    fn start_with(store: &Path, args: &[&str]) -> Serve {
-        let mut child = bin()
-            .args(["serve", "--addr", "127.0.0.1:0", "--allow-private-targets"])
-            .arg("--store")
-            .arg(store)
-            .args(args)
-            .env("MEGABOT_ADMIN_TOKEN", TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut base = None;
-        let mut seen = String::new();
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            seen.push_str(&line);
-            if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-                base = Some(rest.split_whitespace().next().unwrap().to_owned());
-                break;
-            }
-        }
-        let base = base.unwrap_or_else(|| panic!("serve did not start: {seen}"));
-        assert!(!seen.contains(TOKEN));
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-            assert!(!rest.contains(TOKEN), "the token was printed");
-        });
-        Serve {
-            child: Some(child),
-            base,
-        }
-    }
-
-    fn pid(&self) -> String {
-        self.child.as_ref().unwrap().id().to_string()
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `kill -9`: a crash.
-    fn crash(mut self) {
-        let mut child = self.child.take().unwrap();
-        child.kill().unwrap();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// `serve` on `store` with this file's token and `--allow-private-targets`.
+fn start_serve(store: &Path, args: &[&str]) -> Serve {
+    Serve::start(store, TOKEN, args)
 }
 
 fn client() -> reqwest::Client {
@@ -148,7 +60,7 @@ fn publish(base: &str, args: &[&str], token: Option<&str>) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_listener_receives_a_published_event() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(&dir.path().join("d.sqlite3"));
+    let serve = start_serve(&dir.path().join("d.sqlite3"), &[]);
     let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
     let endpoint = register(&serve.base, &listener.url).await;
     assert!(endpoint.starts_with("ep_"));
@@ -231,7 +143,7 @@ fn a_missing_or_short_admin_token_exits_2_without_printing_it() {
 fn a_second_serve_on_the_same_store_exits_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("d.sqlite3");
-    let _first = Serve::start(&store);
+    let _first = start_serve(&store, &[]);
     let output = bin()
         .args(["serve", "--addr", "127.0.0.1:0", "--store"])
         .arg(&store)
@@ -367,7 +279,7 @@ async fn a_kill_9_of_serve_mid_run_loses_nothing() {
     let ids: Vec<String> = (0..count).map(|n| format!("evt_crash_{n:05}")).collect();
     let (first, second) = ids.split_at(count / 2);
 
-    let serve = Serve::start(&store);
+    let serve = start_serve(&store, &[]);
     register(&serve.base, &url).await;
     assert_eq!(publish_events(&serve.base, first).await, first.len());
     // Mid-run: some delivered, the rest stored and pending or in flight.
@@ -378,7 +290,7 @@ async fn a_kill_9_of_serve_mid_run_loses_nothing() {
         "everything was delivered before the crash"
     );
 
-    let serve = Serve::start(&store);
+    let serve = start_serve(&store, &[]);
     assert_eq!(publish_events(&serve.base, second).await, second.len());
     // A second publish of stored events stores nothing new.
     let response = client()
@@ -412,10 +324,10 @@ async fn two_serves_on_redis_one_killed_lose_nothing() {
     let ids: Vec<String> = (0..count).map(|n| format!("evt_redis_{n:05}")).collect();
     let (first, second) = ids.split_at(count / 2);
 
-    let a = Serve::start_with(Path::new(&store), &["--lease", "2"]);
+    let a = start_serve(Path::new(&store), &["--lease", "2"]);
     register(&a.base, &url).await;
     // B starts after the registration, so it loads the endpoint from the store.
-    let b = Serve::start_with(Path::new(&store), &["--lease", "2"]);
+    let b = start_serve(Path::new(&store), &["--lease", "2"]);
     let (stored_a, stored_b) = tokio::join!(
         publish_events(&a.base, first),
         publish_events(&b.base, second)
@@ -445,7 +357,7 @@ async fn config_endpoints_are_served_and_read_only() {
         ),
     )
     .unwrap();
-    let serve = Serve::start_with(
+    let serve = start_serve(
         &dir.path().join("d.sqlite3"),
         &["--config", config.to_str().unwrap()],
     );
@@ -490,8 +402,8 @@ async fn two_serves_share_a_redis_store() {
     let redis = common_redis::RedisServer::start();
     let url = redis.url();
     let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
-    let a = Serve::start_with(Path::new(&url), &[]);
-    let b = Serve::start_with(Path::new(&url), &[]);
+    let a = start_serve(Path::new(&url), &[]);
+    let b = start_serve(Path::new(&url), &[]);
     let endpoint = register(&a.base, &listener.url).await;
     let output = publish(
         &a.base,

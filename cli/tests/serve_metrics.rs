@@ -7,63 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Listener, bin};
+use common::{Listener, Serve};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "metrics-test-admin-token-0123456789abcdef";
 const SECRET: &str = "metrics_test_secret";
-
-/// A running `serve`; killed on drop.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(store: &Path) -> Serve {
-        let mut child = bin()
-            .args(["serve", "--addr", "127.0.0.1:0", "--allow-private-targets"])
-            .arg("--store")
-            .arg(store)
-            .env("MEGABOT_ADMIN_TOKEN", TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut base = None;
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-                base = Some(rest.split_whitespace().next().unwrap().to_owned());
-                break;
-            }
-        }
-        let base = base.unwrap_or_else(|| panic!("serve did not start: {line}"));
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-        });
-        Serve { child, base }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
@@ -101,7 +51,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_the_token_and_count_deliveries_by_endpoint_and_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(&dir.path().join("d.sqlite3"));
+    let serve = Serve::start(&dir.path().join("d.sqlite3"), TOKEN, &[]);
     let metrics_url = format!("{}/metrics", serve.base);
 
     // The admin token, as /api.

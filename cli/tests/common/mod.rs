@@ -1,6 +1,10 @@
 //! Running the built `megabot-webhook` binary.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
+
+mod serve;
+
+pub use serve::Serve;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
