@@ -4,7 +4,7 @@
 //! The verifier comes from the app data: `web::Data<Verifier>` or a plain `Verifier`
 //! (`App::app_data`). When neither is there the request is answered 500
 //! `verifier_missing` with an `error` log line; nothing panics. The body limits
-//! (SPEC 9.8) come from a [`Limits`] in the app data likewise, else the
+//! (design 9.8) come from a [`Limits`] in the app data likewise, else the
 //! process-wide `Limits::global()`.
 //!
 //! # Usage

@@ -114,7 +114,7 @@ use crate::{Error, ErrorResponse, Limits, Webhook};
 /// This is the only way to get a [`Webhook`] in axum: it is not an extractor on its own,
 /// so a handler taking it cannot be routed with `post(handler)` and run without a claim.
 ///
-/// Bodies are read within the process-wide [`Limits::global`] (SPEC 9.8); use
+/// Bodies are read within the process-wide [`Limits::global`] (design 9.8); use
 /// [`webhook_with_limits`] for others.
 pub fn webhook<H, T, S>(handler: H) -> MethodRouter<S>
 where

@@ -1,6 +1,6 @@
 //! Turning the body's wire bytes into the bytes that were signed, under a size cap.
 //!
-//! The signature covers the payload before any transport `Content-Encoding` (SPEC 4.5),
+//! The signature covers the payload before any transport `Content-Encoding` (design 4.5),
 //! so gzip bodies are decoded before verification. The cap applies to the decoded size:
 //! decoding is streaming and stops at the first byte over the limit, so a gzip bomb is
 //! refused without ever being inflated whole.

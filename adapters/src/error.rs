@@ -3,7 +3,7 @@
 
 /// Why a delivery was not handed to the handler (or why the handler's run failed).
 ///
-/// Every variant maps to an HTTP answer (SPEC 4.5): [`Error::status`], [`Error::code`]
+/// Every variant maps to an HTTP answer (design 4.5): [`Error::status`], [`Error::code`]
 /// and [`Error::retry_after`] drive it, and the body is
 /// `{"error":"<code>","message":"<text>"}` — except for a duplicate delivery, which is
 /// answered `200 {"status":"duplicate"}` so that the sender stops retrying. Messages are

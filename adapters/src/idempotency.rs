@@ -1,10 +1,10 @@
-//! Settling a delivery's claim by the handler's outcome (SPEC 4.4), shared by every
+//! Settling a delivery's claim by the handler's outcome (design 4.4), shared by every
 //! framework through [`crate::receive::handle`].
 //!
 //! Once the delivery id is claimed, a [`Settlement`] holds the claim while the handler
 //! runs and settles it by the answer's status: 2xx completes the claim, anything else
 //! releases it. A panicking handler releases it too. The settlement lives in the
-//! handler's own task (SPEC 9.4), so dropping the request does not touch it; if the task
+//! handler's own task (design 9.4), so dropping the request does not touch it; if the task
 //! itself is dropped (runtime shutting down), [`Settlement`]'s `Drop` releases the claim.
 
 use std::any::Any;

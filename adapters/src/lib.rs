@@ -119,7 +119,7 @@
 //! `tower::WebhookLayer` wraps a
 //! `Service<http::Request<Webhook>>`; its module docs show it served by hyper alone.
 //!
-//! # Idempotency (SPEC 4.4)
+//! # Idempotency (design 4.4)
 //!
 //! MegaBot retries, so a delivery must neither be lost nor run twice. The delivery id is
 //! claimed in the verifier's replay guard before the handler runs, and the handler's
@@ -135,7 +135,7 @@
 //!
 //! A panicking handler is answered 500 `handler_panicked` after its claim is released.
 //!
-//! **A started handler runs to completion** (SPEC 9.4). "Started" means claimed: from
+//! **A started handler runs to completion** (design 9.4). "Started" means claimed: from
 //! then on the handler runs in a task of its own, and dropping the request (the sender's
 //! attempt timed out, the client disconnected) never cancels it. The claim stays in
 //! flight until the handler's own outcome settles it, so the sender's retry gets `409`
@@ -148,7 +148,7 @@
 //! a handler that takes it the plain way (`post(handle)`, `web::post().to(handle)`) does
 //! not compile. The framework modules show the error.
 //!
-//! # Receiver limits before authentication (SPEC 9.8)
+//! # Receiver limits before authentication (design 9.8)
 //!
 //! [`Limits`] bound what unauthenticated requests can cost: all bodies being read
 //! together buffer at most the **buffer budget** (default
@@ -160,7 +160,7 @@
 //! `axum::webhook_with_limits`, `warp::webhook_with_limits`,
 //! `tower::WebhookLayer::with_limits`, or a `Limits` in actix-web's app data.
 //!
-//! # HTTP answers (SPEC 4.5)
+//! # HTTP answers (design 4.5)
 //!
 //! Refusals are answered with `Content-Type: application/json` and
 //! `{"error":"<code>","message":"<text>"}`, the code from [`Error::code`]:

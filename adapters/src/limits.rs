@@ -1,4 +1,4 @@
-//! Receiver limits before authentication (SPEC 9.8): a buffer budget shared by all
+//! Receiver limits before authentication (design 9.8): a buffer budget shared by all
 //! in-flight request bodies and a body read timeout.
 
 use std::fmt;
@@ -15,7 +15,7 @@ pub const DEFAULT_BUFFER_BUDGET: usize = 64 * 1024 * 1024;
 /// The default [`Limits::body_read_timeout`]: 10 seconds for a whole body to arrive.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What a webhook route may spend on requests before they are authenticated (SPEC 9.8).
+/// What a webhook route may spend on requests before they are authenticated (design 9.8).
 ///
 /// - **Buffer budget** (default [`DEFAULT_BUFFER_BUDGET`], 64 MiB): all request bodies
 ///   being read and verified *together* buffer at most this many (decoded) bytes. A

@@ -12,7 +12,7 @@ use crate::decode::{BodyDecoder, Encoding};
 use crate::limits::{Limits, Reservation};
 
 /// Reads `stream` chunk by chunk into a decoder for `encoding` whose decoded output is
-/// capped at `limit` bytes, within `limits` (SPEC 9.8).
+/// capped at `limit` bytes, within `limits` (design 9.8).
 ///
 /// A declared `content_length` over the cap is refused before anything is read; chunked
 /// bodies are counted as they arrive and reading stops at the first chunk over the cap.
@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(error.status(), 400);
     }
 
-    /// SPEC 9.8: bodies being read together never hold more than the budget; a request
+    /// design 9.8: bodies being read together never hold more than the budget; a request
     /// whose declared length would exceed what is left is refused at once, unread.
     #[test]
     fn a_declared_length_over_the_budget_left_is_refused_unread() {

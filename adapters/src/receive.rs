@@ -38,7 +38,7 @@ const SIGNATURE_HEADERS: [&str; 4] = [
     "webhook-timestamp",
 ];
 
-/// Receives a delivery and runs `handler` with it, exactly once per delivery id (SPEC
+/// Receives a delivery and runs `handler` with it, exactly once per delivery id (design
 /// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs in a
 /// task of its own ([`tokio::spawn`]) and its answer settles the claim by
 /// `status(&answer)` (2xx completes it, anything else releases it). A panicking handler
@@ -205,7 +205,7 @@ where
 }
 
 /// Renews the claim's in-flight lease every third of the guard's
-/// [`in_flight_ttl`](Verifier::in_flight_ttl) (SPEC 9.4), for as long as it is polled:
+/// [`in_flight_ttl`](Verifier::in_flight_ttl) (design 9.4), for as long as it is polled:
 /// the handler's task drops it when the handler is done. A claim that no longer owns
 /// its id, or a guard without leases, stops renewing (the future then stays pending).
 async fn renew_lease(verifier: Verifier, claim: Claim) -> std::convert::Infallible {
@@ -247,7 +247,7 @@ impl From<Error> for Refused {
     }
 }
 
-/// Turns a request into a claimed [`Webhook`] in SPEC 4.3's order, logging and counting
+/// Turns a request into a claimed [`Webhook`] in design 4.3's order, logging and counting
 /// every refusal; the caller settles the claim.
 async fn receive<H, S, B, E>(
     verifier: &Verifier,
@@ -482,7 +482,7 @@ mod tests {
         assert_eq!(answer.await.unwrap(), 200);
     }
 
-    /// SPEC 9.4: a handler running longer than the in-flight lease keeps its claim,
+    /// design 9.4: a handler running longer than the in-flight lease keeps its claim,
     /// because its task renews the lease while it runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_handler_keeps_its_leased_claim() {

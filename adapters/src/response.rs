@@ -1,4 +1,4 @@
-//! The HTTP answer for an [`Error`], independent of any framework (SPEC 4.4, 4.5).
+//! The HTTP answer for an [`Error`], independent of any framework (design 4.4, 4.5).
 
 use crate::Error;
 

@@ -12,10 +12,10 @@
 //! | answers 2xx | completed: copies are answered `200 {"status":"duplicate"}` |
 //! | answers anything else, or fails (`Err`) | released: MegaBot's retry runs |
 //! | panics | released; answered 500 `handler_panicked` |
-//! | still runs when the request is dropped (client gone) | settled by its answer, as above: it runs to completion (SPEC 9.4) |
+//! | still runs when the request is dropped (client gone) | settled by its answer, as above: it runs to completion (design 9.4) |
 //!
 //! Refusals are answered by the layer itself (401, 400, 413, 415, 409, 503 and
-//! `200 duplicate`, SPEC 4.5) with a JSON body; the response body type must therefore be
+//! `200 duplicate`, design 4.5) with a JSON body; the response body type must therefore be
 //! buildable from a `String` (`ResBody: From<String>`: `String`, `axum::body::Body`,
 //! `http_body_util::Full<Bytes>`, ...).
 //!
@@ -89,7 +89,7 @@ pub struct WebhookLayer {
 
 impl WebhookLayer {
     /// The layer, verifying with `verifier` and reading bodies within the process-wide
-    /// [`Limits::global`] (SPEC 9.8).
+    /// [`Limits::global`] (design 9.8).
     pub fn new(verifier: Verifier) -> WebhookLayer {
         WebhookLayer {
             verifier,
@@ -193,7 +193,7 @@ where
     }
 }
 
-/// The answer for a refusal, as SPEC 4.5 says.
+/// The answer for a refusal, as design 4.5 says.
 fn error_response<ResBody: From<String>>(error: &Error) -> Response<ResBody> {
     let answer = ErrorResponse::from(error);
     let mut response = Response::new(ResBody::from(answer.body));

@@ -1,6 +1,6 @@
 //! warp 0.4: [`webhook`], a filter that verifies and claims the delivery, runs the
 //! handler and settles the claim by its reply, and [`recover`], which answers this
-//! crate's rejections as SPEC 4.5 says.
+//! crate's rejections as design 4.5 says.
 //!
 //! # Usage
 //!
@@ -50,13 +50,13 @@ use crate::{Error, ErrorResponse, Limits, Webhook};
 /// it, and settles the claim by the reply's status: 2xx marks the delivery done, any
 /// other status or a panic (answered 500 `handler_panicked`) releases it so that the
 /// sender's retry runs. The handler runs to completion in its own task even when the
-/// request is dropped (SPEC 9.4).
+/// request is dropped (design 9.4).
 ///
 /// Verification and claim failures are answered directly (status, `Retry-After` and the
-/// `{"error":..,"message":..}` body of SPEC 4.5; `200 {"status":"duplicate"}` for a
+/// `{"error":..,"message":..}` body of design 4.5; `200 {"status":"duplicate"}` for a
 /// delivery already handled).
 ///
-/// Bodies are read within the process-wide [`Limits::global`] (SPEC 9.8); use
+/// Bodies are read within the process-wide [`Limits::global`] (design 9.8); use
 /// [`webhook_with_limits`] for others.
 pub fn webhook<F, Fut, R>(
     verifier: Verifier,
@@ -105,7 +105,7 @@ where
         .unify()
 }
 
-/// Answers a rejection carrying this crate's [`Error`] as SPEC 4.5 says, and passes
+/// Answers a rejection carrying this crate's [`Error`] as design 4.5 says, and passes
 /// every other rejection on: `.recover(megabot_webhook_adapters::warp::recover)`.
 pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
     match rejection.find::<Error>() {

@@ -121,7 +121,7 @@ async fn other_methods_are_not_allowed() {
     assert_eq!(recorder.calls(), 0);
 }
 
-/// SPEC 9.8 over HTTP: with a 1 MiB budget, a slow body holding 600 KiB makes a second
+/// design 9.8 over HTTP: with a 1 MiB budget, a slow body holding 600 KiB makes a second
 /// 600 KiB request `503 buffer_budget_exhausted` (`Retry-After: 1`, connection closed,
 /// body unread); a stalled body gets `408 body_read_timeout`; the budget is all given
 /// back afterwards.

@@ -428,7 +428,7 @@ fn dead_letter_keys() -> [megabot_webhook_sender::DeadLetterKey; 2] {
     MEGABOT_SECRETS.map(megabot_webhook_sender::DeadLetterKey::derive)
 }
 
-/// `dead_letter_record`: one JSON Lines dead-letter record (SPEC 9.14).
+/// `dead_letter_record`: one JSON Lines dead-letter record (design 9.14).
 /// Parsing never panics; a parsed record's MAC verification against
 /// [`MEGABOT_SECRETS`] is deterministic and survives re-serialisation,
 /// which round-trips to an equal record; sealing a record with a key makes

@@ -86,11 +86,11 @@ fn answer(status: u16) -> (u16, &'static str) {
     (status, body)
 }
 
-/// How long a new connection may take to send its request head (SPEC 9.8).
+/// How long a new connection may take to send its request head (design 9.8).
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most connections a receiver keeps open; a connection beyond it is closed at
-/// once (SPEC 9.8).
+/// once (design 9.8).
 pub(crate) const MAX_CONNECTIONS: usize = 4096;
 
 /// A listener that closes connections beyond its cap at once and gives each
@@ -379,7 +379,7 @@ fn actix_server(
             ))
     })
     .workers(1)
-    // SPEC 9.8: the request head within 10 s; at most 4 096 connections (one worker).
+    // design 9.8: the request head within 10 s; at most 4 096 connections (one worker).
     .client_request_timeout(HEADER_READ_TIMEOUT)
     .max_connections(MAX_CONNECTIONS)
     .disable_signals()
@@ -430,7 +430,7 @@ async fn serve_warp(
                 }
             },
         ));
-    // Served by hyper over the limited listener (SPEC 9.8), like axum.
+    // Served by hyper over the limited listener (design 9.8), like axum.
     let service = warp::service(route);
     let mut listener = LimitedListener::new(listener, MAX_CONNECTIONS, HEADER_READ_TIMEOUT);
     loop {
@@ -456,7 +456,7 @@ mod tests {
         (LimitedListener::new(listener, max, timeout), addr)
     }
 
-    /// SPEC 9.8: connections beyond the cap are closed at once, never left waiting;
+    /// design 9.8: connections beyond the cap are closed at once, never left waiting;
     /// a closed connection frees its place.
     #[tokio::test]
     async fn connections_beyond_the_cap_are_closed_at_once() {
@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(&byte, b"x");
     }
 
-    /// SPEC 9.8: a request head that does not arrive in time fails the connection's
+    /// design 9.8: a request head that does not arrive in time fails the connection's
     /// reads; one that did arrive lifts the deadline for the body.
     #[tokio::test]
     async fn a_slow_request_head_times_out() {

@@ -208,7 +208,7 @@ fn delivery(id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// SPEC 9.4 + 9.12: a slow app runs once per delivery even when the sender's attempt
+/// design 9.4 + 9.12: a slow app runs once per delivery even when the sender's attempt
 /// times out: the retry gets 409 while it runs and `200 duplicate` after; the app's
 /// answer (status and body) is `listen`'s; on every framework.
 #[test]
@@ -270,7 +270,7 @@ fn forward_to_runs_a_slow_app_once_per_delivery_on_every_framework() {
     }
 }
 
-/// SPEC 9.12: an unreachable app is `502 forward_failed`, a slow one `504
+/// design 9.12: an unreachable app is `502 forward_failed`, a slow one `504
 /// forward_timeout`; both release the claim, so the retry runs again.
 #[test]
 fn forward_failures_are_502_and_504_and_release_the_claim() {

@@ -294,7 +294,7 @@ fn demo_exits_zero_with_every_outcome_as_spec_says() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("81 deliveries on 3 framework(s): 81 as SPEC says, 0 not."),
+        stdout.contains("81 deliveries on 3 framework(s): 81 as the design says, 0 not."),
         "{stdout}"
     );
     for row in [
@@ -307,7 +307,7 @@ fn demo_exits_zero_with_every_outcome_as_spec_says() {
         assert_eq!(stdout.matches(row).count(), 3, "{row} on each framework");
     }
     assert!(!stdout.contains("!!"));
-    // The sending side (SPEC 9.17): the dispatcher, the API, a restart.
+    // The sending side (design 9.17): the dispatcher, the API, a restart.
     assert!(
         stdout.contains(
             "11 events published, restarted after 5: 33 of 33 deliveries handled once, 0 not."

@@ -157,7 +157,7 @@ fn envelope_payload(name: &str, data: &RawValue) -> Result<EventPayload, serde_j
     Ok(EventPayload::from_raw(name, data))
 }
 
-/// Refuses an empty delivery `id` (SPEC 4.4: it cannot be deduplicated).
+/// Refuses an empty delivery `id` (design 4.4: it cannot be deduplicated).
 fn check_id<E: de::Error>(id: &str) -> Result<(), E> {
     if id.is_empty() {
         return Err(E::custom("`id` is empty"));
@@ -499,7 +499,7 @@ mod tests {
         assert!(!event.payload.data_value().is_null());
     }
 
-    /// SPEC 4.4: an empty `id` cannot be deduplicated and is refused.
+    /// design 4.4: an empty `id` cannot be deduplicated and is refused.
     #[test]
     fn an_empty_id_is_refused() {
         for body in [

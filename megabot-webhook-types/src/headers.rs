@@ -1,4 +1,4 @@
-//! Header names and fixed header values of a MegaBot delivery (SPEC section 3).
+//! Header names and fixed header values of a MegaBot delivery (design 3).
 //!
 //! Only the signature headers are trusted: `X-MegaBot-Event`, `-Delivery` and
 //! `-Timestamp` are not covered by the MegaBot signature, so receivers take the

@@ -7,7 +7,7 @@ use std::sync::Arc;
 ///
 /// Messages are lowercase, never hold a secret or an expected signature, and are
 /// safe to send back to the caller. Use [`Error::code`] for a stable machine-readable
-/// code, [`Error::status`] for the HTTP status SPEC 4.5 maps it to and
+/// code, [`Error::status`] for the HTTP status design 4.5 maps it to and
 /// [`Error::retry_after`] for the `Retry-After` value of temporary failures.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -142,7 +142,7 @@ impl Error {
         }
     }
 
-    /// The HTTP status SPEC 4.5 maps this error to.
+    /// The HTTP status design 4.5 maps this error to.
     ///
     /// 401 for signature and time problems, 400 for a signed body that is not an event,
     /// 413 for a body over the limit, 409 for an id in flight, 200 for a duplicate,

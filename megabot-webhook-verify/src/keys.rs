@@ -1,4 +1,4 @@
-//! Ed25519 keys of the Standard Webhooks asymmetric scheme (`v1a`, SPEC 9.11).
+//! Ed25519 keys of the Standard Webhooks asymmetric scheme (`v1a`, design 9.11).
 //!
 //! A sender signs with a [`StandardSigningKey`] (`whsk_...`); a receiver holds only
 //! [`StandardPublicKey`]s (`whpk_...`), which have no way to sign.

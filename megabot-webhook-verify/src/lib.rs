@@ -1,7 +1,7 @@
 //! Constant-time verification and signing of MegaBot and Standard Webhooks deliveries,
 //! with a replay guard.
 //!
-//! A [`Verifier`] checks a delivery's raw body and headers in SPEC 4.3's order — body
+//! A [`Verifier`] checks a delivery's raw body and headers in design 4.3's order — body
 //! size, signature (constant time, every entry against every configured secret), event
 //! envelope, freshness — and yields a [`Verified`] event whose id, name and timestamp
 //! all come from authenticated data. [`Verifier::claim`] then takes the delivery id in

@@ -1,4 +1,4 @@
-//! Replay protection and idempotency (SPEC 4.4): claim a delivery id before the
+//! Replay protection and idempotency (design 4.4): claim a delivery id before the
 //! handler runs, then complete it (2xx) or release it (anything else).
 //!
 //! | state of the id | [`ReplayGuard::claim`] answers |
@@ -13,7 +13,7 @@
 //! anyway. Implement [`ReplayGuard`] for other stores (a Redis guard comes with the
 //! `redis` feature).
 //!
-//! # In-flight leases (SPEC 9.4)
+//! # In-flight leases (design 9.4)
 //!
 //! An in-flight entry is a lease: it lives [`ReplayGuard::in_flight_ttl`] (default
 //! [`DEFAULT_IN_FLIGHT_TTL`], 60 s, for both the memory and the Redis guard) unless
@@ -36,7 +36,7 @@ pub mod memory;
 pub(crate) mod redis;
 
 /// How long an in-flight entry lives without renewal unless the guard is told otherwise
-/// (SPEC 9.4): 60 seconds.
+/// (design 9.4): 60 seconds.
 pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(60);
 
 /// Proof of a successful claim, needed to complete or release it.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// A signature scheme (SPEC 4.1 and 4.2).
+/// A signature scheme (design 4.1 and 4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Scheme {

@@ -1,4 +1,4 @@
-//! The verifier: signature, envelope, freshness (SPEC 4.3), and the replay claim.
+//! The verifier: signature, envelope, freshness (design 4.3), and the replay claim.
 
 use std::fmt;
 use std::sync::Arc;
@@ -114,14 +114,14 @@ impl Verifier {
         self.verify_at(headers, body, Utc::now())
     }
 
-    /// Verifies a delivery against the clock `now`, in SPEC 4.3's order: body size,
+    /// Verifies a delivery against the clock `now`, in design 4.3's order: body size,
     /// scheme (Standard Webhooks when its `webhook-signature` header is present and the
     /// verifier holds a Standard Webhooks secret or public key, else MegaBot), signature
     /// over the raw bytes, envelope, freshness.
     ///
     /// Within Standard Webhooks: when the verifier holds public keys and the header has
     /// a `v1a,` entry, the `v1a` entries decide and `v1,` entries are not consulted;
-    /// otherwise the `v1,` entries decide (SPEC 9.11).
+    /// otherwise the `v1,` entries decide (design 9.11).
     ///
     /// Time errors are reported only for authentic requests. The unsigned
     /// `X-MegaBot-Event`, `-Delivery` and `-Timestamp` headers are never used; when they
@@ -374,7 +374,7 @@ impl Verifier {
     }
 
     /// The replay guard's in-flight lease time, if its in-flight entries are leases
-    /// (SPEC 9.4): the holder of a claim renews it with [`Verifier::renew`] every third
+    /// (design 9.4): the holder of a claim renews it with [`Verifier::renew`] every third
     /// of it while the handler runs.
     pub fn in_flight_ttl(&self) -> Option<std::time::Duration> {
         self.inner.replay_guard.in_flight_ttl()

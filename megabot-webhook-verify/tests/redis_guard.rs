@@ -1,5 +1,5 @@
 //! `RedisReplayGuard` against a real `redis-server` (one per test, on a free loopback
-//! port): SPEC 4.4 across instances, ownership, TTLs, and failing closed.
+//! port): design 4.4 across instances, ownership, TTLs, and failing closed.
 
 #![cfg(feature = "redis")]
 
@@ -279,7 +279,7 @@ async fn completing_after_the_window_forgets_the_id() {
     claimed(guard.claim("evt_past", past, Utc::now()).await);
 }
 
-/// SPEC 4.4 through the verifier: a done id lives exactly as long as its timestamp is
+/// design 4.4 through the verifier: a done id lives exactly as long as its timestamp is
 /// fresh; once it leaves the tolerance window, copies are stale and the key is gone.
 #[tokio::test]
 async fn a_done_id_expires_when_its_timestamp_leaves_the_tolerance_window() {
@@ -484,7 +484,7 @@ async fn in_flight_ttl_lets_a_retry_take_over_from_a_crashed_instance() {
     assert!(done_ttl > 250_000, "{done_ttl}");
 }
 
-/// SPEC 9.4: in-flight entries are leases by default (60 s), not held for the id's whole
+/// design 9.4: in-flight entries are leases by default (60 s), not held for the id's whole
 /// window.
 #[tokio::test]
 async fn in_flight_entries_are_sixty_second_leases_by_default() {
@@ -505,7 +505,7 @@ async fn in_flight_entries_are_sixty_second_leases_by_default() {
     assert!(ttl > 55_000 && ttl <= 60_000, "{ttl}");
 }
 
-/// SPEC 9.4: a holder that stops renewing (crashed) loses its claim after the TTL; a
+/// design 9.4: a holder that stops renewing (crashed) loses its claim after the TTL; a
 /// live holder renewing every third of the TTL keeps it however long it runs.
 #[tokio::test]
 async fn a_renewed_lease_outlives_its_ttl_and_a_dead_one_expires() {

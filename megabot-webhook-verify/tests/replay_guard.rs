@@ -1,4 +1,4 @@
-//! SPEC 4.4's table for the in-memory replay guard, through the trait and through
+//! design 4.4's table for the in-memory replay guard, through the trait and through
 //! `Verifier::claim`, including real concurrency.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Standard Webhooks asymmetric signatures (`v1a`, Ed25519; SPEC 9.11): keys, signing,
+//! Standard Webhooks asymmetric signatures (`v1a`, Ed25519; design 9.11): keys, signing,
 //! the decision rule against `v1`, and property tests.
 
 mod common;

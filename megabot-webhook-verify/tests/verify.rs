@@ -1,4 +1,4 @@
-//! Behaviour of `Verifier::verify_at`: SPEC 4.3's order, scheme choice, rotation,
+//! Behaviour of `Verifier::verify_at`: design 4.3's order, scheme choice, rotation,
 //! freshness edges, and clean errors for hostile timestamps.
 
 mod common;

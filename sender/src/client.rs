@@ -617,7 +617,7 @@ impl Sender {
     }
 }
 
-/// The receivers' default tolerance (SPEC 4.1, 9.5 `stale_after`): a
+/// The receivers' default tolerance (design 4.1, 9.5 `stale_after`): a
 /// MegaBot-scheme-only letter whose body timestamp is further from now is
 /// refused by every receiver.
 pub(crate) const STALE_AFTER_SECS: i64 = 300;

@@ -48,7 +48,7 @@ pub use secret::{SecretKeys, SecretString};
 
 use serde::Deserialize;
 
-/// The per-attempt timeout in seconds when an endpoint sets none (SPEC section 6).
+/// The per-attempt timeout in seconds when an endpoint sets none (design 6).
 pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
 
 /// The `webhooks:` section of `mega-config.yaml`.
@@ -188,7 +188,7 @@ impl std::fmt::Debug for EndpointConfig {
     }
 }
 
-/// Standard Webhooks signing for one endpoint (SPEC section 4.2).
+/// Standard Webhooks signing for one endpoint (design 4.2).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -200,7 +200,7 @@ pub struct StandardWebhooksConfig {
     /// left out when `signing_key` is set: the deliveries then carry `v1a` alone.
     #[serde(default)]
     pub secret: SecretKeys,
-    /// The Ed25519 secret key (`whsk_...`, SPEC 9.11) that signs a `v1a,` entry on
+    /// The Ed25519 secret key (`whsk_...`, design 9.11) that signs a `v1a,` entry on
     /// every attempt, beside the `v1,` entries when `secret` is also set. Receivers
     /// check it with the matching public key (`whpk_...`). `${VAR}` is expanded as in
     /// every value; `Debug` never shows it.

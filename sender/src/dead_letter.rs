@@ -17,7 +17,7 @@ use super::delivery::Delivery;
 use super::endpoint::CompiledEndpoint;
 use crate::Error;
 
-/// The version of the dead-letter record format that is written (SPEC 9.14).
+/// The version of the dead-letter record format that is written (design 9.14).
 pub const DEAD_LETTER_VERSION: u32 = 2;
 
 /// The HKDF `info` of the key that authenticates dead-letter records.
@@ -87,7 +87,7 @@ impl Authenticity {
 /// everything needed to send it again except the signing secrets (those come
 /// from the sender that redelivers it).
 ///
-/// In a JSON Lines file each record is one line (format version 2, SPEC 9.14):
+/// In a JSON Lines file each record is one line (format version 2, design 9.14):
 /// `{"v":2,"failed_at":...,"url":...,"headers":{...},"event":...,"id":...,
 /// "timestamp":...,"body":"<the exact body>",...,"last_error":...,"mac":"<64 hex>"}`.
 /// A body that is not UTF-8 is kept in `body_base64` instead of `body`.

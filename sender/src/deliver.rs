@@ -1,4 +1,4 @@
-//! One delivery to one endpoint: signed attempts with retries (SPEC section 6).
+//! One delivery to one endpoint: signed attempts with retries (design 6).
 
 use std::error::Error as _;
 use std::sync::Arc;

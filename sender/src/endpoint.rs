@@ -27,7 +27,7 @@ pub(crate) struct CompiledEndpoint {
     pub(crate) filter: EventFilter,
     pub(crate) megabot_secrets: Vec<Secret>,
     /// One per MegaBot secret, in order: the first seals dead letters, any
-    /// of them authenticates one (SPEC 9.14).
+    /// of them authenticates one (design 9.14).
     pub(crate) dead_letter_keys: Vec<DeadLetterKey>,
     pub(crate) standard_secrets: Vec<StandardSecret>,
     /// The `whsk_` key that signs `v1a` entries (Standard Webhooks enabled only).

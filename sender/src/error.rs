@@ -36,7 +36,7 @@ pub enum Error {
         message: String,
     },
 
-    /// The dispatcher's delivery store failed (SPEC section 7). The message
+    /// The dispatcher's delivery store failed (design 7). The message
     /// never holds a URL password or a secret.
     #[error("delivery store: {message}")]
     Store {
@@ -44,7 +44,7 @@ pub enum Error {
         message: String,
     },
 
-    /// The store file is held by another dispatcher (SPEC 9.5: one at a time).
+    /// The store file is held by another dispatcher (design 9.5: one at a time).
     #[error(
         "store file {path} is in use by another dispatcher (it holds an exclusive lock); stop it or use another file"
     )]

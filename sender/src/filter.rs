@@ -1,4 +1,4 @@
-//! Event filters, exactly as SPEC section 6 says.
+//! Event filters, exactly as design 6 says.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,5 +1,5 @@
 //! MegaBot's sending side: signed delivery of MegaBot events with retries, as
-//! MegaBot's dispatcher does it (SPEC sections 3 and 6).
+//! MegaBot's dispatcher does it (design 3 and 6).
 //!
 //! - **Config**: [`ConfigLoader`] reads the `webhooks:` (and `webhook_alerts:`) sections of
 //!   `mega-config.yaml` (schema in [`crate::config`]) with
@@ -49,7 +49,7 @@
 //! | Feature | What it adds |
 //! |---|---|
 //! | *(none)* | The feature-free core: config, subscriptions, filters, [`Sender`] with retries and dead letters (the forwarders use only this). |
-//! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (SPEC 7, 9.5). |
+//! | `dispatcher` | The durable dispatcher core ([`dispatcher`]): `Dispatcher`, the `DeliveryStore` trait, leases, endpoint health, rate limits (design 7, 9.5). |
 //! | `sqlite` | `dispatcher::SqliteStore`, the embedded store (one SQLite file, WAL, one owner at a time). Implies `dispatcher`. |
 //! | `redis` | `dispatcher::RedisStore`, one queue shared by several dispatcher instances (leases with expiry). Implies `dispatcher`. |
 //! | `test-util` | Test fakes: `FixedClock`, `FixedRandom`, `RecordingSleeper` (time, randomness and waits fixed or recorded). |

@@ -12,7 +12,7 @@ use super::dead_letter::{
 use super::report::EndpointReport;
 use crate::Error;
 
-/// What a redelivery may do beyond the safe default (SPEC 9.14, 9.5).
+/// What a redelivery may do beyond the safe default (design 9.14, 9.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedeliverOptions {
@@ -199,7 +199,7 @@ impl Sender {
     /// Redelivers every record of the JSON Lines dead-letter file at `path`
     /// (the CLI's `redeliver --dead-letters FILE`), one after the other.
     ///
-    /// Each record is checked first (SPEC 9.14): its MAC against the
+    /// Each record is checked first (design 9.14): its MAC against the
     /// secrets this sender holds (a mismatch is refused as `tampered`), its
     /// version (version 1 needs `accept_unauthenticated`), its destination
     /// (a registered endpoint with its URL, or the URL as recorded with

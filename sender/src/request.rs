@@ -1,4 +1,4 @@
-//! The headers of each attempt (SPEC section 3), signed.
+//! The headers of each attempt (design 3), signed.
 
 use crate::config::Headers;
 use megabot_webhook_types::headers as names;
@@ -61,7 +61,7 @@ pub(crate) struct RequestSigner<'a> {
     pub(crate) configured: &'a HeaderMap,
     pub(crate) megabot: &'a [Secret],
     pub(crate) standard: &'a [StandardSecret],
-    /// Signs a `v1a,` entry beside the `v1,` ones (SPEC 9.11).
+    /// Signs a `v1a,` entry beside the `v1,` ones (design 9.11).
     pub(crate) standard_signing_key: Option<&'a StandardSigningKey>,
 }
 

@@ -1,4 +1,4 @@
-//! Retry rules (SPEC section 6): which answers are retried, how long to wait.
+//! Retry rules (design 6): which answers are retried, how long to wait.
 
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +25,7 @@ pub(crate) enum Verdict {
 
 /// The verdict for an HTTP status.
 ///
-/// 409 is retried too, beyond SPEC section 6's list: SPEC 4.4's receivers answer
+/// 409 is retried too, beyond design 6's list: design 4.4's receivers answer
 /// `409` + `Retry-After` while another copy of the delivery is in flight, and if
 /// that copy's handler then fails, its claim is released and only a retry of this
 /// copy brings the event in. Stopping on 409 could lose it.

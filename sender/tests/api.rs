@@ -76,7 +76,7 @@ fn open(path: &Path) -> Arc<SqliteStore> {
 
 impl Api {
     /// The API on the SQLite file `path` with `config`, loopback allowed
-    /// (`allow_private_targets`, SPEC 7's switch for local testing).
+    /// (`allow_private_targets`, design 7's switch for local testing).
     async fn start(path: &Path, config: WebhooksConfig) -> Api {
         Api::start_with(
             path,

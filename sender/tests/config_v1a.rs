@@ -1,4 +1,4 @@
-//! `standard_webhooks.signing_key` (a `whsk_` Ed25519 key, SPEC 9.11) in the YAML
+//! `standard_webhooks.signing_key` (a `whsk_` Ed25519 key, design 9.11) in the YAML
 //! loader: `${VAR}` expansion, file:line:key errors, unknown keys, and no leaks.
 
 use megabot_webhook_sender::{ConfigLoader, Sender};

@@ -1,4 +1,4 @@
-//! The dispatcher's `import_dead` checks each record's MAC (SPEC 9.14):
+//! The dispatcher's `import_dead` checks each record's MAC (design 9.14):
 //! records a sender wrote are imported, tampered ones are refused and
 //! counted, version-1 ones need `accept_unauthenticated`. Nothing is sent.
 #![cfg(feature = "sqlite")]

@@ -1,4 +1,4 @@
-//! Dead-letter records v2 (SPEC 9.14) and `redeliver`'s checks, against a
+//! Dead-letter records v2 (design 9.14) and `redeliver`'s checks, against a
 //! loopback receiver: tampered records are refused and kept, version-1
 //! records need `accept_unauthenticated`, unknown URLs need
 //! `to_recorded_url`, stale MegaBot-scheme letters are refused unless

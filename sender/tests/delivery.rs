@@ -334,7 +334,7 @@ async fn retry_after_is_honoured_and_capped_at_max_delay() {
         (Reply::RetryAfter(503, "86400".into()), 30.0, 30.0),
         (Reply::RetryAfter(503, date), 300.0, 120.0),
         (Reply::RetryAfter(429, "3".into()), 300.0, 3.0),
-        // a receiver's "another copy is in flight" answer (SPEC 4.4)
+        // a receiver's "another copy is in flight" answer (design 4.4)
         (Reply::RetryAfter(409, "5".into()), 300.0, 5.0),
         (Reply::RetryAfter(503, "not a number".into()), 300.0, 1.0),
     ];

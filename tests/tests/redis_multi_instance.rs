@@ -1,4 +1,4 @@
-//! Receivers on several instances sharing one Redis (SPEC 4.4 across instances): each
+//! Receivers on several instances sharing one Redis (design 4.4 across instances): each
 //! instance is a separate server on its own loopback port with its own Redis
 //! connection, on axum, actix-web or warp; the handler they share records every run.
 

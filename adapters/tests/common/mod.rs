@@ -729,7 +729,7 @@ pub async fn raw_exchange_paused(
 }
 
 /// A body shorter than its `Content-Length` (the client ended the connection early)
-/// is `400 body_truncated`, even when what arrived is authentic (SPEC 9.8).
+/// is `400 body_truncated`, even when what arrived is authentic (design 9.8).
 pub async fn truncated_body_is_refused(start: Start) {
     let recorder = Recorder::new();
     let client = serve(start, &recorder).await;
@@ -800,7 +800,7 @@ pub async fn repeated_signature_headers_are_refused(start: Start) {
         .assert_handled();
 }
 
-/// The client gives up while the handler runs (SPEC 9.4): the started handler runs to
+/// The client gives up while the handler runs (design 9.4): the started handler runs to
 /// completion anyway, a retry meanwhile gets `409`, and once the handler succeeded a
 /// retry gets `200 duplicate`. The handler runs exactly once.
 pub async fn started_handler_runs_to_completion(start: Start) {
@@ -822,7 +822,7 @@ pub async fn started_handler_runs_to_completion(start: Start) {
         request.send().await.is_err(),
         "the first request must time out"
     );
-    // Give the server a moment to notice the disconnect (and, before SPEC 9.4, to
+    // Give the server a moment to notice the disconnect (and, before design 9.4, to
     // cancel the handler and release the claim).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let retry = client.post(&headers, body.clone()).await;

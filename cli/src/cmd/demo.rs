@@ -415,7 +415,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     let wrong = demo.rows.iter().filter(|r| !r.ok()).count();
     let metrics = demo.sender.metrics();
     println!(
-        "\n{} deliveries on {} framework(s): {} as SPEC says, {wrong} not. Sender: {} retries, {:.0}% delivered (the stale ones are refused on purpose).",
+        "\n{} deliveries on {} framework(s): {} as the design says, {wrong} not. Sender: {} retries, {:.0}% delivered (the stale ones are refused on purpose).",
         demo.rows.len(),
         receivers.len(),
         demo.rows.len() - wrong,

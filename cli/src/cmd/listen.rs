@@ -1,4 +1,4 @@
-//! `megabot-webhook listen`: a receiver that answers as SPEC 4.5 says.
+//! `megabot-webhook listen`: a receiver that answers as design 4.5 says.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -66,7 +66,7 @@ pub(crate) struct ListenArgs {
     forward_timeout: u64,
 }
 
-/// The most of the app's answer body `listen` passes on (SPEC 9.12).
+/// The most of the app's answer body `listen` passes on (design 9.12).
 const FORWARD_BODY_LIMIT: usize = 64 * 1024;
 
 /// Headers never forwarded: hop-by-hop ones (RFC 9110 7.6.1), those describing the
@@ -86,7 +86,7 @@ const NOT_FORWARDED: [&str; 12] = [
     "host",
 ];
 
-/// Forwards verified deliveries to an app (SPEC 9.12).
+/// Forwards verified deliveries to an app (design 9.12).
 #[derive(Debug, Clone)]
 struct Forwarder {
     client: reqwest::Client,
@@ -264,7 +264,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
         .map(|url| Forwarder::new(url, Duration::from_secs(args.forward_timeout)))
         .transpose()?;
     if let Some(url) = &args.forward_to {
-        // SPEC 9.3: like `send`, forwarding reaches loopback and global addresses only
+        // design 9.3: like `send`, forwarding reaches loopback and global addresses only
         // (checked once at start; the app is the operator's own).
         use megabot_webhook_sender::{DestinationPolicy, SystemResolver, check_destination};
         let warnings = check_destination(url, &DestinationPolicy::local_tools(), &SystemResolver)

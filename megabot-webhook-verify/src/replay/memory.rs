@@ -32,7 +32,7 @@ const DONE: u64 = 0;
 /// is still full, [`ReplayGuard::claim`] fails with [`Error::ReplayStoreFull`] (live ids
 /// are never evicted, so no delivery can be replayed by flooding the store).
 ///
-/// In-flight entries are leases (SPEC 9.4): one lives
+/// In-flight entries are leases (design 9.4): one lives
 /// [`in_flight_ttl`](MemoryReplayGuard::with_in_flight_ttl) (default
 /// [`DEFAULT_IN_FLIGHT_TTL`], 60 s, counted in whole seconds) unless its holder renews
 /// it, which the adapters do every third of it while the handler runs.

@@ -1,4 +1,4 @@
-//! The Redis replay guard (feature `redis`): SPEC 4.4's claim → complete / release
+//! The Redis replay guard (feature `redis`): design 4.4's claim → complete / release
 //! semantics shared by every receiver instance that uses the same Redis.
 
 use std::error::Error as StdError;
@@ -121,7 +121,7 @@ return 0
 ///   and the handler does not run, so no delivery is accepted unchecked and none is
 ///   lost — the sender retries and the retry runs once Redis is back. The connection is
 ///   multiplexed and reconnects by itself.
-/// - **Crashes and in-flight leases** (SPEC 9.4): an in-flight key is a lease of
+/// - **Crashes and in-flight leases** (design 9.4): an in-flight key is a lease of
 ///   [`RedisReplayGuardBuilder::in_flight_ttl`] (default [`DEFAULT_IN_FLIGHT_TTL`],
 ///   60 s) that the running handler's instance renews every third of it (an
 ///   ownership-checked `PEXPIRE` in a Lua script; the adapters do it for you). A live

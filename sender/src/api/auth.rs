@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use super::ApiState;
 use super::error::ApiError;
 
-/// The shortest admin token accepted (SPEC 9.2).
+/// The shortest admin token accepted (design 9.2).
 pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// The admin token, kept only as a keyed digest (so that tokens of any

@@ -16,7 +16,7 @@ use crate::known_events_matching;
 /// Events larger than this get a warning (SDK receivers refuse them).
 const LARGE_EVENT: usize = 1 << 20;
 
-/// Whether `id` matches `[A-Za-z0-9_-]{1,128}` (SPEC 9.7).
+/// Whether `id` matches `[A-Za-z0-9_-]{1,128}` (design 9.7).
 fn valid_event_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id

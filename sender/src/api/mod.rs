@@ -1,4 +1,4 @@
-//! The registration and events API (SPEC 7 and 9.2): an axum [`Router`]
+//! The registration and events API (design 7 and 9.2): an axum [`Router`]
 //! that MegaBot-side code mounts, and that `megabot-webhook serve` runs.
 //!
 //! Every route needs `Authorization: Bearer <admin token>` (compared in

@@ -37,7 +37,7 @@ const KEYS: &[&str] = &[
 /// Keys whose values are never echoed in an error message.
 const SENSITIVE: &[&str] = &["secret", "headers", "standard_webhooks", "url"];
 
-/// API-registered retry policies are bounded (SPEC 9.2).
+/// API-registered retry policies are bounded (design 9.2).
 const MAX_ATTEMPTS: u32 = 50;
 const MAX_DELAY_SECS: f64 = 3_600.0;
 

@@ -1,4 +1,4 @@
-//! Event filters of an endpoint (SPEC section 6).
+//! Event filters of an endpoint (design 6).
 
 use std::fmt;
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How failed attempts are retried (SPEC section 6).
+/// How failed attempts are retried (design 6).
 ///
 /// `max_attempts` counts every attempt, the first included. The wait before
 /// attempt `k + 1` is `min(max_delay, initial_delay * backoff_multiplier^(k-1))`

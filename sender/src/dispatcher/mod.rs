@@ -1,4 +1,4 @@
-//! The durable dispatcher (SPEC sections 7 and 9.5): `publish` stores one
+//! The durable dispatcher (design 7 and 9.5): `publish` stores one
 //! delivery per matching endpoint and returns once stored; workers lease due
 //! deliveries from the store and attempt them with the retry rules of
 //! section 6.
@@ -76,7 +76,7 @@ pub use self::store::{
 
 use self::worker::{EndpointRuntime, Shared};
 
-/// Events larger than this get a warning at publish (SPEC 9.2).
+/// Events larger than this get a warning at publish (design 9.2).
 const LARGE_EVENT: usize = 1 << 20;
 
 /// The default number of concurrent attempts of one dispatcher.
@@ -344,7 +344,7 @@ fn random_u32(random: &dyn RandomSource) -> u32 {
     value
 }
 
-/// Event ids must match `[A-Za-z0-9_-]{1,128}` at publish (SPEC 9.7).
+/// Event ids must match `[A-Za-z0-9_-]{1,128}` at publish (design 9.7).
 fn check_event_id(id: &str) -> Result<(), Error> {
     let valid = (1..=128).contains(&id.len())
         && id
@@ -886,7 +886,7 @@ impl Dispatcher {
     /// As [`Dispatcher::import_dead`], saying why records were left out.
     /// Each record's MAC is recomputed with the secrets of the configured
     /// endpoint with its URL (and the config's `secret_key`): a mismatch is
-    /// refused and counted `tampered` (SPEC 9.14); version-1 records (no
+    /// refused and counted `tampered` (design 9.14); version-1 records (no
     /// MAC) are imported only with `accept_unauthenticated`. The file is
     /// never changed.
     ///

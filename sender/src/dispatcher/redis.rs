@@ -365,7 +365,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The warnings a Redis configuration deserves (SPEC 9.5).
+/// The warnings a Redis configuration deserves (design 9.5).
 fn persistence_warnings(save: &str, appendonly: &str, policy: &str) -> Vec<&'static str> {
     let mut warnings = Vec::new();
     if save.trim().is_empty() && !appendonly.eq_ignore_ascii_case("yes") {

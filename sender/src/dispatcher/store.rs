@@ -356,7 +356,7 @@ pub struct IncidentRecord {
     pub detail: String,
 }
 
-/// How long rows are kept after they end (SPEC 9.5).
+/// How long rows are kept after they end (design 9.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// Delivered rows. Default 7 days.

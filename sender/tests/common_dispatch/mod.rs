@@ -228,7 +228,7 @@ pub fn endpoint(url: &str, max_attempts: u32, initial_delay: f64) -> EndpointCon
 
 /// A config signing with [`SECRET`] whose endpoints are the tests' loopback
 /// receivers: `allow_private_targets: true` lifts the destination guard for
-/// local testing (SPEC 7); without it the dispatcher refuses loopback.
+/// local testing (design 7); without it the dispatcher refuses loopback.
 pub fn config(endpoints: Vec<EndpointConfig>) -> WebhooksConfig {
     {
         let mut value = WebhooksConfig::default();

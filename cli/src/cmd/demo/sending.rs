@@ -1,4 +1,4 @@
-//! The demo's sending side (SPEC 9.17): the durable dispatcher on a
+//! The demo's sending side (design 9.17): the durable dispatcher on a
 //! temporary SQLite file, the receivers registered through the API, the
 //! guide's events published, a restart mid-run, every event handled once.
 
@@ -46,7 +46,7 @@ async fn open(path: &Path) -> Result<SqliteStore, CliError> {
 async fn start(path: &Path, token: &str) -> Result<Service, CliError> {
     let store = Arc::new(open(path).await?);
     let (dispatcher, _) = Dispatcher::builder(WebhooksConfig::default(), store)
-        // The receivers are on loopback (SPEC 7's switch for local testing).
+        // The receivers are on loopback (design 7's switch for local testing).
         .destination_policy(DestinationPolicy::server().allow_private_targets(true))
         .poll_interval(Duration::from_millis(20))
         .build()
@@ -126,7 +126,7 @@ fn remove_store(path: &Path) {
 }
 
 /// Runs the sending side against `receivers`; prints what happened and
-/// returns whether everything went as SPEC says.
+/// returns whether everything went as the design says.
 pub(super) async fn run(receivers: &[Receiver]) -> Result<bool, CliError> {
     let path = temp_store();
     let result = run_on(&path, receivers).await;
