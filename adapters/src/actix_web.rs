@@ -152,7 +152,7 @@ macro_rules! impl_webhook_handler {
                     handle_local(
                         &verifier,
                         &limits,
-                        &ActixHeaders(request.headers()),
+                        ActixHeaders(request.headers()),
                         payload,
                         move |hook| async move {
                             handler($($ty,)* hook)

@@ -97,7 +97,6 @@ use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{MethodRouter, post};
 use megabot_webhook_verify::Verifier;
 
-use crate::headers::HttpHeaders;
 use crate::receive::handle;
 use crate::{Error, ErrorResponse, Limits, Webhook};
 
@@ -196,7 +195,7 @@ macro_rules! impl_webhook_handler {
                     handle(
                         &verifier,
                         &limits,
-                        &HttpHeaders(&parts.headers),
+                        std::mem::take(&mut parts.headers),
                         body.into_data_stream(),
                         move |hook| async move { self($($ty,)* hook).await.into_response() },
                         |response: &Response| response.status().as_u16(),

@@ -5,28 +5,207 @@
 //! [`Verifier::verify`](megabot_webhook_verify::Verifier::verify) yourself; the
 //! extractors already do.
 
+use megabot_webhook_types::headers as names;
+use megabot_webhook_verify::Headers;
+
 #[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
 pub use self::http1::HttpHeaders;
 
 #[cfg(feature = "actix-web")]
 pub use self::actix::ActixHeaders;
 
-/// Headers the funnel can also list whole (for [`Webhook::headers`](crate::Webhook::headers)).
-pub(crate) trait RequestHeaders: megabot_webhook_verify::Headers {
-    /// Every header line: lowercase name and value (visible ASCII values only).
-    fn entries(&self) -> Vec<(String, String)>;
+/// A request's headers handed to the funnel: read through [`Scanned`] while the request
+/// is received, then kept by its [`Webhook`](crate::Webhook).
+pub(crate) trait RequestHeaders {
+    /// A view of the headers, line by line.
+    type Lines<'a>: HeaderLines<'a>
+    where
+        Self: 'a;
+
+    /// The headers, line by line.
+    fn lines(&self) -> Self::Lines<'_>;
+
+    /// The headers, kept for [`Webhook::headers`](crate::Webhook::headers): moved when
+    /// the funnel owns them, copied when the framework keeps them.
+    fn into_received(self) -> Received;
 }
 
+/// Header lines of one request, with the map's own lookups for names [`Scanned`] does
+/// not keep.
+pub(crate) trait HeaderLines<'a>: Headers {
+    /// Every header line in order: its name and its raw value.
+    fn lines(&self) -> impl Iterator<Item = (&'a str, &'a [u8])>;
+}
+
+/// Listed lines (the funnel's unit tests).
 impl<K: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(K, V)> {
-    fn entries(&self) -> Vec<(String, String)> {
+    type Lines<'a>
+        = &'a Vec<(K, V)>
+    where
+        Self: 'a;
+
+    fn lines(&self) -> &Vec<(K, V)> {
+        self
+    }
+
+    fn into_received(self) -> Received {
+        Received::List(
+            self.iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_ref().to_ascii_lowercase(),
+                        value.as_ref().to_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl<'a, K: AsRef<str>, V: AsRef<str>> HeaderLines<'a> for &'a Vec<(K, V)> {
+    fn lines(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> {
         self.iter()
-            .map(|(name, value)| {
-                (
-                    name.as_ref().to_ascii_lowercase(),
-                    value.as_ref().to_owned(),
-                )
-            })
-            .collect()
+            .map(|(name, value)| (name.as_ref(), value.as_ref().as_bytes()))
+    }
+}
+
+/// The request's headers as the framework received them, kept by the
+/// [`Webhook`](crate::Webhook) and listed only when asked, instead of two `String`s per
+/// line for every request.
+#[derive(Debug, Clone)]
+pub(crate) enum Received {
+    /// An http 1 map (axum, warp, tower).
+    #[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
+    Http(http::HeaderMap),
+    /// actix-web's map.
+    #[cfg(feature = "actix-web")]
+    Actix(actix_web::http::header::HeaderMap),
+    /// Lines already listed (lowercase names).
+    List(Vec<(String, String)>),
+}
+
+impl Received {
+    /// Every header line: lowercase name and value (visible ASCII values only).
+    pub(crate) fn lines(&self) -> Vec<(String, String)> {
+        fn listed<'a>(lines: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, String)> {
+            lines
+                .filter_map(|(name, value)| {
+                    Some((name.to_owned(), visible_ascii(value)?.to_owned()))
+                })
+                .collect()
+        }
+        match self {
+            #[cfg(any(feature = "axum", feature = "warp", feature = "tower"))]
+            Received::Http(map) => listed(
+                map.iter()
+                    .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            ),
+            #[cfg(feature = "actix-web")]
+            Received::Actix(map) => listed(
+                map.iter()
+                    .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            ),
+            Received::List(lines) => lines.clone(),
+        }
+    }
+}
+
+/// A header value as text when it is visible ASCII (and tabs), as `HeaderValue::to_str`
+/// of both http crates has it; anything else counts as absent.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    // Folded without an early exit, so that it compiles to a vector loop.
+    let visible = value.iter().fold(true, |visible, &byte| {
+        visible & ((byte == b'\t') | ((0x20..0x7f).contains(&byte)))
+    });
+    if visible {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
+}
+
+/// The headers the funnel and the verifier read on every request, in the order of
+/// [`Scanned`]'s slots.
+const READ: [&str; 9] = [
+    names::SIGNATURE,
+    names::WEBHOOK_SIGNATURE,
+    names::WEBHOOK_ID,
+    names::WEBHOOK_TIMESTAMP,
+    names::EVENT,
+    names::DELIVERY,
+    names::TIMESTAMP,
+    "content-encoding",
+    "content-length",
+];
+
+/// The request headers the funnel and the verifier read, found in one pass over the
+/// framework's map.
+///
+/// Looking each of them up in the map parses and hashes the name every time: ten lookups
+/// per request were about a third of the adapters' own work (design 9.16). A webhook
+/// request has a handful of header lines, so one pass comparing each name with the few
+/// that are read is cheaper. Names not in [`READ`] are looked up in the map itself.
+pub(crate) struct Scanned<'a, H> {
+    lines: H,
+    /// The first line's value of each [`READ`] header, when visible ASCII.
+    first: [Option<&'a str>; READ.len()],
+    /// How many lines of each [`READ`] header the request has.
+    counts: [usize; READ.len()],
+}
+
+impl<'a, H: HeaderLines<'a>> Scanned<'a, H> {
+    /// Reads `lines` once.
+    pub(crate) fn new(lines: H) -> Self {
+        let mut first = [None; READ.len()];
+        let mut counts = [0; READ.len()];
+        for (name, value) in lines.lines() {
+            if let Some(slot) = slot(name) {
+                if counts[slot] == 0 {
+                    first[slot] = visible_ascii(value);
+                }
+                counts[slot] += 1;
+            }
+        }
+        Scanned {
+            lines,
+            first,
+            counts,
+        }
+    }
+}
+
+/// `name`'s slot in [`READ`], matched case-insensitively: by length first, which leaves
+/// at most two names to compare.
+fn slot(name: &str) -> Option<usize> {
+    let candidates: &[usize] = match name.len() {
+        10 => &[2],
+        14 => &[8],
+        15 => &[4],
+        16 => &[7],
+        17 => &[1, 3],
+        18 => &[5],
+        19 => &[0, 6],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|&slot| READ[slot].eq_ignore_ascii_case(name))
+}
+
+impl<'a, H: HeaderLines<'a>> Headers for Scanned<'a, H> {
+    fn header(&self, name: &str) -> Option<&str> {
+        match slot(name) {
+            Some(slot) => self.first[slot],
+            None => self.lines.header(name),
+        }
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        match slot(name) {
+            Some(slot) => self.counts[slot],
+            None => self.lines.header_count(name),
+        }
     }
 }
 
@@ -34,14 +213,24 @@ impl<K: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(K, V)> {
 mod http1 {
     use megabot_webhook_verify::Headers;
 
-    impl super::RequestHeaders for HttpHeaders<'_> {
-        fn entries(&self) -> Vec<(String, String)> {
+    /// The funnel owns the map (axum, warp and tower hand it over): kept as it is.
+    impl super::RequestHeaders for http::HeaderMap {
+        type Lines<'a> = HttpHeaders<'a>;
+
+        fn lines(&self) -> HttpHeaders<'_> {
+            HttpHeaders(self)
+        }
+
+        fn into_received(self) -> super::Received {
+            super::Received::Http(self)
+        }
+    }
+
+    impl<'a> super::HeaderLines<'a> for HttpHeaders<'a> {
+        fn lines(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> {
             self.0
                 .iter()
-                .filter_map(|(name, value)| {
-                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-                })
-                .collect()
+                .map(|(name, value)| (name.as_str(), value.as_bytes()))
         }
     }
 
@@ -91,14 +280,27 @@ mod actix {
     use actix_web::http::header::HeaderMap;
     use megabot_webhook_verify::Headers;
 
-    impl super::RequestHeaders for ActixHeaders<'_> {
-        fn entries(&self) -> Vec<(String, String)> {
+    /// actix-web keeps the request's map: copied for the [`Webhook`](crate::Webhook).
+    impl<'h> super::RequestHeaders for ActixHeaders<'h> {
+        type Lines<'a>
+            = ActixHeaders<'a>
+        where
+            Self: 'a;
+
+        fn lines(&self) -> ActixHeaders<'_> {
+            ActixHeaders(self.0)
+        }
+
+        fn into_received(self) -> super::Received {
+            super::Received::Actix(self.0.clone())
+        }
+    }
+
+    impl<'a> super::HeaderLines<'a> for ActixHeaders<'a> {
+        fn lines(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> {
             self.0
                 .iter()
-                .filter_map(|(name, value)| {
-                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-                })
-                .collect()
+                .map(|(name, value)| (name.as_str(), value.as_bytes()))
         }
     }
 
@@ -133,6 +335,73 @@ mod actix {
             assert_eq!(headers.header_count("X-MegaBot-Signature"), 2);
             assert_eq!(headers.header("webhook-id"), None);
             assert_eq!(headers.header("not a header name"), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_read_header_has_its_slot_in_any_case() {
+        for (index, name) in READ.iter().enumerate() {
+            assert_eq!(slot(name), Some(index), "{name}");
+            assert_eq!(slot(&name.to_ascii_uppercase()), Some(index), "{name}");
+            assert_eq!(slot(&name.to_ascii_lowercase()), Some(index), "{name}");
+        }
+        for other in [
+            "",
+            "content-type",
+            "x-megabot-signaturf",
+            "webhook-ids",
+            "host",
+        ] {
+            assert_eq!(slot(other), None, "{other}");
+        }
+    }
+
+    /// The one-pass scan answers exactly as looking each name up in the lines does:
+    /// first value, count of repeated lines, invalid values absent, other names through
+    /// the lines' own lookup.
+    #[test]
+    fn scanned_answers_as_the_lines_do() {
+        let lines: Vec<(String, String)> = [
+            ("Content-Type", "application/json"),
+            ("X-MegaBot-Signature", "sha256=a"),
+            ("x-megabot-signature", "sha256=b"),
+            ("webhook-id", "bad\u{7f}value"),
+            ("webhook-id", "msg_1"),
+            ("Content-Length", "12"),
+            ("X-Custom", "c"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        let scanned = Scanned::new(&lines);
+        let mut names: Vec<&str> = READ.to_vec();
+        names.extend(["content-type", "x-custom", "X-CUSTOM", "absent"]);
+        for name in names {
+            let expected = lines[..]
+                .header(name)
+                .filter(|value| visible_ascii(value.as_bytes()).is_some());
+            assert_eq!(scanned.header(name), expected, "{name}");
+            assert_eq!(
+                scanned.header_count(name),
+                lines[..].header_count(name),
+                "{name}"
+            );
+        }
+        assert_eq!(scanned.header("webhook-id"), None, "the first line decides");
+        assert_eq!(scanned.header_count("WEBHOOK-ID"), 2);
+    }
+
+    #[test]
+    fn visible_ascii_is_http_to_str() {
+        assert_eq!(visible_ascii(b"v1,abc def\tx"), Some("v1,abc def\tx"));
+        assert_eq!(visible_ascii(b""), Some(""));
+        for bad in [&b"a\x7fb"[..], b"\x00", b"caf\xc3\xa9", b"\x1f", b"\xff"] {
+            assert_eq!(visible_ascii(bad), None, "{bad:?}");
         }
     }
 }

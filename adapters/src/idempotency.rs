@@ -4,8 +4,9 @@
 //! Once the delivery id is claimed, a [`Settlement`] holds the claim while the handler
 //! runs and settles it by the answer's status: 2xx completes the claim, anything else
 //! releases it. A panicking handler releases it too. The settlement lives in the
-//! handler's own task (design 9.4), so dropping the request does not touch it; if the task
-//! itself is dropped (runtime shutting down), [`Settlement`]'s `Drop` releases the claim.
+//! handler's run, which a dropped request does not cancel (design 9.4,
+//! [`crate::detach`]); if the run itself is dropped (runtime shutting down),
+//! [`Settlement`]'s `Drop` releases the claim.
 
 use std::any::Any;
 use std::future::Future;
@@ -50,11 +51,10 @@ impl Settlement {
     }
 
     /// Settles the claim by the handler's answer: 2xx completes, anything else
-    /// releases. Store failures are logged; the handler's answer stands.
-    pub(crate) async fn finish(mut self, status: u16) {
-        let Some(Pending { verifier, claim }) = self.pending.take() else {
-            return;
-        };
+    /// releases. Store failures are logged; the handler's answer stands. Returns the
+    /// settled delivery id.
+    pub(crate) async fn finish(mut self, status: u16) -> Option<String> {
+        let Pending { verifier, claim } = self.pending.take()?;
         let completed = (200..300).contains(&status);
         let result = if completed {
             verifier.complete(&claim).await
@@ -69,6 +69,7 @@ impl Settlement {
                 &error.into(),
             ),
         }
+        Some(claim.id)
     }
 }
 

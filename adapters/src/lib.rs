@@ -317,6 +317,7 @@ pub mod actix_web;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod decode;
+mod detach;
 mod error;
 pub mod headers;
 mod idempotency;

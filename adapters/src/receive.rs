@@ -15,11 +15,12 @@ use std::time::Duration;
 use bytes::Buf;
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use megabot_webhook_verify::{Claim, Scheme, Verifier};
+use megabot_webhook_verify::{Claim, Headers, Verified, Verifier};
 use tracing::Span;
 
 use crate::decode::Encoding;
-use crate::headers::RequestHeaders;
+use crate::detach::DetachOnDrop;
+use crate::headers::{HeaderLines, RequestHeaders, Scanned};
 use crate::idempotency::{Settlement, catch_panic};
 use crate::limits::Limits;
 use crate::observe::{self, Stopwatch};
@@ -39,13 +40,14 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 ];
 
 /// Receives a delivery and runs `handler` with it, exactly once per delivery id (design
-/// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs in a
-/// task of its own ([`tokio::spawn`]) and its answer settles the claim by
-/// `status(&answer)` (2xx completes it, anything else releases it). A panicking handler
-/// releases the claim and yields [`Error::HandlerPanicked`].
+/// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs and
+/// its answer settles the claim by `status(&answer)` (2xx completes it, anything else
+/// releases it). A panicking handler releases the claim and yields
+/// [`Error::HandlerPanicked`].
 ///
 /// Once claimed, the handler is started and runs to completion: dropping the returned
-/// future (the client gave up, the server dropped the request) does not cancel it, so
+/// future (the client gave up, the server dropped the request) does not cancel it but
+/// moves it into a task of its own ([`DetachOnDrop`]), so
 /// the claim stays in flight until the handler's own outcome settles it and the sender's
 /// retry meanwhile gets `409`, then `200 duplicate`.
 ///
@@ -61,13 +63,13 @@ const SIGNATURE_HEADERS: [&str; 4] = [
 pub(crate) async fn handle<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     limits: &Limits,
-    headers: &H,
+    headers: H,
     body: S,
     handler: F,
     status: St,
 ) -> Result<Fut::Output, Error>
 where
-    H: RequestHeaders + ?Sized,
+    H: RequestHeaders,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -78,32 +80,31 @@ where
 {
     let span = trace::receive_span();
     let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
-    let scheme = webhook.scheme();
-    let task = tokio::spawn(run_to_completion(
+    DetachOnDrop::new(run_to_completion(
         verifier.clone(),
         claim,
         webhook,
         handler,
         status,
         span,
-    ));
-    joined(task.await, scheme)
+    ))
+    .await
 }
 
-/// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): the
-/// handler runs in a task of its own on the current thread's `LocalSet`
+/// [`handle`] for frameworks whose handler futures are not `Send` (actix-web): a dropped
+/// request's handler finishes in a task of its own on the current thread's `LocalSet`
 /// ([`tokio::task::spawn_local`]; actix-web runs every worker in one).
 #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
 pub(crate) async fn handle_local<H, S, B, E, F, Fut, St>(
     verifier: &Verifier,
     limits: &Limits,
-    headers: &H,
+    headers: H,
     body: S,
     handler: F,
     status: St,
 ) -> Result<Fut::Output, Error>
 where
-    H: RequestHeaders + ?Sized,
+    H: RequestHeaders,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -114,16 +115,15 @@ where
 {
     let span = trace::receive_span();
     let (webhook, claim) = receive(verifier, limits, headers, body, &span).await?;
-    let scheme = webhook.scheme();
-    let task = tokio::task::spawn_local(run_to_completion(
+    DetachOnDrop::new_local(run_to_completion(
         verifier.clone(),
         claim,
         webhook,
         handler,
         status,
         span,
-    ));
-    joined(task.await, scheme)
+    ))
+    .await
 }
 
 /// Counts (and logs) a request refused outside the funnel: actix-web's route without a
@@ -137,20 +137,7 @@ pub(crate) fn refused_early(error: &Error) {
     observe::request(outcome, observe::NO_SCHEME);
 }
 
-/// The handler task's result; a task that did not finish (aborted at runtime shutdown)
-/// counts as a failed handler. Its claim was released by the settlement's drop guard.
-fn joined<T>(
-    result: Result<Result<T, Error>, tokio::task::JoinError>,
-    scheme: Scheme,
-) -> Result<T, Error> {
-    result.unwrap_or_else(|_| {
-        let error = Error::HandlerPanicked;
-        observe::request(error.code(), scheme.as_str());
-        Err(error)
-    })
-}
-
-/// The handler task: runs the handler, catching a panic, and settles the claim by its
+/// The handler's run: runs the handler, catching a panic, and settles the claim by its
 /// outcome. The request is counted here, once the handler answered, and the handler's
 /// time is recorded.
 async fn run_to_completion<F, Fut, St>(
@@ -166,7 +153,6 @@ where
     Fut: Future,
     St: FnOnce(&Fut::Output) -> u16,
 {
-    let delivery_id = claim.id.clone();
     let scheme = webhook.scheme();
     let renewing = renew_lease(verifier.clone(), claim.clone());
     let settlement = Settlement::new(&verifier, claim);
@@ -188,7 +174,7 @@ where
             let label = observe::handler_outcome(status);
             observe::handled(elapsed, label);
             trace::outcome(&span, label);
-            settlement.finish(status).await;
+            let _ = settlement.finish(status).await;
             observe::request(label, scheme.as_str());
             Ok(answer)
         }
@@ -196,8 +182,8 @@ where
             let error = Error::HandlerPanicked;
             observe::handled(elapsed, error.code());
             trace::outcome(&span, error.code());
-            settlement.finish(500).await;
-            trace::in_span(&span, || trace::rejected(&error, Some(&delivery_id)));
+            let delivery_id = settlement.finish(500).await;
+            trace::in_span(&span, || trace::rejected(&error, delivery_id.as_deref()));
             observe::request(error.code(), scheme.as_str());
             Err(error)
         }
@@ -252,45 +238,47 @@ impl From<Error> for Refused {
 async fn receive<H, S, B, E>(
     verifier: &Verifier,
     limits: &Limits,
-    headers: &H,
+    headers: H,
     body: S,
     span: &Span,
 ) -> Result<(Webhook, Claim), Error>
 where
-    H: RequestHeaders + ?Sized,
+    H: RequestHeaders,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
-    receive_inner(verifier, limits, headers, body, span)
-        .await
-        .map_err(
-            |Refused {
-                 error,
-                 authenticated,
-             }| {
-                let outcome = observe::refusal_outcome(&error);
-                trace::outcome(span, outcome);
-                let (delivery_id, scheme) = match &authenticated {
-                    Some((id, scheme)) => (Some(id.as_str()), *scheme),
-                    None => (None, observe::scheme_of(verifier, headers)),
-                };
-                trace::in_span(span, || trace::rejected(&error, delivery_id));
-                observe::request(outcome, scheme);
-                error
-            },
-        )
+    let scanned = Scanned::new(headers.lines());
+    let received = receive_inner(verifier, limits, &scanned, body, span).await;
+    let (verified, body, claim) = received.map_err(
+        |Refused {
+             error,
+             authenticated,
+         }| {
+            let outcome = observe::refusal_outcome(&error);
+            trace::outcome(span, outcome);
+            let (delivery_id, scheme) = match &authenticated {
+                Some((id, scheme)) => (Some(id.as_str()), *scheme),
+                None => (None, observe::scheme_of(verifier, &scanned)),
+            };
+            trace::in_span(span, || trace::rejected(&error, delivery_id));
+            observe::request(outcome, scheme);
+            error
+        },
+    )?;
+    drop(scanned);
+    Ok((Webhook::new(verified, body, headers.into_received()), claim))
 }
 
-async fn receive_inner<H, S, B, E>(
+async fn receive_inner<'a, H, S, B, E>(
     verifier: &Verifier,
     limits: &Limits,
-    headers: &H,
+    headers: &Scanned<'a, H>,
     body: S,
     span: &Span,
-) -> Result<(Webhook, Claim), Refused>
+) -> Result<(Verified, Vec<u8>, Claim), Refused>
 where
-    H: RequestHeaders + ?Sized,
+    H: HeaderLines<'a>,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
@@ -328,7 +316,7 @@ where
         error: error.into(),
         authenticated: Some((verified.delivery_id.clone(), verified.scheme.as_str())),
     })?;
-    Ok((Webhook::new(verified, body, headers.entries()), claim))
+    Ok((verified, body, claim))
 }
 
 #[cfg(test)]
@@ -372,13 +360,13 @@ mod tests {
     async fn receive<S>(
         verifier: &Verifier,
         limits: &Limits,
-        headers: &Vec<(String, String)>,
+        headers: &[(String, String)],
         body: S,
     ) -> Result<(Webhook, Claim), Error>
     where
         S: Stream<Item = Result<Bytes, String>>,
     {
-        super::receive(verifier, limits, headers, body, &Span::none()).await
+        super::receive(verifier, limits, headers.to_vec(), body, &Span::none()).await
     }
 
     #[tokio::test]
@@ -426,7 +414,7 @@ mod tests {
         let answer = handle(
             &verifier,
             limits(),
-            &headers,
+            headers.clone(),
             once(body.clone()),
             |_| async { 500 },
             status,
@@ -435,7 +423,7 @@ mod tests {
         let answer = handle(
             &verifier,
             limits(),
-            &headers,
+            headers.clone(),
             once(body.clone()),
             |_| async { 204 },
             status,
@@ -445,7 +433,7 @@ mod tests {
         let error = handle(
             &verifier,
             limits(),
-            &headers,
+            headers.clone(),
             once(body),
             |_| async { unreachable!("a duplicate must not run") },
             status,
@@ -463,7 +451,7 @@ mod tests {
         let error = handle(
             &verifier,
             limits(),
-            &headers,
+            headers.clone(),
             once(body.clone()),
             |_| async { panic!("on purpose") },
             status,
@@ -474,7 +462,7 @@ mod tests {
         let answer = handle(
             &verifier,
             limits(),
-            &headers,
+            headers.clone(),
             once(body),
             |_| async { 200 },
             status,
@@ -502,7 +490,7 @@ mod tests {
                 handle(
                     &verifier,
                     limits(),
-                    &headers,
+                    headers.clone(),
                     once(body),
                     |_| async {
                         tokio::time::sleep(Duration::from_millis(3500)).await;

@@ -74,7 +74,6 @@ use megabot_webhook_verify::Verifier;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::headers::HttpHeaders;
 use crate::receive::handle;
 use crate::{Error, ErrorResponse, Limits, Webhook};
 
@@ -176,7 +175,7 @@ where
             let answer = handle(
                 &verifier,
                 &limits,
-                &HttpHeaders(&headers),
+                headers,
                 data_stream(body),
                 move |hook| async move { inner.call(Request::from_parts(parts, hook)).await },
                 |result: &Result<Response<ResBody>, S::Error>| match result {

@@ -42,7 +42,6 @@ use ::warp::reply::Response;
 use ::warp::{Filter, Rejection, Reply};
 use megabot_webhook_verify::Verifier;
 
-use crate::headers::HttpHeaders;
 use crate::receive::handle;
 use crate::{Error, ErrorResponse, Limits, Webhook};
 
@@ -92,7 +91,7 @@ where
                 handle(
                     &verifier,
                     &limits,
-                    &HttpHeaders(&headers),
+                    headers,
                     body,
                     move |hook| async move { handler(hook).await.into_response() },
                     |response: &Response| response.status().as_u16(),

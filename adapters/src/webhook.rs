@@ -1,7 +1,11 @@
 //! The verified delivery a handler receives.
 
+use std::sync::OnceLock;
+
 use megabot_webhook_types::Event;
 use megabot_webhook_verify::{Scheme, Verified};
+
+use crate::headers::Received;
 
 /// A verified, fresh, claimed delivery: the typed event plus the bytes that were signed.
 ///
@@ -20,19 +24,18 @@ use megabot_webhook_verify::{Scheme, Verified};
 pub struct Webhook {
     verified: Verified,
     body: Vec<u8>,
-    headers: Vec<(String, String)>,
+    received: Received,
+    /// `received` listed, on the first call of [`Webhook::headers`].
+    headers: OnceLock<Vec<(String, String)>>,
 }
 
 impl Webhook {
-    pub(crate) fn new(
-        verified: Verified,
-        body: Vec<u8>,
-        headers: Vec<(String, String)>,
-    ) -> Webhook {
+    pub(crate) fn new(verified: Verified, body: Vec<u8>, received: Received) -> Webhook {
         Webhook {
             verified,
             body,
-            headers,
+            received,
+            headers: OnceLock::new(),
         }
     }
 
@@ -40,7 +43,7 @@ impl Webhook {
     /// ones repeated; values that are not visible ASCII left out), for forwarding the
     /// delivery.
     pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+        self.headers.get_or_init(|| self.received.lines())
     }
 
     /// The typed event.

@@ -1,9 +1,12 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
-//! Server-side cost per request without the network: an axum router called in process
-//! with a signed 1 KiB delivery (a new id each time), its bare `Bytes` route against
-//! the adapters' `webhook` route (read, verify, claim, typed extract, settle). With
-//! `verify` (criterion, `verify.rs`) and the replay claim (`replay.rs`) this splits the
-//! loopback HTTP ratio (`http.rs`) into its parts.
+//! Server-side cost per request without the network: each framework's router called in
+//! process with signed 1 KiB deliveries (a new id each time), its bare `Bytes` route
+//! against the adapters' `webhook` route (read, verify, claim, typed extract, settle),
+//! and, on the same deliveries, what the `webhook` route does besides the adapters' own
+//! work: `core_1k/verify` (HMAC and the typed event) and `core_1k/claim` (a new id in the
+//! memory guard). The adapters' own work per request is `webhook - bare - verify - claim`
+//! (`benches/summary.py` prints it per framework). This splits the loopback HTTP ratio
+//! (`http.rs`) into its parts.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -33,16 +36,41 @@ fn body(sequence: u64, timestamp: i64) -> Vec<u8> {
     body
 }
 
-fn extract(c: &mut Criterion) {
+fn verifier() -> Verifier {
+    Verifier::builder()
+        .megabot_secret(Secret::new(SECRET).expect("secret"))
+        .replay_guard(Arc::new(MemoryReplayGuard::new(10_000_000)))
+        .build()
+        .expect("verifier")
+}
+
+/// Signed 1 KiB deliveries, each with a new id: (body, `X-MegaBot-Signature`).
+struct Deliveries {
+    secret: Secret,
+    sequence: u64,
+}
+
+impl Deliveries {
+    fn new() -> Deliveries {
+        Deliveries {
+            secret: Secret::new(SECRET).expect("secret"),
+            sequence: 0,
+        }
+    }
+
+    fn next(&mut self) -> (Vec<u8>, String) {
+        self.sequence += 1;
+        let body = body(self.sequence, chrono::Utc::now().timestamp());
+        let signature = megabot_signature(&self.secret, &body);
+        (body, signature)
+    }
+}
+
+fn axum(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let verifier = Verifier::builder()
-        .megabot_secret(Secret::new(SECRET).expect("secret"))
-        .replay_guard(Arc::new(MemoryReplayGuard::new(10_000_000)))
-        .build()
-        .expect("verifier");
     let router = Router::new()
         .route(
             "/bare",
@@ -58,15 +86,13 @@ fn extract(c: &mut Criterion) {
                 StatusCode::NO_CONTENT
             }),
         )
-        .with_state(verifier);
-    let secret = Secret::new(SECRET).expect("secret");
-    let mut sequence = 0u64;
+        .with_state(verifier());
+    let mut deliveries = Deliveries::new();
     let mut request = |path: &str| {
-        sequence += 1;
-        let body = body(sequence, chrono::Utc::now().timestamp());
+        let (body, signature) = deliveries.next();
         Request::post(path)
             .header("content-type", "application/json")
-            .header("x-megabot-signature", megabot_signature(&secret, &body))
+            .header("x-megabot-signature", signature)
             .body(Body::from(body))
             .expect("request")
     };
@@ -88,6 +114,145 @@ fn extract(c: &mut Criterion) {
     group.finish();
 }
 
+fn actix(c: &mut Criterion) {
+    use actix_web::{App, HttpResponse, test, web};
+    let system = actix_web::rt::System::new();
+    let app = system.block_on(test::init_service(
+        App::new()
+            .app_data(web::Data::new(verifier()))
+            .route(
+                "/bare",
+                web::post().to(|body: web::Bytes| async move {
+                    black_box(body.len());
+                    HttpResponse::NoContent().finish()
+                }),
+            )
+            .service(megabot_webhook_adapters::actix_web::webhook(
+                "/webhook",
+                |hook: Webhook| async move {
+                    black_box(hook.event().name().len());
+                    HttpResponse::NoContent().finish()
+                },
+            )),
+    ));
+    let mut deliveries = Deliveries::new();
+    let mut request = |path: &str| {
+        let (body, signature) = deliveries.next();
+        test::TestRequest::post()
+            .uri(path)
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("x-megabot-signature", signature))
+            .set_payload(body)
+            .to_request()
+    };
+    let mut group = c.benchmark_group("actix_in_process_1k");
+    for path in ["/bare", "/webhook"] {
+        group.bench_function(&path[1..], |b| {
+            b.iter_batched(
+                || request(path),
+                |request| {
+                    let response = system.block_on(test::call_service(&app, request));
+                    assert_eq!(response.status().as_u16(), 204);
+                    response
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn warp(c: &mut Criterion) {
+    use warp::Filter;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bare = warp::path("bare")
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(warp::body::bytes())
+        .map(|body: Bytes| {
+            black_box(body.len());
+            warp::http::StatusCode::NO_CONTENT
+        });
+    let hook =
+        warp::path("webhook")
+            .and(warp::path::end())
+            .and(megabot_webhook_adapters::warp::webhook(
+                verifier(),
+                |hook: Webhook| async move {
+                    black_box(hook.event().name().len());
+                    warp::http::StatusCode::NO_CONTENT
+                },
+            ));
+    let routes = bare.or(hook);
+    let mut deliveries = Deliveries::new();
+    let mut request = |path: &str| {
+        let (body, signature) = deliveries.next();
+        warp::test::request()
+            .method("POST")
+            .path(path)
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .header("x-megabot-signature", signature)
+            .body(body)
+    };
+    let mut group = c.benchmark_group("warp_in_process_1k");
+    for path in ["/bare", "/webhook"] {
+        group.bench_function(&path[1..], |b| {
+            b.iter_batched(
+                || request(path),
+                |request| {
+                    let response = runtime.block_on(request.reply(&routes));
+                    assert_eq!(response.status().as_u16(), 204);
+                    response
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// What the `webhook` routes do besides the adapters' own work, on the same deliveries:
+/// `verify` (HMAC and the typed event) and `claim` (a new id in the memory guard).
+fn core(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let verifier = verifier();
+    let mut deliveries = Deliveries::new();
+    let mut group = c.benchmark_group("core_1k");
+    group.bench_function("verify", |b| {
+        b.iter_batched(
+            || deliveries.next(),
+            |(body, signature)| {
+                let headers = [("x-megabot-signature", signature.as_str())];
+                verifier.verify(&headers, &body).expect("valid")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("claim", |b| {
+        b.iter_batched(
+            || {
+                let (body, signature) = deliveries.next();
+                let headers = [("x-megabot-signature", signature.as_str())];
+                verifier.verify(&headers, &body).expect("valid")
+            },
+            |verified| {
+                runtime
+                    .block_on(verifier.claim(&verified))
+                    .expect("claimed")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -95,6 +260,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
         .configure_from_args();
-    targets = extract
+    targets = axum, actix, warp, core
 }
 criterion_main!(benches);

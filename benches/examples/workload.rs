@@ -16,7 +16,7 @@
 //! For the adapters' cost per request, with and without receiver metrics:
 //! `receive:<bytes>` and `receive-prometheus:<bytes>` (the adapters' axum `webhook` route called in
 //! process with signed deliveries, each a new id; the second with `metrics-exporter-prometheus`'s
-//! recorder installed). For `receive*` the requests are built first; count the route alone with
+//! recorder installed), and `receive-bare:<bytes>` (the same requests to a bare `Bytes` route). For `receive*` the requests are built first; count the route alone with
 //! `--toggle-collect='*serve_requests*'`:
 //!
 //! ```text
@@ -202,7 +202,7 @@ fn main() {
                 }
             }
         }
-        "receive" | "receive-prometheus" => {
+        "receive" | "receive-prometheus" | "receive-bare" => {
             let prometheus = (kind == "receive-prometheus").then(|| {
                 metrics_exporter_prometheus::PrometheusBuilder::new()
                     .install_recorder()
@@ -218,15 +218,18 @@ fn main() {
                 .replay_guard(Arc::new(MemoryReplayGuard::new(10_000_000)))
                 .build()
                 .expect("verifier");
-            let router = Router::new()
-                .route(
-                    "/webhook",
-                    megabot_webhook_adapters::axum::webhook(|hook: Webhook| async move {
-                        black_box(hook.event().name().len());
-                        StatusCode::NO_CONTENT
-                    }),
-                )
-                .with_state(verifier);
+            let route = if kind == "receive-bare" {
+                axum::routing::post(|body: axum::body::Bytes| async move {
+                    black_box(body.len());
+                    StatusCode::NO_CONTENT
+                })
+            } else {
+                megabot_webhook_adapters::axum::webhook(|hook: Webhook| async move {
+                    black_box(hook.event().name().len());
+                    StatusCode::NO_CONTENT
+                })
+            };
+            let router = Router::new().route("/webhook", route).with_state(verifier);
             let timestamp = chrono::Utc::now().timestamp();
             let requests: Vec<Request<Body>> = (0..iterations)
                 .map(|sequence| {
