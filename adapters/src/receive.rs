@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Buf;
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use megabot_webhook_verify::{Claim, Headers, Verified, Verifier};
+use megabot_webhook_verify::{Claim, Verified, Verifier};
 use tracing::Span;
 
 use crate::decode::Encoding;
@@ -26,18 +26,6 @@ use crate::limits::Limits;
 use crate::observe::{self, Stopwatch};
 use crate::read::{content_length, read_body};
 use crate::{Error, Webhook, trace};
-
-const CONTENT_ENCODING: &str = "content-encoding";
-const CONTENT_LENGTH: &str = "content-length";
-
-/// The headers the signature depends on: each may come on one header line only (see
-/// the crate docs, "Repeated signature headers").
-const SIGNATURE_HEADERS: [&str; 4] = [
-    "x-megabot-signature",
-    "webhook-signature",
-    "webhook-id",
-    "webhook-timestamp",
-];
 
 /// Receives a delivery and runs `handler` with it, exactly once per delivery id (design
 /// 4.4, 9.4): the [`Webhook`] is verified and claimed first; then the handler runs and
@@ -276,32 +264,31 @@ async fn receive_inner<'a, H, S, B, E>(
     headers: &Scanned<'a, H>,
     body: S,
     span: &Span,
-) -> Result<(Verified, Vec<u8>, Claim), Refused>
+) -> Result<(Box<Verified>, Vec<u8>, Claim), Refused>
 where
     H: HeaderLines<'a>,
     S: Stream<Item = Result<B, E>>,
     B: Buf,
     E: Display,
 {
-    if let Some(name) = SIGNATURE_HEADERS
-        .into_iter()
-        .find(|name| headers.header_count(name) > 1)
-    {
+    if let Some(name) = headers.repeated_signature_header() {
         return Err(Error::RepeatedSignatureHeader { name }.into());
     }
-    let encoding = Encoding::from_header(headers.header(CONTENT_ENCODING))?;
-    let length = content_length(headers.header(CONTENT_LENGTH));
+    let encoding = Encoding::from_header(headers.content_encoding())?;
+    let length = content_length(headers.content_length());
     let (body, budget_share) =
         read_body(body, length, encoding, verifier.max_body_size(), limits).await?;
     observe::body_size(body.len());
     let verifying = Stopwatch::start();
     // In the span: the verifier may warn about the request.
-    let verified = trace::in_span(span, || verifier.verify(headers, &body));
+    // One clock read for the freshness check and the claim.
+    let now = chrono::Utc::now();
+    let verified = trace::in_span(span, || verifier.verify_at(headers, &body, now));
     let elapsed = verifying.elapsed();
     let verified = match verified {
         Ok(verified) => {
             observe::verified(elapsed, verified.scheme.as_str());
-            verified
+            Box::new(verified)
         }
         Err(error) => {
             observe::verified(elapsed, observe::scheme_of(verifier, headers));
@@ -312,10 +299,13 @@ where
     // and what it proved may be recorded.
     drop(budget_share);
     trace::authenticated(span, &verified);
-    let claim = verifier.claim(&verified).await.map_err(|error| Refused {
-        error: error.into(),
-        authenticated: Some((verified.delivery_id.clone(), verified.scheme.as_str())),
-    })?;
+    let claim = verifier
+        .claim_at(&verified, now)
+        .await
+        .map_err(|error| Refused {
+            error: error.into(),
+            authenticated: Some((verified.delivery_id.clone(), verified.scheme.as_str())),
+        })?;
     Ok((verified, body, claim))
 }
 

@@ -22,7 +22,9 @@ use crate::headers::Received;
 /// [`EventPayload::Unknown`](crate::EventPayload::Unknown).
 #[derive(Debug, Clone)]
 pub struct Webhook {
-    verified: Verified,
+    /// Boxed: the event is large, and a webhook is moved through the request's and
+    /// the handler's futures several times.
+    verified: Box<Verified>,
     body: Vec<u8>,
     received: Received,
     /// `received` listed, on the first call of [`Webhook::headers`].
@@ -30,7 +32,7 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub(crate) fn new(verified: Verified, body: Vec<u8>, received: Received) -> Webhook {
+    pub(crate) fn new(verified: Box<Verified>, body: Vec<u8>, received: Received) -> Webhook {
         Webhook {
             verified,
             body,
@@ -87,6 +89,6 @@ impl Webhook {
 
     /// Splits the delivery into what the verifier established and the body bytes.
     pub fn into_parts(self) -> (Verified, Vec<u8>) {
-        (self.verified, self.body)
+        (*self.verified, self.body)
     }
 }
