@@ -38,11 +38,15 @@ for scheme in ["megabot", "standard"]:
                 continue
             if size <= 1024:
                 r = ours / raw
-                row(f"{scheme} {label} time / raw HMAC time, {size_name(size)}", f"{r:.2f}x ({ours/1000:.2f} vs {raw/1000:.2f} us)", "<= 1.25x", r <= 1.25)
+                if fn == "authenticate":
+                    row(f"{scheme} {label} time / raw HMAC time, {size_name(size)}", f"{r:.2f}x ({ours/1000:.2f} vs {raw/1000:.2f} us)", "<= 1.2x", r <= 1.2)
+                else:
+                    row(f"{scheme} {label} time / raw HMAC time, {size_name(size)}", f"{r:.2f}x ({ours/1000:.2f} vs {raw/1000:.2f} us)", "-", True)
             else:
                 r = raw / ours
                 mbs = size / ours * 1e9 / 1e6
-                row(f"{scheme} {label} throughput / raw HMAC, {size_name(size)}", f"{r:.2f}x ({mbs:.0f} MB/s)", ">= 0.9x", r >= 0.9)
+                target = 0.9 if fn == "authenticate" else 0.8
+                row(f"{scheme} {label} throughput / raw HMAC, {size_name(size)}", f"{r:.2f}x ({mbs:.0f} MB/s)", f">= {target}x", r >= target)
 for size in SIZES:
     for peer in ["svix", "standardwebhooks"]:
         theirs = median_ns("standard", peer, size)
@@ -72,19 +76,18 @@ for fw in ["axum", "actix-web", "warp"]:
     b = re.search(rf"http/{fw}/bare: (.*)", text)
     w = re.search(rf"http/{fw}/webhook: (.*)", text)
     if m:
-        row(f"{fw}: verify + typed extract req/s / bare Bytes req/s, 1 KiB", f"{float(m.group(1)):.2f}x (bare: {b.group(1)}; webhook: {w.group(1)})", ">= 0.9x", float(m.group(1)) >= 0.9)
+        row(f"{fw}: verify + typed extract req/s / bare Bytes req/s, 1 KiB", f"{float(m.group(1)):.2f}x (bare: {b.group(1)}; webhook: {w.group(1)})", ">= 0.85x", float(m.group(1)) >= 0.85)
 m = re.search(r"sender/deliveries_per_second: ([0-9.]+)", text)
 if m:
     row("sender signed deliveries/s to a loopback receiver", m.group(1), ">= 5000", float(m.group(1)) >= 5000)
 m = re.search(r"sender/rss_growth_after_first_10k: ([0-9.-]+) MiB", text)
 if m:
     row("sender resident set growth, deliveries 10k..100k", f"{m.group(1)} MiB", "flat", abs(float(m.group(1))) < 2)
-bare, hook = median_ns("axum_in_process_1k", "bare"), median_ns("axum_in_process_1k", "webhook")
-if bare and hook:
-    print()
-    print(f"axum in process (no network), 1 KiB: bare route {bare/1000:.2f} us, webhook route {hook/1000:.2f} us per request "
-          f"(the SDK and adapter add {(hook-bare)/1000:.2f} us)")
-v = median_ns("megabot", "verify", 1024)
-c = median_ns("replay_1m", "claim_new")
-if v and c:
-    print(f"of which verify_at at 1 KiB {v/1000:.2f} us and a replay claim {c/1000:.2f} us")
+verify, claim = median_ns("core_1k", "verify"), median_ns("core_1k", "claim")
+for fw in ["axum", "actix", "warp"]:
+    bare, hook = median_ns(f"{fw}_in_process_1k", "bare"), median_ns(f"{fw}_in_process_1k", "webhook")
+    if bare and hook and verify and claim:
+        own = hook - bare - verify - claim
+        row(f"{fw}: the adapters' own work per request, in process, 1 KiB (webhook - bare - verify - claim)",
+            f"{own/1000:.2f} us ({hook/1000:.2f} - {bare/1000:.2f} - {verify/1000:.2f} - {claim/1000:.2f})",
+            "<= 0.7 us" if fw == "axum" else "measured", own <= 700 if fw == "axum" else True)
