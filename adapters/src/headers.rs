@@ -1,4 +1,4 @@
-//! [`Headers`](megabot_webhook_verify::Headers) for the frameworks' header maps.
+//! [`Headers`] for the frameworks' header maps.
 //!
 //! The verifier core depends on no `http` crate (axum and warp use http 1, actix-web 4
 //! its own map over http 0.2 names), so these newtypes bridge them. Use them to call

@@ -287,7 +287,7 @@ where
     let elapsed = verifying.elapsed();
     let verified = match verified {
         Ok(verified) => {
-            observe::verified(elapsed, verified.scheme.as_str());
+            observe::verified(elapsed, verified.delivery.scheme.as_str());
             Box::new(verified)
         }
         Err(error) => {
@@ -300,11 +300,14 @@ where
     drop(budget_share);
     trace::authenticated(span, &verified);
     let claim = verifier
-        .claim_at(&verified, now)
+        .claim_at(&verified.delivery, now)
         .await
         .map_err(|error| Refused {
             error: error.into(),
-            authenticated: Some((verified.delivery_id.clone(), verified.scheme.as_str())),
+            authenticated: Some((
+                verified.delivery.delivery_id.clone(),
+                verified.delivery.scheme.as_str(),
+            )),
         })?;
     Ok((verified, body, claim))
 }

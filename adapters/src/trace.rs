@@ -27,9 +27,9 @@ pub(crate) fn authenticated(span: &Span, verified: &megabot_webhook_verify::Veri
     if span.is_disabled() {
         return;
     }
-    span.record("scheme", verified.scheme.as_str());
+    span.record("scheme", verified.delivery.scheme.as_str());
     span.record("event", verified.event.name());
-    span.record("delivery_id", verified.delivery_id.as_str());
+    span.record("delivery_id", verified.delivery.delivery_id.as_str());
 }
 
 /// Runs `f` in `span` (entered only when a subscriber wants it).

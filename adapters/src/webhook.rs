@@ -72,19 +72,19 @@ impl Webhook {
 
     /// The scheme whose signature was checked.
     pub fn scheme(&self) -> Scheme {
-        self.verified.scheme
+        self.verified.delivery.scheme
     }
 
     /// Which configured secret of [`Webhook::scheme`] matched, in the order the secrets
     /// were added to the verifier's builder (useful while rotating keys).
     pub fn secret_index(&self) -> usize {
-        self.verified.secret_index
+        self.verified.delivery.secret_index
     }
 
     /// The replay key that was claimed: the body's `id` (MegaBot scheme) or the
     /// `webhook-id` header (Standard Webhooks).
     pub fn delivery_id(&self) -> &str {
-        &self.verified.delivery_id
+        &self.verified.delivery.delivery_id
     }
 
     /// Splits the delivery into what the verifier established and the body bytes.

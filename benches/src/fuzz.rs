@@ -151,8 +151,8 @@ pub fn standard_headers(data: &[u8]) {
     ];
     let full = verifier.verify_at(&headers, body, now());
     if let Ok(verified) = &full {
-        assert_eq!(verified.delivery_id, id);
-        let age = (NOW - verified.signed_at.timestamp()).abs();
+        assert_eq!(verified.delivery.delivery_id, id);
+        let age = (NOW - verified.delivery.signed_at.timestamp()).abs();
         assert!(age <= 300, "accepted a timestamp {age} s away");
     }
     // Timestamps are at most 19 plain ASCII digits, optionally surrounded by whitespace.
@@ -257,11 +257,11 @@ pub fn verify_request_accepts(data: &[u8]) -> bool {
     let verified = verifier.verify_at(&headers, body, now());
     match (&authenticated, &verified) {
         (Ok(authenticated), Ok(verified)) => {
-            assert_eq!(authenticated.scheme, verified.scheme);
-            assert_eq!(authenticated.secret_index, verified.secret_index);
-            assert_eq!(authenticated.delivery_id, verified.delivery_id);
-            assert_eq!(authenticated.signed_at, verified.signed_at);
-            assert_eq!(authenticated.expires_at, verified.expires_at);
+            assert_eq!(authenticated.scheme, verified.delivery.scheme);
+            assert_eq!(authenticated.secret_index, verified.delivery.secret_index);
+            assert_eq!(authenticated.delivery_id, verified.delivery.delivery_id);
+            assert_eq!(authenticated.signed_at, verified.delivery.signed_at);
+            assert_eq!(authenticated.expires_at, verified.delivery.expires_at);
         }
         (Err(authenticated), Ok(_)) => {
             panic!("verify_at accepted, authenticate_at refused: {authenticated}")
@@ -284,13 +284,13 @@ pub fn verify_request_accepts(data: &[u8]) -> bool {
     }
     match verified {
         Ok(verified) => {
-            let age = (NOW - verified.signed_at.timestamp()).abs();
+            let age = (NOW - verified.delivery.signed_at.timestamp()).abs();
             assert!(age <= 300, "accepted a timestamp {age} s away");
             let parsed = Event::from_slice(body).expect("an accepted body parses");
             assert_eq!(parsed, verified.event);
-            if verified.scheme == megabot_webhook_verify::Scheme::MegaBot {
-                assert_eq!(verified.delivery_id, verified.event.id);
-                assert_eq!(verified.signed_at, verified.event.timestamp);
+            if verified.delivery.scheme == megabot_webhook_verify::Scheme::MegaBot {
+                assert_eq!(verified.delivery.delivery_id, verified.event.id);
+                assert_eq!(verified.delivery.signed_at, verified.event.timestamp);
             }
             true
         }
@@ -581,12 +581,12 @@ pub fn standard_v1a_header_accepts(data: &[u8]) -> bool {
     let seconds = ts.trim().parse::<i64>().ok();
     if let Ok(verified) = &full {
         assert_eq!(
-            verified.asymmetric,
+            verified.delivery.asymmetric,
             has_v1a_entry(signature),
             "{signature:?}"
         );
         let seconds = seconds.expect("an accepted timestamp parses");
-        if verified.asymmetric {
+        if verified.delivery.asymmetric {
             assert!(verify_standard_v1a_signature(&public, id, seconds, signature, body).is_ok());
         } else {
             assert!(
@@ -601,7 +601,9 @@ pub fn standard_v1a_header_accepts(data: &[u8]) -> bool {
             );
         }
     }
-    let accepted_v1a = full.as_ref().is_ok_and(|verified| verified.asymmetric);
+    let accepted_v1a = full
+        .as_ref()
+        .is_ok_and(|verified| verified.delivery.asymmetric);
     let Some(seconds) = seconds else {
         return accepted_v1a;
     };

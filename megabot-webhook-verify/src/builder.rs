@@ -60,7 +60,7 @@ impl VerifierBuilder {
     }
 
     /// Adds a MegaBot-scheme secret. Call again to accept several during key rotation;
-    /// [`Verified::secret_index`](crate::Verified::secret_index) tells which matched.
+    /// [`Authenticated::secret_index`](crate::Authenticated::secret_index) tells which matched.
     pub fn megabot_secret(mut self, secret: Secret) -> Self {
         self.megabot.push(secret);
         self

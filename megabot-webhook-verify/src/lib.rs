@@ -92,8 +92,8 @@ pub use replay::redis::{
 pub use replay::{Claim, ClaimOutcome, DEFAULT_IN_FLIGHT_TTL, ReplayGuard};
 pub use scheme::Scheme;
 pub use secret::{Secret, StandardSecret};
-pub use verified::Verified;
-pub use verifier::{Authenticated, Verifier};
+pub use verified::{Authenticated, Verified};
+pub use verifier::Verifier;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -9,35 +9,9 @@ use megabot_webhook_types::{EnvelopeHead, Event, ParseError, headers};
 
 use crate::replay::{Claim, ClaimOutcome, ReplayGuard};
 use crate::{
-    Error, Headers, Scheme, Secret, StandardPublicKey, StandardSecret, Verified, VerifierBuilder,
-    freshness, signature,
+    Authenticated, Error, Headers, Scheme, Secret, StandardPublicKey, StandardSecret, Verified,
+    VerifierBuilder, freshness, signature,
 };
-
-/// A delivery whose size, signature and freshness were checked, and whose event was
-/// not parsed: what [`Verifier::authenticate_at`] returns.
-///
-/// Every field comes from authenticated data. The body is authentic but may still not
-/// be a well-formed event: parse it with [`Event::from_slice`] when you need the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Authenticated {
-    /// The scheme whose signature was checked.
-    pub scheme: Scheme,
-    /// Which configured secret of that scheme matched (index in the order they were
-    /// added to the builder); when `asymmetric`, which public key verified.
-    pub secret_index: usize,
-    /// True when a `v1a` (Ed25519) entry decided: `secret_index` then indexes the
-    /// public keys given to [`VerifierBuilder::standard_public_key`].
-    pub asymmetric: bool,
-    /// The replay key: the body's `id` (MegaBot scheme) or `webhook-id` (Standard
-    /// Webhooks).
-    pub delivery_id: String,
-    /// The authenticated timestamp used for freshness: the body's `timestamp` (MegaBot
-    /// scheme) or `webhook-timestamp` (Standard Webhooks).
-    pub signed_at: DateTime<Utc>,
-    /// `signed_at` plus the past tolerance, as [`Verified::expires_at`].
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Checks deliveries of both schemes; cheap to clone (the configuration is shared).
 ///
@@ -139,24 +113,9 @@ impl Verifier {
             Some((id, timestamp)) => (id.to_owned(), timestamp_from_header(timestamp)),
             None => (event.id.clone(), Ok(event.timestamp)),
         };
-        let Authenticated {
-            scheme,
-            secret_index,
-            asymmetric,
-            delivery_id,
-            signed_at,
-            expires_at,
-        } = self.check_time(signed, delivery_id, signed_at, now)?;
+        let delivery = self.check_time(signed, delivery_id, signed_at, now)?;
         warn_on_disagreeing_headers(headers, &event);
-        Ok(Verified {
-            event,
-            scheme,
-            secret_index,
-            asymmetric,
-            delivery_id,
-            signed_at,
-            expires_at,
-        })
+        Ok(Verified { event, delivery })
     }
 
     /// [`Verifier::authenticate_at`] with the system clock.
@@ -183,8 +142,8 @@ impl Verifier {
     ///
     /// Errors: as [`Verifier::verify_at`], where [`Error::InvalidEnvelope`] means that
     /// no `event`, `id` and integer `timestamp` could be read. The replay claim is a
-    /// separate step: [`ReplayGuard::claim`] on [`Verifier::replay_guard`] with
-    /// `delivery_id` and `expires_at`.
+    /// separate step: [`Verifier::claim`] takes an [`Authenticated`] as it takes a
+    /// [`Verified`].
     pub fn authenticate_at<H: Headers + ?Sized>(
         &self,
         headers: &H,
@@ -345,16 +304,24 @@ impl Verifier {
     /// [`Error::DuplicateDelivery`] (200 duplicate) once it was handled, and the
     /// store's own errors (503). Follow with [`Verifier::complete`] after a 2xx
     /// answer or [`Verifier::release`] after anything else.
-    pub async fn claim(&self, verified: &Verified) -> Result<Claim, Error> {
-        self.claim_at(verified, Utc::now()).await
+    pub async fn claim<D: AsRef<Authenticated> + ?Sized>(
+        &self,
+        delivery: &D,
+    ) -> Result<Claim, Error> {
+        self.claim_at(delivery, Utc::now()).await
     }
 
     /// [`Verifier::claim`] with an explicit clock.
-    pub async fn claim_at(&self, verified: &Verified, now: DateTime<Utc>) -> Result<Claim, Error> {
+    pub async fn claim_at<D: AsRef<Authenticated> + ?Sized>(
+        &self,
+        delivery: &D,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, Error> {
+        let delivery = delivery.as_ref();
         match self
             .inner
             .replay_guard
-            .claim(&verified.delivery_id, verified.expires_at, now)
+            .claim(&delivery.delivery_id, delivery.expires_at, now)
             .await?
         {
             ClaimOutcome::Claimed(claim) => Ok(claim),
@@ -541,9 +508,7 @@ mod tests {
                 .unwrap();
             assert_eq!(authenticated.scheme, Scheme::MegaBot);
             assert_eq!(authenticated.secret_index, 1);
-            assert_eq!(authenticated.delivery_id, verified.delivery_id, "{body}");
-            assert_eq!(authenticated.signed_at, verified.signed_at);
-            assert_eq!(authenticated.expires_at, verified.expires_at);
+            assert_eq!(authenticated, verified.delivery, "{body}");
         }
     }
 

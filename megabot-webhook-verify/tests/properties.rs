@@ -161,10 +161,10 @@ proptest! {
             vec![("X-MegaBot-Signature".into(), megabot_signature(&megabot_secret, &body))]
         };
         let verified = verifier.verify_at(&headers, &body, at(timestamp + skew)).unwrap();
-        prop_assert_eq!(verified.delivery_id, id);
-        prop_assert_eq!(verified.signed_at, at(timestamp));
+        prop_assert_eq!(verified.delivery.delivery_id, id);
+        prop_assert_eq!(verified.delivery.signed_at, at(timestamp));
         prop_assert_eq!(
-            verified.scheme,
+            verified.delivery.scheme,
             if standard { Scheme::StandardWebhooks } else { Scheme::MegaBot }
         );
     }

@@ -205,8 +205,8 @@ fn standardwebhooks_signs_we_verify() {
             let verified = verifier
                 .verify_at(&headers, body.as_bytes(), at(timestamp))
                 .unwrap_or_else(|error| panic!("job {index}: {error}"));
-            assert_eq!(verified.scheme, Scheme::StandardWebhooks);
-            assert_eq!(verified.delivery_id, id);
+            assert_eq!(verified.delivery.scheme, Scheme::StandardWebhooks);
+            assert_eq!(verified.delivery.delivery_id, id);
         }
     }
 }
@@ -303,7 +303,7 @@ fn guide_webhook_signer_signs_we_verify() {
                 panic!("job {index}: {error} for {}", String::from_utf8_lossy(body))
             });
         assert_eq!(
-            verified.delivery_id,
+            verified.delivery.delivery_id,
             job["payload"]["id"].as_str().unwrap(),
             "job {index}"
         );

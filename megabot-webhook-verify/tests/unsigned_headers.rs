@@ -77,9 +77,9 @@ fn disagreeing_headers_are_logged_and_ignored() {
         (quiet, loud)
     });
     assert_eq!(quiet, loud, "unsigned headers changed the result");
-    assert_eq!(loud.delivery_id, "evt_real");
+    assert_eq!(loud.delivery.delivery_id, "evt_real");
     assert_eq!(loud.event.name(), "error_occurred");
-    assert_eq!(loud.signed_at, at(1_640_995_200));
+    assert_eq!(loud.delivery.signed_at, at(1_640_995_200));
 
     let lines = capture.0.lock().unwrap().clone();
     assert_eq!(lines.len(), 3, "{lines:#?}");

@@ -48,8 +48,8 @@ fn check(
     verifier
         .verify_at(&headers(id, timestamp, signature), body, at(NOW))
         .map(|verified| {
-            assert_eq!(verified.scheme, Scheme::StandardWebhooks);
-            (verified.asymmetric, verified.secret_index)
+            assert_eq!(verified.delivery.scheme, Scheme::StandardWebhooks);
+            (verified.delivery.asymmetric, verified.delivery.secret_index)
         })
 }
 

@@ -127,13 +127,16 @@ fn every_vector_case() {
         let result = verifier.verify_at(&case.headers, case.body.as_bytes(), clock(case));
         match (case.valid, result) {
             (true, Ok(verified)) => {
-                if verified.scheme != case.scheme {
-                    failures.push(format!("{}: verified as {}", case.name, verified.scheme));
+                if verified.delivery.scheme != case.scheme {
+                    failures.push(format!(
+                        "{}: verified as {}",
+                        case.name, verified.delivery.scheme
+                    ));
                 }
-                if verified.secret_index != 0 {
+                if verified.delivery.secret_index != 0 {
                     failures.push(format!(
                         "{}: secret index {}",
-                        case.name, verified.secret_index
+                        case.name, verified.delivery.secret_index
                     ));
                 }
                 let expected_id = match case.scheme {
@@ -146,10 +149,12 @@ fn every_vector_case() {
                         .unwrap_or_default(),
                     other => panic!("no vectors for {other:?}"),
                 };
-                if verified.delivery_id != expected_id || verified.delivery_id.is_empty() {
+                if verified.delivery.delivery_id != expected_id
+                    || verified.delivery.delivery_id.is_empty()
+                {
                     failures.push(format!(
                         "{}: delivery id {:?}",
-                        case.name, verified.delivery_id
+                        case.name, verified.delivery.delivery_id
                     ));
                 }
             }

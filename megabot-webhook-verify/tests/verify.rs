@@ -50,7 +50,10 @@ fn standard_headers(id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, Strin
 
 fn code(result: Result<megabot_webhook_verify::Verified, Error>) -> &'static str {
     match result {
-        Ok(verified) => panic!("expected an error, verified {}", verified.delivery_id),
+        Ok(verified) => panic!(
+            "expected an error, verified {}",
+            verified.delivery.delivery_id
+        ),
         Err(error) => error.code(),
     }
 }
@@ -111,12 +114,12 @@ fn megabot_delivery_fields_come_from_the_body() {
     let verified = both()
         .verify_at(&megabot_headers(&body), &body, at(T + 10))
         .unwrap();
-    assert_eq!(verified.scheme, Scheme::MegaBot);
-    assert_eq!(verified.secret_index, 0);
-    assert_eq!(verified.delivery_id, "evt_1");
+    assert_eq!(verified.delivery.scheme, Scheme::MegaBot);
+    assert_eq!(verified.delivery.secret_index, 0);
+    assert_eq!(verified.delivery.delivery_id, "evt_1");
     assert_eq!(verified.event_name(), "error_occurred");
-    assert_eq!(verified.signed_at, at(T));
-    assert_eq!(verified.expires_at, at(T + 300));
+    assert_eq!(verified.delivery.signed_at, at(T));
+    assert_eq!(verified.delivery.expires_at, at(T + 300));
 }
 
 #[test]
@@ -125,10 +128,10 @@ fn standard_delivery_uses_the_webhook_headers() {
     let body = body("evt_1", &(T - 3600).to_string());
     let headers = standard_headers("msg_abc", T, &body);
     let verified = both().verify_at(&headers, &body, at(T + 299)).unwrap();
-    assert_eq!(verified.scheme, Scheme::StandardWebhooks);
-    assert_eq!(verified.delivery_id, "msg_abc");
-    assert_eq!(verified.signed_at, at(T));
-    assert_eq!(verified.expires_at, at(T + 300));
+    assert_eq!(verified.delivery.scheme, Scheme::StandardWebhooks);
+    assert_eq!(verified.delivery.delivery_id, "msg_abc");
+    assert_eq!(verified.delivery.signed_at, at(T));
+    assert_eq!(verified.delivery.expires_at, at(T + 300));
     assert_eq!(verified.event.id, "evt_1");
 }
 
@@ -138,7 +141,11 @@ fn standard_is_preferred_and_there_is_no_fallback() {
     let mut all = megabot_headers(&body);
     all.extend(standard_headers("msg_1", T, &body));
     assert_eq!(
-        both().verify_at(&all, &body, at(T)).unwrap().scheme,
+        both()
+            .verify_at(&all, &body, at(T))
+            .unwrap()
+            .delivery
+            .scheme,
         Scheme::StandardWebhooks
     );
 
@@ -169,6 +176,7 @@ fn standard_is_preferred_and_there_is_no_fallback() {
         megabot_only
             .verify_at(&broken, &body, at(T))
             .unwrap()
+            .delivery
             .scheme,
         Scheme::MegaBot
     );
@@ -180,7 +188,11 @@ fn standard_is_preferred_and_there_is_no_fallback() {
         .unwrap();
     assert!(!refused.accepts(Scheme::StandardWebhooks));
     assert_eq!(
-        refused.verify_at(&broken, &body, at(T)).unwrap().scheme,
+        refused
+            .verify_at(&broken, &body, at(T))
+            .unwrap()
+            .delivery
+            .scheme,
         Scheme::MegaBot
     );
 
@@ -212,6 +224,7 @@ fn rotation_reports_the_matching_secret() {
         verifier
             .verify_at(&by_new, &body, at(T))
             .unwrap()
+            .delivery
             .secret_index,
         1
     );
@@ -226,6 +239,7 @@ fn rotation_reports_the_matching_secret() {
         verifier
             .verify_at(&both_entries, &body, at(T))
             .unwrap()
+            .delivery
             .secret_index,
         0
     );
@@ -249,6 +263,7 @@ fn rotation_reports_the_matching_secret() {
         verifier
             .verify_at(&signed, &body, at(T))
             .unwrap()
+            .delivery
             .secret_index,
         1
     );
@@ -330,7 +345,7 @@ fn tolerances_apart_and_inclusive() {
         "timestamp_too_new"
     );
     let verified = verifier.verify_at(&headers, &body, at(T)).unwrap();
-    assert_eq!(verified.expires_at, at(T + 10));
+    assert_eq!(verified.delivery.expires_at, at(T + 10));
 
     let same = Verifier::builder()
         .megabot_secret(megabot_secret())
@@ -416,7 +431,7 @@ fn authentic_extreme_timestamps_are_clean_errors() {
     let signed = standard_headers("msg_1", 0, &envelope);
     let verified = lax.verify_at(&signed, &envelope, at(T)).unwrap();
     assert_eq!(
-        verified.expires_at,
+        verified.delivery.expires_at,
         chrono::DateTime::<chrono::Utc>::MAX_UTC
     );
 
@@ -477,9 +492,9 @@ fn ignoring_the_timestamp_needs_the_dangerous_module() {
     let lax = dangerous::ignore_timestamp(builder).build().unwrap();
     assert!(!lax.checks_timestamp());
     let verified = lax.verify_at(&megabot_headers(&old), &old, at(T)).unwrap();
-    assert_eq!(verified.signed_at, at(T - 86_400));
+    assert_eq!(verified.delivery.signed_at, at(T - 86_400));
     // Remembered from now on, so a replay within the window is still caught.
-    assert_eq!(verified.expires_at, at(T + 300));
+    assert_eq!(verified.delivery.expires_at, at(T + 300));
 }
 
 #[test]

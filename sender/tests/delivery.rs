@@ -279,7 +279,7 @@ fn assert_wire_format(request: &Received, delivery: &Delivery) {
     let verified = megabot_verifier(SECRET)
         .verify_at(&request.headers, &request.body, at(delivery.timestamp()))
         .unwrap();
-    assert_eq!(verified.delivery_id, delivery.id());
+    assert_eq!(verified.delivery.delivery_id, delivery.id());
 }
 
 // ---------------------------------------------------------------- tests
@@ -595,7 +595,7 @@ async fn standard_webhooks_headers_are_signed_afresh_on_every_attempt() {
         let verified = verifier
             .verify_at(&request.headers, &request.body, at(timestamp))
             .unwrap();
-        assert_eq!(verified.scheme, Scheme::StandardWebhooks);
+        assert_eq!(verified.delivery.scheme, Scheme::StandardWebhooks);
         timestamps.push(timestamp);
     }
     assert!(timestamps.windows(2).all(|w| w[0] < w[1]), "{timestamps:?}");
@@ -652,9 +652,9 @@ async fn v1a_loopback_signed_with_whsk_verified_with_whpk_on_every_attempt() {
         let verified = receiver
             .verify_at(&request.headers, &request.body, at(timestamp))
             .unwrap();
-        assert_eq!(verified.scheme, Scheme::StandardWebhooks);
-        assert!(verified.asymmetric);
-        assert_eq!(verified.delivery_id, delivery.id());
+        assert_eq!(verified.delivery.scheme, Scheme::StandardWebhooks);
+        assert!(verified.delivery.asymmetric);
+        assert_eq!(verified.delivery.delivery_id, delivery.id());
         assert_eq!(
             wrong
                 .verify_at(&request.headers, &request.body, at(timestamp))

@@ -247,7 +247,7 @@ fn human_line(hook: &Webhook, colour: bool) -> String {
         event.id,
         event.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
         hook.scheme(),
-        if hook.verified().asymmetric {
+        if hook.verified().delivery.asymmetric {
             "v1a public key"
         } else {
             "secret"

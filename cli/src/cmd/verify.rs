@@ -79,7 +79,7 @@ fn check(
             "{} {} signed with secret {} of {}",
             verified.event.name(),
             verified.event.id,
-            verified.secret_index + 1,
+            verified.delivery.secret_index + 1,
             secrets.len()
         )),
         Err(error) => Err(explain(&error, &secrets, &args.signature, body)),
