@@ -27,8 +27,8 @@
 //!
 //! let now = DateTime::from_timestamp(1_640_995_210, 0).expect("valid time");
 //! let verified = verifier.verify_at(&headers, body, now)?;
-//! assert_eq!(verified.scheme, Scheme::MegaBot);
-//! assert_eq!(verified.delivery_id, "evt_123462");
+//! assert_eq!(verified.delivery.scheme, Scheme::MegaBot);
+//! assert_eq!(verified.delivery.delivery_id, "evt_123462");
 //! assert_eq!(verified.event.name(), "error_occurred");
 //!
 //! // A changed byte, or a clock 10 minutes later, is refused.
