@@ -1,5 +1,7 @@
 //! `RedisReplayGuard` against a real `redis-server` (one per test, on a free loopback
 //! port): design 4.4 across instances, ownership, TTLs, and failing closed.
+//!
+//! Over 600 lines: one file for every case of one guard against one real server.
 
 #![cfg(feature = "redis")]
 

@@ -1,5 +1,8 @@
 //! The shared table of webhook cases, run over real loopback HTTP against each framework.
 //!
+//! Over 600 lines because it is the table: every case lives here once, so the three
+//! frameworks run exactly the same cases.
+//!
 //! Each framework's test file provides a `start` function (verifier + recorder → the
 //! address of a fresh server on 127.0.0.1:0 serving `POST /webhook`) and expands
 //! [`webhook_cases!`], which is the table: one `#[tokio::test]` per case. Every case

@@ -1,5 +1,9 @@
 //! The Redis replay guard (feature `redis`): design 4.4's claim → complete / release
 //! semantics shared by every receiver instance that uses the same Redis.
+//!
+//! Over 600 lines because the guard is one unit: its Lua scripts (claim, complete,
+//! release, renew) sit beside the Rust that calls them and parses their answers, so a
+//! reader checks each script against its caller in one place; the unit tests follow.
 
 use std::error::Error as StdError;
 use std::fmt;
