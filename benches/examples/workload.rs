@@ -8,6 +8,7 @@
 //!
 //! Workloads: `typed:<event>`, `value:<event>` (the built-in examples), `hmac:<bytes>`,
 //! `signature:<bytes>`, `authenticate:<bytes>`, `verify:<bytes>` (MegaBot scheme, full `verify_at`),
+//! `authenticate-standard:<bytes>` (Standard Webhooks `v1`),
 //! and for the cost of the sender's metrics (docs/design.md section 8), with no recorder
 //! (`none`) or a `metrics-exporter-prometheus` recorder (`prometheus`): `send:<recorder>`
 //! (`Sender::send` of one event to an in-process loopback receiver answering 200, one at a
@@ -160,6 +161,31 @@ fn main() {
                             .expect("parses"),
                     );
                 }
+            }
+        }
+        "authenticate-standard" => {
+            use megabot_webhook_verify::StandardSecret;
+            let body = event_body(arg.parse().expect("size"));
+            let secret = StandardSecret::from_bytes(SECRET.as_bytes()).expect("secret");
+            let signature = megabot_webhook_verify::sign::standard_signature(
+                &secret, "msg_1", TIMESTAMP, &body,
+            );
+            let verifier = Verifier::builder()
+                .standard_secret(secret)
+                .build()
+                .expect("verifier");
+            let timestamp = TIMESTAMP.to_string();
+            let headers = [
+                ("webhook-id", "msg_1"),
+                ("webhook-timestamp", timestamp.as_str()),
+                ("webhook-signature", signature.as_str()),
+            ];
+            for _ in 0..iterations {
+                black_box(
+                    verifier
+                        .authenticate_at(&headers, black_box(&body), now)
+                        .expect("valid"),
+                );
             }
         }
         "hmac" | "signature" | "authenticate" | "verify" => {

@@ -9,11 +9,20 @@ use crate::Error;
 /// Parses a `webhook-timestamp` value: unix seconds as ASCII digits only
 /// (no sign, no fraction), surrounding whitespace ignored, within `i64`.
 pub(crate) fn parse_unix_seconds(value: &str) -> Result<i64, Error> {
-    let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
-    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = value.trim_ascii().as_bytes();
+    if digits.is_empty() || digits.len() > 19 {
         return Err(Error::InvalidTimestamp);
     }
-    value.parse::<i64>().map_err(|_| Error::InvalidTimestamp)
+    // One pass: 19 digits fit a u64, so only the final i64 range can fail.
+    let mut seconds = 0u64;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(Error::InvalidTimestamp);
+        }
+        seconds = seconds * 10 + u64::from(digit);
+    }
+    i64::try_from(seconds).map_err(|_| Error::InvalidTimestamp)
 }
 
 /// Checks that `timestamp` lies within `past` before and `future` after `now`
@@ -87,6 +96,33 @@ mod tests {
                 matches!(parse_unix_seconds(bad), Err(Error::InvalidTimestamp)),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn parses_as_trim_and_str_parse_did() {
+        let before = |value: &str| {
+            let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
+            if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            value.parse::<i64>().ok()
+        };
+        for value in [
+            "0",
+            "0001",
+            " 7\t",
+            "\n12\r",
+            "1 2",
+            "18446744073709551615",
+            "9223372036854775807",
+            "9223372036854775808",
+            "1999999999999999999",
+            "9999999999999999999",
+            "12a",
+            "\u{a0}1",
+        ] {
+            assert_eq!(parse_unix_seconds(value).ok(), before(value), "{value:?}");
         }
     }
 

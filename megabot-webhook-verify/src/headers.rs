@@ -35,15 +35,25 @@ impl<T: Headers + ?Sized> Headers for &T {
 impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
     fn header(&self, name: &str) -> Option<&str> {
         self.iter()
-            .find(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .find(|(key, _)| same_name(key.as_ref(), name))
             .map(|(_, value)| value.as_ref())
     }
 
     fn header_count(&self, name: &str) -> usize {
         self.iter()
-            .filter(|(key, _)| key.as_ref().eq_ignore_ascii_case(name))
+            .filter(|(key, _)| same_name(key.as_ref(), name))
             .count()
     }
+}
+
+/// [`str::eq_ignore_ascii_case`], folded without an early exit so that it compiles to a
+/// vector loop: the std version compares byte by byte, and the lookups of a
+/// 256-byte check were about a twentieth of its time.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).fold(0u8, |difference, (a, b)| {
+            difference | (a.to_ascii_lowercase() ^ b.to_ascii_lowercase())
+        }) == 0
 }
 
 impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Headers for [(K, V); N] {
@@ -72,7 +82,7 @@ impl<S: BuildHasher> Headers for HashMap<String, String, S> {
             return Some(value);
         }
         self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .find(|(key, _)| same_name(key, name))
             .map(|(_, value)| value.as_str())
     }
 }
@@ -83,7 +93,7 @@ impl<S: BuildHasher> Headers for HashMap<&str, &str, S> {
             return Some(value);
         }
         self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .find(|(key, _)| same_name(key, name))
             .map(|(_, value)| *value)
     }
 }
@@ -104,6 +114,33 @@ mod tests {
             headers.header("WEBHOOK-ID").map(String::from)
         }
         assert_eq!(by_value(&owned).as_deref(), Some("msg_1"));
+    }
+
+    #[test]
+    fn same_name_is_eq_ignore_ascii_case() {
+        let names = [
+            "",
+            "a",
+            "A",
+            "webhook-id",
+            "WEBHOOK-ID",
+            "webhook-iD",
+            "webhook_id",
+            "é",
+            "É",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a.eq_ignore_ascii_case(b), "{a} {b}");
+            }
+        }
+        // Every byte against every byte, in every case.
+        for x in 0..=127u8 {
+            for y in 0..=127u8 {
+                let (a, b) = ((x as char).to_string(), (y as char).to_string());
+                assert_eq!(same_name(&a, &b), a.eq_ignore_ascii_case(&b), "{x} {y}");
+            }
+        }
     }
 
     #[test]
