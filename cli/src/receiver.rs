@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub(crate) use limits::{HEADER_READ_TIMEOUT, LimitedListener, MAX_CONNECTIONS};
+pub(crate) use limits::{
+    ActixConnectionCap, HEADER_READ_TIMEOUT, LimitedListener, MAX_CONNECTIONS,
+};
 
 use clap::ValueEnum;
 use megabot_webhook_adapters::Webhook;
@@ -162,7 +164,8 @@ pub(crate) async fn start_async(
             let listener = listener
                 .into_std()
                 .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
-            let server = actix_server(listener, path, verifier, handler)?;
+            let cap = ActixConnectionCap::new(MAX_CONNECTIONS);
+            let server = actix_server(listener, path, verifier, handler, cap)?;
             tokio::spawn(async move {
                 if let Err(error) = server.await {
                     eprintln!("error: actix-web server stopped: {error}");
@@ -210,8 +213,10 @@ fn actix_server(
     path: String,
     verifier: Verifier,
     handler: AsyncHandler,
+    cap: ActixConnectionCap,
 ) -> Result<actix_web::dev::Server, CliError> {
     use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
+    let admission = cap.clone();
     let server = HttpServer::new(move || {
         let handler = Arc::clone(&handler);
         App::new()
@@ -234,9 +239,11 @@ fn actix_server(
             ))
     })
     .workers(1)
-    // design 9.8: the request head within 10 s; at most 4 096 connections (one worker).
+    // design 9.8: the request head within 10 s; at most 4 096 connections (one worker),
+    // those beyond closed at once.
     .client_request_timeout(HEADER_READ_TIMEOUT)
-    .max_connections(MAX_CONNECTIONS)
+    .on_connect(move |io, data| admission.admit(io, data))
+    .max_connections(cap.actix_max_connections())
     .disable_signals()
     .listen(listener)
     .map_err(|e| CliError::Usage(format!("actix-web cannot listen: {e}")))?;
@@ -303,7 +310,6 @@ async fn serve_warp(
 #[cfg(test)]
 mod tests {
     use super::*;
-
     #[test]
     fn route_paths_are_validated() {
         for good in ["/webhook", "/", "/hooks/megabot-v1", "/a.b_c~d"] {

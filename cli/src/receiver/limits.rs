@@ -2,6 +2,7 @@
 //! each connection's first request head, and a cap on open connections beyond which
 //! a new connection is closed at once, never left waiting in the backlog.
 
+use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -20,8 +21,8 @@ pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_CONNECTIONS: usize = 4096;
 
 /// A listener that closes connections beyond its cap at once and gives each
-/// connection a deadline for its first request head (axum and warp; actix-web uses its
-/// own `client_request_timeout` and `max_connections`).
+/// connection a deadline for its first request head (axum, warp and `serve`;
+/// actix-web accepts on its own: see [`ActixConnectionCap`]).
 pub(crate) struct LimitedListener {
     inner: tokio::net::TcpListener,
     permits: Arc<Semaphore>,
@@ -78,6 +79,56 @@ impl axum::serve::Listener for LimitedListener {
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.inner.local_addr()
+    }
+}
+
+/// How many refused connections actix-web may still be closing before its own
+/// `max_connections` pauses accepting (see [`ActixConnectionCap`]).
+const ACTIX_CLOSING_MARGIN: usize = 1024;
+
+/// The connection cap on actix-web, which accepts connections itself. Its own
+/// `max_connections` is no cap in the sense of design 9.8: at the limit its accept
+/// loop pauses, and the extra connections wait in the kernel's backlog. So actix-web
+/// is given room for [`ACTIX_CLOSING_MARGIN`] more, and the cap is kept in
+/// `on_connect`: each accepted connection takes a permit, held in the connection's
+/// data until actix-web drops the connection; one that gets no permit is shut down
+/// at once, before anything is read from it.
+#[derive(Debug, Clone)]
+pub(crate) struct ActixConnectionCap {
+    permits: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl ActixConnectionCap {
+    pub(crate) fn new(max_connections: usize) -> ActixConnectionCap {
+        ActixConnectionCap {
+            permits: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
+        }
+    }
+
+    /// What to give actix-web's own `max_connections`: above the cap, so that the
+    /// connections over it are accepted and closed rather than left waiting.
+    pub(crate) fn actix_max_connections(&self) -> usize {
+        self.max_connections.saturating_add(ACTIX_CLOSING_MARGIN)
+    }
+
+    /// The `on_connect` callback: admits `io` within the cap, else shuts it down.
+    pub(crate) fn admit(&self, io: &dyn Any, data: &mut actix_web::dev::Extensions) {
+        // actix-web's TCP listener hands over tokio's stream; anything else (none is
+        // configured) would go uncounted.
+        let Some(stream) = io.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+            return;
+        };
+        match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => {
+                data.insert(permit);
+            }
+            Err(_) => {
+                // actix-web then reads the end of the stream and drops the connection.
+                let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+            }
+        }
     }
 }
 
@@ -199,6 +250,92 @@ mod tests {
         fourth.write_all(b"x").await.unwrap();
         fourth_server.read_exact(&mut byte).await.unwrap();
         assert_eq!(&byte, b"x");
+    }
+
+    /// The same rule on actix-web, which accepts on its own: a connection over the cap
+    /// is closed at once rather than left in the backlog, and a closed connection frees
+    /// its place.
+    #[tokio::test]
+    async fn actix_web_closes_connections_beyond_the_cap_at_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let verifier = megabot_webhook_verify::Verifier::builder()
+            .megabot_secret(megabot_webhook_verify::Secret::new("cap-test-secret").unwrap())
+            .build()
+            .unwrap();
+        let handler: crate::receiver::AsyncHandler = Arc::new(|_| {
+            Box::pin(std::future::ready(crate::receiver::Answer {
+                status: 200,
+                content_type: None,
+                body: Vec::new(),
+            }))
+        });
+        let server = crate::receiver::actix_server(
+            listener,
+            "/webhook".to_owned(),
+            verifier,
+            handler,
+            ActixConnectionCap::new(2),
+        )
+        .unwrap();
+        let stop = server.handle();
+        tokio::spawn(server);
+
+        // A request answered (404: no such route, no body) on a kept-alive connection
+        // shows it was admitted.
+        async fn answered(stream: &mut tokio::net::TcpStream) -> bool {
+            let request = b"GET /nothing HTTP/1.1\r\nhost: x\r\n\r\n";
+            if stream.write_all(request).await.is_err() {
+                return false;
+            }
+            let mut head = Vec::new();
+            let read_head = async {
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return false,
+                    }
+                }
+                true
+            };
+            matches!(
+                tokio::time::timeout(Duration::from_secs(5), read_head).await,
+                Ok(true)
+            ) && head.starts_with(b"HTTP/1.1 404")
+        }
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(answered(&mut first).await);
+        let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(answered(&mut second).await);
+
+        // Over the cap: closed at once, not left waiting.
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(5), third.read(&mut byte))
+            .await
+            .expect("the connection over the cap was left waiting");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+
+        // A closed connection frees its place (once actix-web has seen it close).
+        drop(first);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut next = tokio::net::TcpStream::connect(addr).await.unwrap();
+            if answered(&mut next).await {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no place was freed by the closed connection"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            answered(&mut second).await,
+            "the second connection was dropped"
+        );
+        stop.stop(false).await;
     }
 
     /// design 9.8: a request head that does not arrive in time fails the connection's
