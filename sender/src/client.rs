@@ -9,7 +9,6 @@ use crate::config::{EndpointConfig, WebhooksConfig};
 use megabot_webhook_types::Event;
 
 use super::clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
-use super::config_load::ConfigLoader;
 use super::dead_letter::{
     Authenticity, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters,
 };
@@ -24,6 +23,7 @@ use super::redeliver::{RedeliverOptions, Redelivery, RefusalReason};
 use super::registry::{EndpointId, Registry};
 use super::report::{EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 use crate::Error;
+use crate::config::load::ConfigLoader;
 use megabot_webhook_verify::Secret;
 
 /// The key runtime-registered endpoints are checked under.

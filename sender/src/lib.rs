@@ -85,7 +85,6 @@ pub mod api;
 mod client;
 mod clock;
 pub mod config;
-mod config_load;
 mod dead_letter;
 mod deliver;
 mod delivery;
@@ -94,11 +93,9 @@ mod diagnostic;
 #[cfg(feature = "dispatcher")]
 pub mod dispatcher;
 mod endpoint;
-mod env_expand;
 mod error;
 mod filter;
 mod metrics;
-mod node_de;
 mod redact;
 mod redeliver;
 mod registry;
@@ -107,13 +104,12 @@ mod request;
 mod retry;
 mod subscription;
 mod suggest;
-mod yaml_node;
 
 pub use client::{Sender, SenderBuilder};
 pub use clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 #[cfg(feature = "test-util")]
 pub use clock::{FixedClock, FixedRandom, RecordingSleeper};
-pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
+pub use config::load::{ConfigLoader, LoadedConfig, load_config_file};
 pub use dead_letter::{
     Authenticity, DEAD_LETTER_VERSION, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters,
     MemoryDeadLetters, dead_letter_file_warning, read_dead_letters,

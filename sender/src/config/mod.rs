@@ -1,10 +1,11 @@
 //! The sender's configuration schema: the `webhooks:` section of MegaBot's
 //! `mega-config.yaml`, and the body of the guide's registration API.
 //!
-//! These are plain serde types: no I/O and no validation beyond the shape.
-//! The `sender` feature of `megabot-webhook-verify` loads them from YAML with
-//! `${VAR}` expansion, checks every value (URLs, retry policies, regexes,
-//! time zones, secrets) and reports errors with file, line and key.
+//! The schema types are plain serde types: no I/O and no validation beyond the
+//! shape. [`ConfigLoader`](crate::ConfigLoader) (this folder's `load.rs`, with the
+//! positioned YAML tree, `${VAR}` expansion and the deserializer beside it) loads
+//! them from YAML, checks every value (URLs, retry policies, regexes, time zones,
+//! secrets) and reports errors with file, line and key.
 //!
 //! ```
 //! use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy};
@@ -27,10 +28,14 @@
 //! as `retry_polcy` is an error rather than a silently ignored setting.
 
 mod alerts;
+mod deserialize;
+mod env;
 mod filters;
 mod headers;
+pub(crate) mod load;
 mod retry;
 mod secret;
+mod yaml;
 
 pub(crate) use alerts::check_alerts;
 #[cfg(feature = "dispatcher")]
