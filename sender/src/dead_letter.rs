@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::config::{Headers, RetryPolicy};
+use crate::config::{ExtraHeaders, RetryPolicy};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ pub struct DeadLetter {
     pub url: String,
     /// The endpoint's configured extra headers.
     #[serde(default)]
-    pub headers: Headers,
+    pub headers: ExtraHeaders,
     /// Whether the endpoint allowed `http://` to a host that is not loopback.
     #[serde(default)]
     pub allow_insecure_http: bool,

@@ -30,8 +30,8 @@
 mod alerts;
 mod deserialize;
 mod env;
+mod extra_headers;
 mod filters;
-mod headers;
 pub(crate) mod load;
 mod retry;
 mod secret;
@@ -46,8 +46,8 @@ pub use alerts::{
     AlertChannelConfig, AlertChannelKind, AlertsConfig, DEFAULT_ALERT_COOLDOWN_SECS,
     DEFAULT_ALERT_MIN_SAMPLES, DEFAULT_ALERT_WINDOW_SECS, SmtpTls,
 };
+pub use extra_headers::ExtraHeaders;
 pub use filters::{ContentFilter, ContentFilterKind, Filters, TimeWindow};
-pub use headers::Headers;
 pub use retry::RetryPolicy;
 pub use secret::{SecretKeys, SecretString};
 
@@ -125,7 +125,7 @@ pub struct EndpointConfig {
     /// Extra request headers (such as `Authorization`). Their values are
     /// never shown by `Debug`.
     #[serde(default)]
-    pub headers: Headers,
+    pub headers: ExtraHeaders,
     /// Which events of the subscribed kinds are sent; all filters must pass.
     #[serde(default)]
     pub filters: Filters,
@@ -162,7 +162,7 @@ impl EndpointConfig {
         EndpointConfig {
             url: url.into(),
             events: default_events(),
-            headers: Headers::default(),
+            headers: ExtraHeaders::default(),
             filters: Filters::default(),
             retry_policy: RetryPolicy::default(),
             secret: None,
