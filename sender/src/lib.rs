@@ -82,7 +82,6 @@
 pub mod alerts;
 #[cfg(feature = "api")]
 pub mod api;
-mod client;
 mod clock;
 pub mod config;
 mod dead_letter;
@@ -94,7 +93,7 @@ mod diagnostic;
 pub mod dispatcher;
 mod endpoint;
 mod error;
-mod filter;
+mod event_filter;
 mod metrics;
 mod redact;
 mod redeliver;
@@ -102,10 +101,10 @@ mod registry;
 mod report;
 mod request;
 mod retry;
+mod sender;
 mod subscription;
 mod suggest;
 
-pub use client::{Sender, SenderBuilder};
 pub use clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 #[cfg(feature = "test-util")]
 pub use clock::{FixedClock, FixedRandom, RecordingSleeper};
@@ -127,13 +126,14 @@ pub use dispatcher::SqliteStore;
 #[cfg(feature = "dispatcher")]
 pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
-pub use filter::{EventFilter, FilterKind};
+pub use event_filter::{EventFilter, FilterKind};
 pub use metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, MetricsSnapshot, names as metric_names};
 pub use redact::redact_url;
 pub use redeliver::{RedeliverOptions, Redelivery, RedeliveryReport, RefusalReason};
 pub use registry::EndpointId;
 pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 pub use retry::{backoff_delay, parse_retry_after};
+pub use sender::{Sender, SenderBuilder};
 pub use subscription::{Subscription, known_events_matching, pattern_matches};
 
 /// The README's examples, compiled and run as doc tests.
