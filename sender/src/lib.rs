@@ -119,12 +119,6 @@ pub use destination::{
     Resolver, StaticResolver, SystemResolver, check_destination, classify,
 };
 pub use diagnostic::{ConfigError, Warning};
-#[cfg(feature = "redis")]
-pub use dispatcher::RedisStore;
-#[cfg(feature = "sqlite")]
-pub use dispatcher::SqliteStore;
-#[cfg(feature = "dispatcher")]
-pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
 pub use event_filter::{EventFilter, FilterKind};
 pub use metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, MetricsSnapshot, names as metric_names};

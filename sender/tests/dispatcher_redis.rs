@@ -17,8 +17,8 @@ use std::time::Duration;
 use chrono::Utc;
 use common_dispatch::{ManualClock, Receiver, Script, always, config, endpoint, event, wait_for};
 use common_redis::RedisServer;
-use megabot_webhook_sender::DeliveryStore;
 use megabot_webhook_sender::config::WebhooksConfig;
+use megabot_webhook_sender::dispatcher::DeliveryStore;
 use megabot_webhook_sender::dispatcher::{DeliveryQuery, DeliveryState, Dispatcher, RedisStore};
 
 const LONG: Duration = Duration::from_secs(20);
