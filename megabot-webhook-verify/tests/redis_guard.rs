@@ -3,13 +3,11 @@
 
 #![cfg(feature = "redis")]
 
-mod common_redis;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common_redis::RedisServer;
+use megabot_webhook_test_support::RedisServer;
 use megabot_webhook_verify::sign::megabot_signature;
 use megabot_webhook_verify::{
     Claim, ClaimOutcome, DEFAULT_REDIS_PREFIX, Error, RedisReplayGuard, RedisStoreError,

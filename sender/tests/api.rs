@@ -11,9 +11,6 @@
 
 mod common_dispatch;
 #[cfg(feature = "redis")]
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1186,7 +1183,7 @@ async fn events_over_1_mib_get_a_warning_and_larger_bodies_a_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_registered_endpoints_persist_and_deliver() {
     use megabot_webhook_sender::dispatcher::RedisStore;
-    let server = common_redis::RedisServer::start();
+    let server = megabot_webhook_test_support::RedisServer::start();
     let receiver = Receiver::start(always(200)).await;
     let start = || async {
         let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
@@ -1251,7 +1248,7 @@ async fn a_registration_without_any_signing_secret_names_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_two_instances_share_registered_endpoints() {
     use megabot_webhook_sender::dispatcher::RedisStore;
-    let server = common_redis::RedisServer::start();
+    let server = megabot_webhook_test_support::RedisServer::start();
     let receiver = Receiver::start(always(200)).await;
     let start = || async {
         let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());

@@ -2,7 +2,8 @@
 //! framework (axum, actix-web, warp) on their own loopback ports, a recording handler
 //! shared by all instances (like the database behind them), a round-robin HTTP load
 //! balancer in front of them, signed deliveries, a loopback client, the SDK's own
-//! [`Sender`] set up for fast retries, and a throw-away `redis-server`.
+//! [`Sender`] set up for fast retries (the throw-away `redis-server` is
+//! `megabot_webhook_test_support::RedisServer`).
 //!
 //! The tests themselves live in `tests/`.
 
@@ -24,11 +25,6 @@ use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy, SecretKeys, We
 use megabot_webhook_verify::{RedisReplayGuard, Secret, Verifier, sign};
 use serde_json::Value;
 use warp::Filter;
-
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-pub mod redis_server;
-
-pub use redis_server::RedisServer;
 
 /// The MegaBot-scheme secret every instance holds.
 pub const SECRET: &str = "e2e_webhook_secret";
