@@ -1,3 +1,5 @@
+// Over 600 lines: one scenario per test (across instances, ownership, TTLs, failing
+// closed) over the same throw-away redis-server fixtures.
 //! `RedisReplayGuard` against a real `redis-server` (one per test, on a free loopback
 //! port): design 4.4 across instances, ownership, TTLs, and failing closed.
 

@@ -1,3 +1,5 @@
+// Over 600 lines: one alerting scenario per test (threshold, cool-down, resolution,
+// channels) over the same injected clock, loopback Slack stand-in and SMTP server.
 //! The alert engine (design 9.6), loopback only, time from an injected
 //! clock: a failure rate crossing the threshold sends exactly one Slack alert
 //! (to a loopback stand-in, the exact request checked) and one e-mail (to a

@@ -1,3 +1,6 @@
+// Over 600 lines: one API scenario per test (auth, validation errors, secrets,
+// persistence, publish, events, deliveries) over the same loopback server, SQLite file
+// and receiver fixtures.
 //! The registration and events API over real loopback HTTP, on a real
 //! SQLite file, delivering to loopback receivers: the bearer token, the
 //! validation errors, secrets never returned, config endpoints read-only,

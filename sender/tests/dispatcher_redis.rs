@@ -1,3 +1,5 @@
+// Over 600 lines: one scenario per test (reconnect, retries, dead rows, 409, two
+// instances, takeover) over the same redis-server and loopback receiver fixtures.
 //! The durable dispatcher on a real `redis-server` (one per test, loopback,
 //! free port), delivering to loopback receivers: durability across a
 //! reconnect, retries, dead rows, 409, stale deliveries, two instances

@@ -1,3 +1,6 @@
+// Over 600 lines: one dispatcher scenario per test (restarts, retries, dead rows,
+// health, rate and in-flight limits, the lock, retention, kill -9) over the same SQLite
+// file and loopback receiver fixtures.
 //! The durable dispatcher on a real SQLite file, delivering to loopback
 //! receivers: durability across restarts, retries, dead rows with their
 //! attempt log, 409, stale deliveries, endpoint health, rate limits,

@@ -1,3 +1,5 @@
+// Over 600 lines: the shared table of webhook cases, one entry a case, that every
+// framework's test file runs; one table keeps the frameworks held to the same cases.
 //! The shared table of webhook cases, run over real loopback HTTP against each framework.
 //!
 //! Each framework's test file provides a `start` function (verifier + recorder → the
