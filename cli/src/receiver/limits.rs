@@ -218,6 +218,17 @@ mod tests {
         (LimitedListener::new(listener, max, timeout), addr)
     }
 
+    /// Connects to `addr` and checks that the connection is closed at once (within
+    /// 5 s), not left waiting in the backlog.
+    async fn assert_closed_at_once(addr: SocketAddr) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("the connection over the cap was left waiting");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    }
+
     /// design 9.8: connections beyond the cap are closed at once, never left waiting;
     /// a closed connection frees its place.
     #[tokio::test]
@@ -232,12 +243,7 @@ mod tests {
             (listener, accepted)
         });
         // Over the cap: closed at once, while the accept loop goes on.
-        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut byte = [0u8; 1];
-        let closed = tokio::time::timeout(Duration::from_secs(5), third.read(&mut byte))
-            .await
-            .expect("the connection over the cap was left waiting");
-        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        assert_closed_at_once(addr).await;
         // A closed connection frees its place for the next one.
         drop(held_one);
         drop(first);
@@ -248,6 +254,7 @@ mod tests {
                 .unwrap()
                 .unwrap();
         fourth.write_all(b"x").await.unwrap();
+        let mut byte = [0u8; 1];
         fourth_server.read_exact(&mut byte).await.unwrap();
         assert_eq!(&byte, b"x");
     }
@@ -310,12 +317,7 @@ mod tests {
         assert!(answered(&mut second).await);
 
         // Over the cap: closed at once, not left waiting.
-        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut byte = [0u8; 1];
-        let closed = tokio::time::timeout(Duration::from_secs(5), third.read(&mut byte))
-            .await
-            .expect("the connection over the cap was left waiting");
-        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        assert_closed_at_once(addr).await;
 
         // A closed connection frees its place (once actix-web has seen it close).
         drop(first);
