@@ -124,7 +124,7 @@ impl SenderBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] for an invalid setting (with its key, without a
-    /// line: use [`ConfigLoader`] or [`Sender::from_config_file`] for files),
+    /// line: use [`ConfigLoader`](crate::ConfigLoader) or [`Sender::from_config_file`] for files),
     /// [`Error::HttpClient`] when the HTTP client cannot be set up.
     pub fn build(self) -> Result<(Sender, Vec<Warning>), Error> {
         let compiled = endpoint::compile_config(&self.config, "webhooks").map_err(issue_error)?;
