@@ -6,7 +6,7 @@ set of inputs that keeps every edge the fuzzer reached (hundreds of files for th
 parsers). The repository keeps the named files (hand-written seeds, regression_*) plus
 the largest inputs of that set, up to --max files, and prints how many edges the kept
 files still reach. Every file in corpus/ is replayed on stable by
-benches/tests/fuzz_corpus.rs.
+test-support/tests/fuzz_corpus.rs.
 
     python3 fuzz/minimize.py TARGET [--max 40]
 

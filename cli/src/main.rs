@@ -4,8 +4,8 @@
 mod cmd;
 mod error;
 mod input;
+mod receiver;
 mod secrets;
-mod serve;
 
 use std::process::ExitCode;
 

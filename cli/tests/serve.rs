@@ -5,8 +5,6 @@
 //! nothing.
 
 mod common;
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -317,7 +315,7 @@ async fn a_kill_9_of_serve_mid_run_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serves_on_redis_one_killed_lose_nothing() {
     let count = crash_events();
-    let redis = common_redis::RedisServer::start();
+    let redis = megabot_webhook_test_support::RedisServer::start();
     let store = redis.url();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let url = start_receiver(seen.clone()).await;
@@ -399,7 +397,7 @@ async fn config_endpoints_are_served_and_read_only() {
 /// other after its sync, and the listener gets what either publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serves_share_a_redis_store() {
-    let redis = common_redis::RedisServer::start();
+    let redis = megabot_webhook_test_support::RedisServer::start();
     let url = redis.url();
     let mut listener = Listener::start(&["--secret", SECRET, "--json"]);
     let a = start_serve(Path::new(&url), &[]);

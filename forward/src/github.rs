@@ -1,3 +1,4 @@
+// Over 600 lines: 473 lines of code; the rest is its unit tests, kept beside it.
 //! GitHub `repository_dispatch`: a workflow run per event.
 //!
 //! The request is `POST {api}/repos/{owner}/{repo}/dispatches` with

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| megabot_webhook_benches::fuzz::dead_letter_record(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| megabot_webhook_test_support::fuzz::dead_letter_record(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| megabot_webhook_benches::fuzz::guide_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| megabot_webhook_test_support::fuzz::guide_json(data));

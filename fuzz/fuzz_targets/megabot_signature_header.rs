@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(
-    |data: &[u8]| megabot_webhook_benches::fuzz::megabot_signature_header(data)
+    |data: &[u8]| megabot_webhook_test_support::fuzz::megabot_signature_header(data)
 );

@@ -1,3 +1,4 @@
+// Over 600 lines: 461 lines of code; the rest is its unit tests, kept beside it.
 //! The event envelope and its typed payload.
 
 use chrono::{DateTime, Utc};

@@ -1,3 +1,4 @@
+// Over 600 lines: 406 lines of code; the rest is its unit tests, kept beside it.
 //! The guide-compatible JSON writer.
 //!
 //! The guide's Python signer serialises every payload with

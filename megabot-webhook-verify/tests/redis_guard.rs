@@ -1,3 +1,5 @@
+// Over 600 lines: one scenario per test (across instances, ownership, TTLs, failing
+// closed) over the same throw-away redis-server fixtures.
 //! `RedisReplayGuard` against a real `redis-server` (one per test, on a free loopback
 //! port): design 4.4 across instances, ownership, TTLs, and failing closed.
 //!
@@ -5,13 +7,11 @@
 
 #![cfg(feature = "redis")]
 
-mod common_redis;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common_redis::RedisServer;
+use megabot_webhook_test_support::RedisServer;
 use megabot_webhook_verify::sign::megabot_signature;
 use megabot_webhook_verify::{
     Claim, ClaimOutcome, DEFAULT_REDIS_PREFIX, Error, RedisReplayGuard, RedisStoreError,

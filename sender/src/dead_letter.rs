@@ -1,3 +1,4 @@
+// Over 600 lines: 555 lines of code; the rest is its unit tests, kept beside it.
 //! Deliveries that failed for good, kept so that nothing is lost.
 
 use std::fmt;
@@ -6,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::config::{Headers, RetryPolicy};
+use crate::config::{ExtraHeaders, RetryPolicy};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,7 @@ pub struct DeadLetter {
     pub url: String,
     /// The endpoint's configured extra headers.
     #[serde(default)]
-    pub headers: Headers,
+    pub headers: ExtraHeaders,
     /// Whether the endpoint allowed `http://` to a host that is not loopback.
     #[serde(default)]
     pub allow_insecure_http: bool,

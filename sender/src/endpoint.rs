@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 
 use super::dead_letter::DeadLetterKey;
 use super::diagnostic::{Issue, index_key, join_key};
-use super::filter::EventFilter;
+use super::event_filter::EventFilter;
 use super::request::compile_headers;
 use super::retry;
 use super::subscription::Subscription;

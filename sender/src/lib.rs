@@ -82,10 +82,8 @@
 pub mod alerts;
 #[cfg(feature = "api")]
 pub mod api;
-mod client;
 mod clock;
 pub mod config;
-mod config_load;
 mod dead_letter;
 mod deliver;
 mod delivery;
@@ -94,26 +92,23 @@ mod diagnostic;
 #[cfg(feature = "dispatcher")]
 pub mod dispatcher;
 mod endpoint;
-mod env_expand;
 mod error;
-mod filter;
+mod event_filter;
 mod metrics;
-mod node_de;
 mod redact;
 mod redeliver;
 mod registry;
 mod report;
 mod request;
 mod retry;
+mod sender;
 mod subscription;
 mod suggest;
-mod yaml_node;
 
-pub use client::{Sender, SenderBuilder};
 pub use clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 #[cfg(feature = "test-util")]
 pub use clock::{FixedClock, FixedRandom, RecordingSleeper};
-pub use config_load::{ConfigLoader, LoadedConfig, load_config_file};
+pub use config::load::{ConfigLoader, LoadedConfig, load_config_file};
 pub use dead_letter::{
     Authenticity, DEAD_LETTER_VERSION, DeadLetter, DeadLetterKey, DeadLetterSink, JsonlDeadLetters,
     MemoryDeadLetters, dead_letter_file_warning, read_dead_letters,
@@ -124,20 +119,15 @@ pub use destination::{
     Resolver, StaticResolver, SystemResolver, check_destination, classify,
 };
 pub use diagnostic::{ConfigError, Warning};
-#[cfg(feature = "redis")]
-pub use dispatcher::RedisStore;
-#[cfg(feature = "sqlite")]
-pub use dispatcher::SqliteStore;
-#[cfg(feature = "dispatcher")]
-pub use dispatcher::{DeliveryStore, Dispatcher, DispatcherBuilder};
 pub use error::Error;
-pub use filter::{EventFilter, FilterKind};
+pub use event_filter::{EventFilter, FilterKind};
 pub use metrics::{DEFAULT_METRICS_ENDPOINT_LIMIT, MetricsSnapshot, names as metric_names};
 pub use redact::redact_url;
 pub use redeliver::{RedeliverOptions, Redelivery, RedeliveryReport, RefusalReason};
 pub use registry::EndpointId;
 pub use report::{AttemptReport, EndpointReport, Outcome, SendReport, SkipReason, Skipped};
 pub use retry::{backoff_delay, parse_retry_after};
+pub use sender::{Sender, SenderBuilder};
 pub use subscription::{Subscription, known_events_matching, pattern_matches};
 
 /// The README's examples, compiled and run as doc tests.

@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::client::Sender;
 use super::dead_letter::{
     DeadLetterSink, JsonlDeadLetters, file_error, open_append, read_dead_letter_lines,
 };
 use super::report::EndpointReport;
+use super::sender::Sender;
 use crate::Error;
 
 /// What a redelivery may do beyond the safe default (design 9.14, 9.5).

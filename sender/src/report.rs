@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::filter::FilterKind;
+use super::event_filter::FilterKind;
 use super::registry::EndpointId;
 
 /// One HTTP attempt.

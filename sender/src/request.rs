@@ -1,6 +1,6 @@
 //! The headers of each attempt (design 3), signed.
 
-use crate::config::Headers;
+use crate::config::ExtraHeaders;
 use megabot_webhook_types::headers as names;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -27,7 +27,7 @@ const RESERVED: [&str; 13] = [
 
 /// Checks an endpoint's configured headers found at `key` and converts them.
 /// Messages name the header, never its value.
-pub(crate) fn compile_headers(headers: &Headers, key: &str) -> Result<HeaderMap, Issue> {
+pub(crate) fn compile_headers(headers: &ExtraHeaders, key: &str) -> Result<HeaderMap, Issue> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers.iter() {
         let header_key = join_key(key, name);
@@ -155,7 +155,7 @@ mod tests {
             ("Bad Name", "x", "invalid header name"),
             ("X-Token", "a\r\nInjected: 1", "line break"),
         ] {
-            let headers: Headers = [(name, value)].into_iter().collect();
+            let headers: ExtraHeaders = [(name, value)].into_iter().collect();
             let issue = compile_headers(&headers, "h").unwrap_err();
             assert_eq!(issue.key, format!("h.{name}"));
             assert!(issue.message.contains(message), "{}", issue.message);

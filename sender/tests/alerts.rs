@@ -1,3 +1,5 @@
+// Over 600 lines: one alerting scenario per test (threshold, cool-down, resolution,
+// channels) over the same injected clock, loopback Slack stand-in and SMTP server.
 //! The alert engine (design 9.6), loopback only, time from an injected
 //! clock: a failure rate crossing the threshold sends exactly one Slack alert
 //! (to a loopback stand-in, the exact request checked) and one e-mail (to a
@@ -10,9 +12,6 @@
 
 mod common_dispatch;
 #[cfg(feature = "redis")]
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -707,7 +706,7 @@ async fn sqlite_store_keeps_incidents() {
 async fn on_redis_a_restart_neither_repeats_nor_forgets_an_open_incident() {
     use megabot_webhook_sender::dispatcher::RedisStore;
 
-    let server = common_redis::RedisServer::start();
+    let server = megabot_webhook_test_support::RedisServer::start();
     let slack = SlackStandIn::start().await;
     let clock = ManualClock::new();
     let config = alerts(&slack_yaml(""), &[("SLACK_ALERT_WEBHOOK", &slack.url)]);

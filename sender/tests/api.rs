@@ -1,3 +1,6 @@
+// Over 600 lines: one API scenario per test (auth, validation errors, secrets,
+// persistence, publish, events, deliveries) over the same loopback server, SQLite file
+// and receiver fixtures.
 //! The registration and events API over real loopback HTTP, on a real
 //! SQLite file, delivering to loopback receivers: the bearer token, the
 //! validation errors, secrets never returned, config endpoints read-only,
@@ -11,9 +14,6 @@
 
 mod common_dispatch;
 #[cfg(feature = "redis")]
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1186,7 +1186,7 @@ async fn events_over_1_mib_get_a_warning_and_larger_bodies_a_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_registered_endpoints_persist_and_deliver() {
     use megabot_webhook_sender::dispatcher::RedisStore;
-    let server = common_redis::RedisServer::start();
+    let server = megabot_webhook_test_support::RedisServer::start();
     let receiver = Receiver::start(always(200)).await;
     let start = || async {
         let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
@@ -1251,7 +1251,7 @@ async fn a_registration_without_any_signing_secret_names_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_two_instances_share_registered_endpoints() {
     use megabot_webhook_sender::dispatcher::RedisStore;
-    let server = common_redis::RedisServer::start();
+    let server = megabot_webhook_test_support::RedisServer::start();
     let receiver = Receiver::start(always(200)).await;
     let start = || async {
         let store = Arc::new(RedisStore::connect(&server.url()).await.unwrap());

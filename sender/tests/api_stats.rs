@@ -8,18 +8,16 @@
 #![cfg(all(feature = "api", feature = "sqlite", feature = "redis"))]
 
 mod common_dispatch;
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use common_dispatch::{ManualClock, Receiver, always, config, endpoint, event, wait_for};
-use common_redis::RedisServer;
 use megabot_webhook_sender::api::{self, ApiState};
 use megabot_webhook_sender::dispatcher::{
     DeliveryQuery, DeliveryState, DeliveryStore, Dispatcher, RedisStore, SqliteStore,
 };
+use megabot_webhook_test_support::RedisServer;
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(20);

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use megabot_webhook_sender::config::{EndpointConfig, SecretKeys, WebhooksConfig};
-use megabot_webhook_sender::{Delivery, Dispatcher, RecordingSleeper, Sender, SqliteStore};
+use megabot_webhook_sender::dispatcher::{Dispatcher, SqliteStore};
+use megabot_webhook_sender::{Delivery, RecordingSleeper, Sender};
 
 const URL: &str = "https://hooks.example.com/hook";
 

@@ -1,3 +1,6 @@
+// Over 600 lines: one delivery scenario per test (retries, final statuses,
+// Retry-After, timeouts, redirects, dead letters, redelivery) over the same scripted
+// loopback server.
 //! Delivery against loopback servers with scripted answers: retries, final
 //! statuses, `Retry-After`, timeouts, redirects, dead letters, redelivery.
 //! In every case the event is either delivered or in the dead-letter file.

@@ -1,3 +1,5 @@
+// Over 600 lines: one scenario per test (reconnect, retries, dead rows, 409, two
+// instances, takeover) over the same redis-server and loopback receiver fixtures.
 //! The durable dispatcher on a real `redis-server` (one per test, loopback,
 //! free port), delivering to loopback receivers: durability across a
 //! reconnect, retries, dead rows, 409, stale deliveries, two instances
@@ -8,18 +10,16 @@
 #![cfg(feature = "redis")]
 
 mod common_dispatch;
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-mod common_redis;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use common_dispatch::{ManualClock, Receiver, Script, always, config, endpoint, event, wait_for};
-use common_redis::RedisServer;
-use megabot_webhook_sender::DeliveryStore;
 use megabot_webhook_sender::config::WebhooksConfig;
+use megabot_webhook_sender::dispatcher::DeliveryStore;
 use megabot_webhook_sender::dispatcher::{DeliveryQuery, DeliveryState, Dispatcher, RedisStore};
+use megabot_webhook_test_support::RedisServer;
 
 const LONG: Duration = Duration::from_secs(20);
 

@@ -1,3 +1,6 @@
+// Over 600 lines: one dispatcher scenario per test (restarts, retries, dead rows,
+// health, rate and in-flight limits, the lock, retention, kill -9) over the same SQLite
+// file and loopback receiver fixtures.
 //! The durable dispatcher on a real SQLite file, delivering to loopback
 //! receivers: durability across restarts, retries, dead rows with their
 //! attempt log, 409, stale deliveries, endpoint health, rate limits,
@@ -656,7 +659,7 @@ async fn a_second_store_on_the_same_file_fails_clearly() {
     }
     // The write-ahead log gets the same mode.
     {
-        use megabot_webhook_sender::DeliveryStore;
+        use megabot_webhook_sender::dispatcher::DeliveryStore;
         first.put_endpoint("ep_1", "{}").await.unwrap();
     }
     #[cfg(unix)]
@@ -722,7 +725,7 @@ async fn registered_endpoints_persist() {
     let path = dir.path().join("s.sqlite3");
     {
         let store = open(&path);
-        use megabot_webhook_sender::DeliveryStore;
+        use megabot_webhook_sender::dispatcher::DeliveryStore;
         store
             .put_endpoint("ep_1", r#"{"url":"https://a.example/hook"}"#)
             .await
@@ -739,7 +742,7 @@ async fn registered_endpoints_persist() {
         assert!(!store.delete_endpoint("ep_2").await.unwrap());
     }
     let store = open(&path);
-    use megabot_webhook_sender::DeliveryStore;
+    use megabot_webhook_sender::dispatcher::DeliveryStore;
     assert_eq!(
         store.list_endpoints().await.unwrap(),
         [(
@@ -915,7 +918,7 @@ async fn a_kill_9_mid_run_loses_nothing() {
     assert_eq!(handled.len(), count);
     assert!(handled.values().all(|&n| n == 1));
     let store = open(&path);
-    let stats = megabot_webhook_sender::DeliveryStore::stats(store.as_ref())
+    let stats = megabot_webhook_sender::dispatcher::DeliveryStore::stats(store.as_ref())
         .await
         .unwrap();
     assert_eq!(

@@ -2,9 +2,14 @@
 //! framework (axum, actix-web, warp) on their own loopback ports, a recording handler
 //! shared by all instances (like the database behind them), a round-robin HTTP load
 //! balancer in front of them, signed deliveries, a loopback client, the SDK's own
-//! [`Sender`] set up for fast retries, and a throw-away `redis-server`.
+//! [`Sender`] set up for fast retries (the throw-away `redis-server` is
+//! `megabot_webhook_test_support::RedisServer`).
 //!
 //! The tests themselves live in `tests/`.
+
+mod load_balancer;
+
+pub use load_balancer::LoadBalancer;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -14,21 +19,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode as ActixStatus;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode as AxumStatus;
 use megabot_webhook_adapters::Webhook;
 use megabot_webhook_sender::Sender;
 use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy, SecretKeys, WebhooksConfig};
 use megabot_webhook_verify::{RedisReplayGuard, Secret, Verifier, sign};
 use serde_json::Value;
 use warp::Filter;
-
-#[path = "../../megabot-webhook-verify/tests/common_redis/mod.rs"]
-pub mod redis_server;
-
-pub use redis_server::RedisServer;
 
 /// The MegaBot-scheme secret every instance holds.
 pub const SECRET: &str = "e2e_webhook_secret";
@@ -506,106 +503,6 @@ impl Client {
             },
         }
     }
-}
-
-/// A round-robin HTTP load balancer on a loopback port: request `n` goes to
-/// `backends[n % len]`, whatever connection it came on (so a sender's retries spread
-/// over the instances as they would behind a real balancer).
-#[derive(Debug)]
-pub struct LoadBalancer {
-    addr: SocketAddr,
-    state: Arc<Balancing>,
-}
-
-#[derive(Debug)]
-struct Balancing {
-    backends: Vec<SocketAddr>,
-    next: Mutex<usize>,
-    routed: Mutex<Vec<(SocketAddr, u16)>>,
-    http: reqwest::Client,
-}
-
-impl LoadBalancer {
-    /// Starts a balancer in front of `backends` (at least one).
-    pub async fn start(backends: Vec<SocketAddr>) -> LoadBalancer {
-        assert!(!backends.is_empty(), "a load balancer needs a backend");
-        let state = Arc::new(Balancing {
-            backends,
-            next: Mutex::new(0),
-            routed: Mutex::new(Vec::new()),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
-        });
-        let app = Router::new()
-            .route("/webhook", axum::routing::post(forward))
-            .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        LoadBalancer { addr, state }
-    }
-
-    /// `http://{addr}/webhook`.
-    pub fn url(&self) -> String {
-        format!("http://{}/webhook", self.addr)
-    }
-
-    /// Each request so far: the backend it went to and the status it answered (502
-    /// when the backend could not be reached).
-    pub fn routed(&self) -> Vec<(SocketAddr, u16)> {
-        lock(&self.state.routed).clone()
-    }
-}
-
-async fn forward(State(state): State<Arc<Balancing>>, headers: HeaderMap, body: Bytes) -> Response {
-    let backend = {
-        let mut next = lock(&state.next);
-        let backend = state.backends[*next % state.backends.len()];
-        *next += 1;
-        backend
-    };
-    let mut request = state
-        .http
-        .post(format!("http://{backend}/webhook"))
-        .body(body.to_vec());
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            request = request.header(name.as_str(), value.as_bytes());
-        }
-    }
-    let (status, retry_after, content_type, body) = match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let (retry_after, content_type) = (header("retry-after"), header("content-type"));
-            let body = response.bytes().await.unwrap_or_default().to_vec();
-            (status, retry_after, content_type, body)
-        }
-        Err(_) => (502, None, None, Vec::new()),
-    };
-    lock(&state.routed).push((backend, status));
-    let mut response = (
-        AxumStatus::from_u16(status).unwrap_or(AxumStatus::BAD_GATEWAY),
-        body,
-    )
-        .into_response();
-    for (name, value) in [("retry-after", retry_after), ("content-type", content_type)] {
-        if let Some(value) = value.and_then(|value| value.parse().ok()) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
 }
 
 /// The SDK's [`Sender`] for one endpoint `url`, signing with [`SECRET`]: up to

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use megabot_webhook_test_support::RedisServer;
 use megabot_webhook_tests::{
     Action, Answer, Client, Delivery, Framework, Instance, InstanceConfig, LoadBalancer, Recorder,
-    RedisServer, sender,
+    sender,
 };
 
 /// Starts one instance per framework (named after it), all on `config`.

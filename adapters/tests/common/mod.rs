@@ -1,3 +1,5 @@
+// Over 600 lines: the shared table of webhook cases, one entry a case, that every
+// framework's test file runs; one table keeps the frameworks held to the same cases.
 //! The shared table of webhook cases, run over real loopback HTTP against each framework.
 //!
 //! Over 600 lines because it is the table: every case lives here once, so the three

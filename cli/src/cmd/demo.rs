@@ -18,7 +18,7 @@ use megabot_webhook_verify::{Secret, StandardSecret, sign};
 use crate::cmd::listen::build_verifier;
 use crate::cmd::send::{ReceiverAnswer, endpoint_for, fresh_example, fresh_id, sender_for};
 use crate::error::CliError;
-use crate::serve::{self, Framework};
+use crate::receiver::{self, Framework};
 
 mod sending;
 
@@ -381,10 +381,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode, CliError> {
     for framework in frameworks {
         let journal = Arc::new(Journal::default());
         let handler_journal = Arc::clone(&journal);
-        let handler: serve::Handler = Arc::new(move |hook: &Webhook| handler_journal.handle(hook));
+        let handler: receiver::Handler =
+            Arc::new(move |hook: &Webhook| handler_journal.handle(hook));
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let running =
-            serve::start(framework, loopback, "/webhook", new_verifier()?, handler).await?;
+            receiver::start(framework, loopback, "/webhook", new_verifier()?, handler).await?;
         receivers.push(Receiver {
             framework,
             url: format!("http://{}/webhook", running.addr),

@@ -11,7 +11,7 @@ use megabot_webhook_adapters::Webhook;
 use megabot_webhook_verify::{Secret, StandardPublicKey, StandardSecret, Verifier};
 
 use crate::error::CliError;
-use crate::serve::{self, Framework};
+use crate::receiver::{self, Framework};
 
 /// Arguments of `listen`.
 #[derive(Debug, Args)]
@@ -116,7 +116,7 @@ impl Forwarder {
     }
 
     /// Sends the delivery to the app and turns its answer into `listen`'s.
-    async fn forward(&self, hook: &Webhook) -> serve::Answer {
+    async fn forward(&self, hook: &Webhook) -> receiver::Answer {
         let connection_listed: Vec<String> = hook
             .headers()
             .iter()
@@ -145,7 +145,7 @@ impl Forwarder {
 }
 
 /// The app's status, content type and up to [`FORWARD_BODY_LIMIT`] bytes of its body.
-async fn answer_from(mut response: reqwest::Response) -> serve::Answer {
+async fn answer_from(mut response: reqwest::Response) -> receiver::Answer {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -161,15 +161,15 @@ async fn answer_from(mut response: reqwest::Response) -> serve::Answer {
             break;
         }
     }
-    serve::Answer {
+    receiver::Answer {
         status,
         content_type,
         body,
     }
 }
 
-fn failure(status: u16, code: &str, message: &str) -> serve::Answer {
-    serve::Answer {
+fn failure(status: u16, code: &str, message: &str) -> receiver::Answer {
+    receiver::Answer {
         status,
         content_type: Some("application/json".to_owned()),
         body: serde_json::json!({ "error": code, "message": message })
@@ -257,7 +257,7 @@ fn human_line(hook: &Webhook, colour: bool) -> String {
 }
 
 pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
-    serve::validate_path(&args.path)?;
+    receiver::validate_path(&args.path)?;
     let forwarder = args
         .forward_to
         .as_deref()
@@ -294,20 +294,20 @@ pub(crate) async fn run(args: ListenArgs) -> Result<ExitCode, CliError> {
     };
     let running = match forwarder {
         None => {
-            let handler: serve::Handler = Arc::new(move |hook: &Webhook| {
+            let handler: receiver::Handler = Arc::new(move |hook: &Webhook| {
                 print(hook);
                 200
             });
-            serve::start(args.framework, args.addr, &args.path, verifier, handler).await?
+            receiver::start(args.framework, args.addr, &args.path, verifier, handler).await?
         }
         Some(forwarder) => {
             let forwarder = Arc::new(forwarder);
-            let handler: serve::AsyncHandler = Arc::new(move |hook: Webhook| {
+            let handler: receiver::AsyncHandler = Arc::new(move |hook: Webhook| {
                 print(&hook);
                 let forwarder = Arc::clone(&forwarder);
                 Box::pin(async move { forwarder.forward(&hook).await })
             });
-            serve::start_async(args.framework, args.addr, &args.path, verifier, handler).await?
+            receiver::start_async(args.framework, args.addr, &args.path, verifier, handler).await?
         }
     };
     eprintln!(

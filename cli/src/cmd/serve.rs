@@ -14,6 +14,7 @@ use megabot_webhook_sender::dispatcher::{DeliveryStore, Dispatcher, RedisStore, 
 use megabot_webhook_sender::{ConfigLoader, DestinationPolicy};
 
 use crate::error::CliError;
+use crate::receiver::{HEADER_READ_TIMEOUT, LimitedListener, MAX_CONNECTIONS};
 
 /// The environment variable holding the admin token.
 pub(crate) const TOKEN_VAR: &str = "MEGABOT_ADMIN_TOKEN";
@@ -284,6 +285,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let mut server_stop = stopped.clone();
     let mut server = tokio::spawn(async move {
+        // design 9.8: the request head within 10 s; at most 4 096 connections, those
+        // beyond closed at once.
+        let listener = LimitedListener::new(listener, MAX_CONNECTIONS, HEADER_READ_TIMEOUT);
         axum::serve(listener, app(state, metrics))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;

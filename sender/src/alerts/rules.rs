@@ -1,3 +1,4 @@
+// Over 600 lines: 439 lines of code; the rest is its unit tests, kept beside it.
 //! The alert rules as a state machine over injected times (design 9.6): no
 //! I/O here, so windows, cool-downs and resolutions are tested exactly.
 //! The engine feeds it outcomes and ticks, and carries out its [`Effects`].

@@ -1,3 +1,7 @@
+// Over 600 lines: one OpenAPI document, built top-down (paths from the route table,
+// then the webhooks MegaBot sends, then the shared components) with the helpers that
+// keep its `$ref` names consistent; the part per route is the `spec` table, one arm a
+// route. Split it only with the route table itself.
 //! The OpenAPI 3.1 document of the registration and events API and of the webhooks
 //! MegaBot sends (docs/design.md 9.10): `paths` from [`ROUTES`] with the
 //! bearer auth scheme, request and error bodies; `webhooks` with every event's payload

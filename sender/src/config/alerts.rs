@@ -1,3 +1,4 @@
+// Over 600 lines: 514 lines of code; the rest is its unit tests, kept beside it.
 //! The guide's `webhook_alerts:` section of `mega-config.yaml` (design 8 and
 //! 9.6): the alert rules and the channels alerts go to.
 

@@ -259,7 +259,7 @@ where
 /// of `dispatcher` (not started) and checks every filter of the delivery
 /// log and its pagination.
 pub async fn check_list_filters(
-    dispatcher: &megabot_webhook_sender::Dispatcher,
+    dispatcher: &megabot_webhook_sender::dispatcher::Dispatcher,
     clock: &ManualClock,
 ) {
     use megabot_webhook_sender::dispatcher::{DeliveryQuery, DeliveryState};

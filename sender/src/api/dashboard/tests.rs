@@ -1,3 +1,6 @@
+// Over 600 lines: the dashboard's scenarios over loopback (login and cookies,
+// redirects, CSRF, escaping, headers, the window's numbers), one per test, sharing the
+// SQLite and server fixtures of this file.
 //! The dashboard's router over real loopback HTTP, merged with the API's,
 //! on a SQLite file whose rows the tests write themselves (the dispatcher's
 //! workers are not started, so rows stay as written): login and cookies,

@@ -1,11 +1,8 @@
 //! A throw-away `redis-server` per test: started on a free loopback port without
-//! persistence, stopped (killed) when dropped. Shared with the workspace's
-//! end-to-end tests through `#[path]`.
+//! persistence, stopped (killed) when dropped.
 //!
 //! The tests never skip when Redis is absent: [`RedisServer::start`] panics with a
 //! message that says how to install it (`bash scripts/test.sh` does so).
-
-#![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

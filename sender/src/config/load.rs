@@ -1,19 +1,32 @@
-//! Loading the `webhooks:` section of `mega-config.yaml`.
+//! Loading the `webhooks:` and `webhook_alerts:` sections of `mega-config.yaml`: parse
+//! into a positioned tree ([`super::yaml`]), expand `${VAR}`s ([`super::env`]),
+//! deserialize with placed errors ([`super::deserialize`]), then check the values.
+//!
+//! Why our own tree, expansion and deserializer rather than `serde-saphyr`'s own
+//! `Spanned` errors and `properties` interpolation (checked against serde-saphyr 2.2):
+//! - its errors carry a line and column but not the dotted key
+//!   (`webhooks.endpoints[2].retry_policy.max_attempts:`), and its unknown-field error
+//!   has no "did you mean"; both are part of every message here;
+//! - its interpolation has no mode with our rules: `Braced` expands plain scalars only,
+//!   so the usual `secret_key: "${WEBHOOK_SECRET_KEY}"` would stay literal; the Docker
+//!   Compose modes, which expand quoted values, turn an unset `${VAR}` into an empty
+//!   string instead of an error; and every mode reads `$$` as `$`, which would change
+//!   a secret such as `pa$$word` (ours keeps it: only `$${` is an escape);
+//! - it takes the variables as a map built beforehand, where ours looks up each name
+//!   used (the process environment, or a function in tests);
+//! - expanded values must be redacted from later messages (design: never show a
+//!   `${VAR}`-expanded value), which needs the list of values substituted.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{AlertsConfig, WebhooksConfig, check_alerts};
-
-use super::diagnostic::{ConfigError, Issue, Warning, index_key, join_key};
-use super::endpoint;
-use super::env_expand;
-use super::node_de;
-use super::suggest;
-use super::yaml_node::{self, Node, NodeKind, Pos};
+use super::yaml::{self, Node, NodeKind, PositionIndex, key_near, looks_like_indentation};
+use super::{AlertsConfig, WebhooksConfig, check_alerts, deserialize, env};
 use crate::Error;
+use crate::diagnostic::{ConfigError, Issue, Warning};
+use crate::endpoint;
+use crate::suggest;
 
 /// The section of `mega-config.yaml` the sender reads.
 const SECTION: &str = "webhooks";
@@ -143,7 +156,7 @@ impl ConfigLoader {
     /// [`Error::Config`] naming the source, line and key; see [`ConfigLoader`].
     pub fn load_str(&self, text: &str, source_name: &str) -> Result<LoadedConfig, Error> {
         let file = Some(source_name);
-        let mut root = yaml_node::parse(text).map_err(|e| {
+        let mut root = yaml::parse(text).map_err(|e| {
             let hint = if looks_like_indentation(&e.message) {
                 " (check the indentation of this line)"
             } else {
@@ -241,18 +254,16 @@ impl ConfigLoader {
         // Values that came from `${VAR}` never appear in a message (they are
         // often secrets): every message below is passed through `redact`.
         let mut expanded = Vec::new();
-        env_expand::expand_tree_collecting(section, SECTION, &*self.env, &mut expanded).map_err(
-            |e| {
-                ConfigError::new(e.key, e.message)
-                    .in_file(file)
-                    .at(e.pos.line, e.pos.column)
-            },
-        )?;
-        let redact = |message: String| env_expand::redact_values(&message, &expanded);
+        env::expand_tree_collecting(section, SECTION, &*self.env, &mut expanded).map_err(|e| {
+            ConfigError::new(e.key, e.message)
+                .in_file(file)
+                .at(e.pos.line, e.pos.column)
+        })?;
+        let redact = |message: String| env::redact_values(&message, &expanded);
         let config: WebhooksConfig = if section.kind == NodeKind::Null {
             WebhooksConfig::default()
         } else {
-            node_de::from_node(section, SECTION).map_err(|e| {
+            deserialize::from_node(section, SECTION).map_err(|e| {
                 let (pos, key) = e.site.unwrap_or((section.pos, SECTION.to_owned()));
                 ConfigError::new(key, redact(e.message))
                     .in_file(file)
@@ -299,17 +310,18 @@ impl ConfigLoader {
         file: Option<&str>,
     ) -> Result<(AlertsConfig, Vec<Warning>), Error> {
         let mut expanded = Vec::new();
-        env_expand::expand_tree_collecting(section, ALERTS_SECTION, &*self.env, &mut expanded)
-            .map_err(|e| {
+        env::expand_tree_collecting(section, ALERTS_SECTION, &*self.env, &mut expanded).map_err(
+            |e| {
                 ConfigError::new(e.key, e.message)
                     .in_file(file)
                     .at(e.pos.line, e.pos.column)
-            })?;
-        let redact = |message: String| env_expand::redact_values(&message, &expanded);
+            },
+        )?;
+        let redact = |message: String| env::redact_values(&message, &expanded);
         let alerts: AlertsConfig = if section.kind == NodeKind::Null {
             AlertsConfig::default()
         } else {
-            node_de::from_node(section, ALERTS_SECTION).map_err(|e| {
+            deserialize::from_node(section, ALERTS_SECTION).map_err(|e| {
                 let (pos, key) = e.site.unwrap_or((section.pos, ALERTS_SECTION.to_owned()));
                 ConfigError::new(key, redact(e.message))
                     .in_file(file)
@@ -356,104 +368,6 @@ fn lower(error: &std::io::Error) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => text,
-    }
-}
-
-fn looks_like_indentation(message: &str) -> bool {
-    [
-        "indent",
-        "block",
-        "did not find expected",
-        "mapping values are not allowed",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
-}
-
-/// The dotted key of the mappings enclosing `line`, judged by indentation
-/// (for syntax errors, where no tree exists).
-fn key_near(text: &str, line: u64) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let Some(index) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
-        return String::new();
-    };
-    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
-    let mut limit = lines.get(index).map_or(0, |l| indent(l));
-    let mut keys = Vec::new();
-    for candidate in lines.iter().take(index).rev() {
-        let trimmed = candidate.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') || indent(candidate) >= limit {
-            continue;
-        }
-        limit = indent(candidate);
-        if !trimmed.starts_with('-')
-            && let Some((key, _)) = trimmed.split_once(':')
-        {
-            keys.push(
-                key.trim()
-                    .trim_matches(|c| c == '"' || c == '\'')
-                    .to_owned(),
-            );
-        }
-        if limit == 0 {
-            break;
-        }
-    }
-    keys.reverse();
-    keys.join(".")
-}
-
-/// Where each dotted key's value is, for placing errors found after
-/// deserialization.
-struct PositionIndex {
-    positions: HashMap<String, Pos>,
-}
-
-impl PositionIndex {
-    fn build(node: &Node, key: &str) -> PositionIndex {
-        let mut positions = HashMap::new();
-        fn walk(node: &Node, key: &str, positions: &mut HashMap<String, Pos>) {
-            positions.insert(key.to_owned(), node.pos);
-            match &node.kind {
-                NodeKind::Seq(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        walk(item, &index_key(key, i), positions);
-                    }
-                }
-                NodeKind::Map(entries) => {
-                    for (k, v) in entries {
-                        let child = join_key(key, k.scalar_text().unwrap_or("?"));
-                        // An empty value (`secret_key:`) has no position of its own.
-                        let value_pos = if v.kind == NodeKind::Null {
-                            k.pos
-                        } else {
-                            v.pos
-                        };
-                        positions.insert(child.clone(), value_pos);
-                        walk(v, &child, positions);
-                        positions.insert(child, value_pos);
-                    }
-                }
-                _ => {}
-            }
-        }
-        walk(node, key, &mut positions);
-        PositionIndex { positions }
-    }
-
-    /// The position of `key`, or of its nearest ancestor present in the file
-    /// (a defaulted setting is placed at its section).
-    fn find(&self, key: &str) -> Pos {
-        let mut key = key;
-        loop {
-            if let Some(pos) = self.positions.get(key) {
-                return *pos;
-            }
-            match key.rfind(['.', '[']) {
-                Some(cut) => key = &key[..cut],
-                None => return Pos::START,
-            }
-        }
     }
 }
 
@@ -626,13 +540,5 @@ mod tests {
                 "{yaml}\n got: {text}\nwant: {expected}"
             );
         }
-    }
-
-    #[test]
-    fn key_near_follows_indentation() {
-        let text = "webhooks:\n  endpoints:\n    - url: a\n      headers:\n        A: b\n\n     - url: c\n";
-        assert_eq!(key_near(text, 7), "webhooks.endpoints");
-        assert_eq!(key_near(text, 5), "webhooks.endpoints.headers");
-        assert_eq!(key_near(text, 1), "");
     }
 }

@@ -12,12 +12,12 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// shows the names only. `Serialize` writes the values (the dead-letter file
 /// needs them to redeliver): treat its output as secret.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
+pub struct ExtraHeaders(Vec<(String, String)>);
 
-impl Headers {
+impl ExtraHeaders {
     /// No headers.
-    pub fn new() -> Headers {
-        Headers(Vec::new())
+    pub fn new() -> ExtraHeaders {
+        ExtraHeaders(Vec::new())
     }
 
     /// Adds a header, replacing a previous one of the same name (ignoring case).
@@ -58,7 +58,7 @@ impl Headers {
     }
 }
 
-impl fmt::Debug for Headers {
+impl fmt::Debug for ExtraHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.0.iter().map(|(n, _)| (n, format_args!("[redacted]"))))
@@ -66,9 +66,9 @@ impl fmt::Debug for Headers {
     }
 }
 
-impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
+impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for ExtraHeaders {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
-        let mut headers = Headers::new();
+        let mut headers = ExtraHeaders::new();
         for (name, value) in iter {
             headers.insert(name, value);
         }
@@ -76,7 +76,7 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
     }
 }
 
-impl Serialize for Headers {
+impl Serialize for ExtraHeaders {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, value) in &self.0 {
@@ -86,7 +86,7 @@ impl Serialize for Headers {
     }
 }
 
-impl<'de> Deserialize<'de> for Headers {
+impl<'de> Deserialize<'de> for ExtraHeaders {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(HeadersVisitor)
     }
@@ -95,14 +95,14 @@ impl<'de> Deserialize<'de> for Headers {
 struct HeadersVisitor;
 
 impl<'de> Visitor<'de> for HeadersVisitor {
-    type Value = Headers;
+    type Value = ExtraHeaders;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of header names to string values")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
-        let mut headers = Headers::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtraHeaders, A::Error> {
+        let mut headers = ExtraHeaders::new();
         while let Some(name) = map.next_key::<String>()? {
             if headers.get(&name).is_some() {
                 return Err(de::Error::custom(format_args!(
@@ -115,8 +115,8 @@ impl<'de> Visitor<'de> for HeadersVisitor {
         Ok(headers)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Headers, E> {
-        Ok(Headers::new())
+    fn visit_unit<E: de::Error>(self) -> Result<ExtraHeaders, E> {
+        Ok(ExtraHeaders::new())
     }
 }
 
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn keeps_order_and_refuses_duplicates() {
-        let headers: Headers =
+        let headers: ExtraHeaders =
             serde_json::from_str(r#"{"B":"2","a":"1","Authorization":"token x"}"#).unwrap();
         let names: Vec<&str> = headers.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["B", "a", "Authorization"]);
@@ -135,7 +135,8 @@ mod tests {
             serde_json::to_string(&headers).unwrap(),
             r#"{"B":"2","a":"1","Authorization":"token x"}"#
         );
-        let error = serde_json::from_str::<Headers>(r#"{"Accept":"a","accept":"b"}"#).unwrap_err();
+        let error =
+            serde_json::from_str::<ExtraHeaders>(r#"{"Accept":"a","accept":"b"}"#).unwrap_err();
         assert!(
             error.to_string().contains("header `accept` is given twice"),
             "{error}"
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn debug_shows_names_only() {
-        let headers: Headers = [("Authorization", "token secret-123")]
+        let headers: ExtraHeaders = [("Authorization", "token secret-123")]
             .into_iter()
             .collect();
         let text = format!("{headers:?}");

@@ -1,10 +1,13 @@
 //! A YAML document as a tree whose every node knows its line and column,
 //! parsed with `serde-saphyr` (maintained, panic-free, with parsing budgets).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
+
+use crate::diagnostic::{index_key, join_key};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +274,105 @@ impl<'de> Visitor<'de> for RawNodeVisitor {
     }
 }
 
+/// Whether a syntax error's message is about indentation.
+pub(crate) fn looks_like_indentation(message: &str) -> bool {
+    [
+        "indent",
+        "block",
+        "did not find expected",
+        "mapping values are not allowed",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// The dotted key of the mappings enclosing `line`, judged by indentation
+/// (for syntax errors, where no tree exists).
+pub(crate) fn key_near(text: &str, line: u64) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(index) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
+        return String::new();
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let mut limit = lines.get(index).map_or(0, |l| indent(l));
+    let mut keys = Vec::new();
+    for candidate in lines.iter().take(index).rev() {
+        let trimmed = candidate.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || indent(candidate) >= limit {
+            continue;
+        }
+        limit = indent(candidate);
+        if !trimmed.starts_with('-')
+            && let Some((key, _)) = trimmed.split_once(':')
+        {
+            keys.push(
+                key.trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_owned(),
+            );
+        }
+        if limit == 0 {
+            break;
+        }
+    }
+    keys.reverse();
+    keys.join(".")
+}
+
+/// Where each dotted key's value is, for placing errors found after
+/// deserialization.
+pub(crate) struct PositionIndex {
+    positions: HashMap<String, Pos>,
+}
+
+impl PositionIndex {
+    pub(crate) fn build(node: &Node, key: &str) -> PositionIndex {
+        let mut positions = HashMap::new();
+        fn walk(node: &Node, key: &str, positions: &mut HashMap<String, Pos>) {
+            positions.insert(key.to_owned(), node.pos);
+            match &node.kind {
+                NodeKind::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &index_key(key, i), positions);
+                    }
+                }
+                NodeKind::Map(entries) => {
+                    for (k, v) in entries {
+                        let child = join_key(key, k.scalar_text().unwrap_or("?"));
+                        // An empty value (`secret_key:`) has no position of its own.
+                        let value_pos = if v.kind == NodeKind::Null {
+                            k.pos
+                        } else {
+                            v.pos
+                        };
+                        positions.insert(child.clone(), value_pos);
+                        walk(v, &child, positions);
+                        positions.insert(child, value_pos);
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk(node, key, &mut positions);
+        PositionIndex { positions }
+    }
+
+    /// The position of `key`, or of its nearest ancestor present in the file
+    /// (a defaulted setting is placed at its section).
+    pub(crate) fn find(&self, key: &str) -> Pos {
+        let mut key = key;
+        loop {
+            if let Some(pos) = self.positions.get(key) {
+                return *pos;
+            }
+            match key.rfind(['.', '[']) {
+                Some(cut) => key = &key[..cut],
+                None => return Pos::START,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +414,13 @@ mod tests {
         let duplicate = parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(duplicate.pos.line, 2);
         assert!(duplicate.message.contains("duplicate"), "{duplicate:?}");
+    }
+
+    #[test]
+    fn key_near_follows_indentation() {
+        let text = "webhooks:\n  endpoints:\n    - url: a\n      headers:\n        A: b\n\n     - url: c\n";
+        assert_eq!(key_near(text, 7), "webhooks.endpoints");
+        assert_eq!(key_near(text, 5), "webhooks.endpoints.headers");
+        assert_eq!(key_near(text, 1), "");
     }
 }

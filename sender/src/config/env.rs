@@ -9,8 +9,8 @@
 //! `NAME` is `[A-Za-z_][A-Za-z0-9_]*`. Only values are expanded, never keys.
 //! Values are never shown in messages: only variable names.
 
-use super::diagnostic::{index_key, join_key};
-use super::yaml_node::{Node, NodeKind, Pos};
+use super::yaml::{Node, NodeKind, Pos};
+use crate::diagnostic::{index_key, join_key};
 
 /// Looks a variable up (the process environment, or a map in tests).
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn tree_errors_carry_position_and_key() {
-        let mut node = super::super::yaml_node::parse("a:\n  b: [x, \"${NOPE}\"]\n").unwrap();
+        let mut node = super::super::yaml::parse("a:\n  b: [x, \"${NOPE}\"]\n").unwrap();
         let error = expand_tree(&mut node, "", &env).unwrap_err();
         assert_eq!(error.key, "a.b[1]");
         assert_eq!((error.pos.line, error.pos.column), (2, 10));

@@ -1,10 +1,11 @@
 //! The sender's configuration schema: the `webhooks:` section of MegaBot's
 //! `mega-config.yaml`, and the body of the guide's registration API.
 //!
-//! These are plain serde types: no I/O and no validation beyond the shape.
-//! The `sender` feature of `megabot-webhook-verify` loads them from YAML with
-//! `${VAR}` expansion, checks every value (URLs, retry policies, regexes,
-//! time zones, secrets) and reports errors with file, line and key.
+//! The schema types are plain serde types: no I/O and no validation beyond the
+//! shape. [`ConfigLoader`](crate::ConfigLoader) (this folder's `load.rs`, with the
+//! positioned YAML tree, `${VAR}` expansion and the deserializer beside it) loads
+//! them from YAML, checks every value (URLs, retry policies, regexes, time zones,
+//! secrets) and reports errors with file, line and key.
 //!
 //! ```
 //! use megabot_webhook_sender::config::{EndpointConfig, RetryPolicy};
@@ -27,10 +28,14 @@
 //! as `retry_polcy` is an error rather than a silently ignored setting.
 
 mod alerts;
+mod deserialize;
+mod env;
+mod extra_headers;
 mod filters;
-mod headers;
+pub(crate) mod load;
 mod retry;
 mod secret;
+mod yaml;
 
 pub(crate) use alerts::check_alerts;
 #[cfg(feature = "dispatcher")]
@@ -41,8 +46,8 @@ pub use alerts::{
     AlertChannelConfig, AlertChannelKind, AlertsConfig, DEFAULT_ALERT_COOLDOWN_SECS,
     DEFAULT_ALERT_MIN_SAMPLES, DEFAULT_ALERT_WINDOW_SECS, SmtpTls,
 };
+pub use extra_headers::ExtraHeaders;
 pub use filters::{ContentFilter, ContentFilterKind, Filters, TimeWindow};
-pub use headers::Headers;
 pub use retry::RetryPolicy;
 pub use secret::{SecretKeys, SecretString};
 
@@ -120,7 +125,7 @@ pub struct EndpointConfig {
     /// Extra request headers (such as `Authorization`). Their values are
     /// never shown by `Debug`.
     #[serde(default)]
-    pub headers: Headers,
+    pub headers: ExtraHeaders,
     /// Which events of the subscribed kinds are sent; all filters must pass.
     #[serde(default)]
     pub filters: Filters,
@@ -157,7 +162,7 @@ impl EndpointConfig {
         EndpointConfig {
             url: url.into(),
             events: default_events(),
-            headers: Headers::default(),
+            headers: ExtraHeaders::default(),
             filters: Filters::default(),
             retry_policy: RetryPolicy::default(),
             secret: None,

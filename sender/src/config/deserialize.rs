@@ -7,9 +7,9 @@ use std::fmt;
 use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, Error as _, IntoDeserializer, Visitor};
 
-use super::diagnostic::{index_key, join_key};
-use super::suggest;
-use super::yaml_node::{Node, NodeKind, Pos};
+use super::yaml::{Node, NodeKind, Pos};
+use crate::diagnostic::{index_key, join_key};
+use crate::suggest;
 
 /// A deserialization error, placed at the innermost node it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,7 +290,7 @@ where
 mod tests {
     use crate::config::{EndpointConfig, RetryPolicy, WebhooksConfig};
 
-    use super::super::yaml_node::parse;
+    use super::super::yaml::parse;
     use super::*;
 
     fn load<T: for<'de> de::Deserialize<'de>>(yaml: &str) -> Result<T, DeError> {

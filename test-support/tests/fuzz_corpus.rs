@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use megabot_webhook_benches::fuzz::TARGETS;
+use megabot_webhook_test_support::fuzz::TARGETS;
 
 fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -92,7 +92,7 @@ fn the_dead_letter_record_corpus_reaches_authentic_records() {
     let authentic = std::fs::read_dir(&dir)
         .expect("corpus")
         .map(|entry| std::fs::read(entry.expect("entry").path()).expect("file"))
-        .filter(|data| megabot_webhook_benches::fuzz::dead_letter_record_authentic(data))
+        .filter(|data| megabot_webhook_test_support::fuzz::dead_letter_record_authentic(data))
         .count();
     assert!(
         authentic >= 3,
@@ -118,7 +118,7 @@ fn the_verify_request_corpus_reaches_acceptance() {
     let accepted = std::fs::read_dir(&dir)
         .expect("corpus")
         .map(|entry| std::fs::read(entry.expect("entry").path()).expect("file"))
-        .filter(|data| megabot_webhook_benches::fuzz::verify_request_accepts(data))
+        .filter(|data| megabot_webhook_test_support::fuzz::verify_request_accepts(data))
         .count();
     assert!(
         accepted >= 5,
@@ -133,7 +133,7 @@ fn the_v1a_header_corpus_reaches_v1a_acceptance() {
     let accepted = std::fs::read_dir(&dir)
         .expect("corpus")
         .map(|entry| std::fs::read(entry.expect("entry").path()).expect("file"))
-        .filter(|data| megabot_webhook_benches::fuzz::standard_v1a_header_accepts(data))
+        .filter(|data| megabot_webhook_test_support::fuzz::standard_v1a_header_accepts(data))
         .count();
     assert!(
         accepted >= 3,

@@ -1,75 +1,18 @@
-//! The checks the fuzz targets in `../fuzz` run, one function per target.
-//!
-//! Each function takes the fuzzer's raw bytes, drives one input path of the SDK, and
-//! panics when a property does not hold (a panic is what the fuzzer reports). The
-//! corpus replay tests (`tests/fuzz_corpus.rs`) call the same functions on every file of
-//! `fuzz/corpus/<target>/`, so the corpus is checked on stable in CI.
-//!
-//! | target | function |
-//! |---|---|
-//! | `megabot_signature_header` | [`megabot_signature_header`] |
-//! | `standard_headers` | [`standard_headers`] |
-//! | `verify_request` | [`verify_request`] |
-//! | `event_parse` | [`event_parse`] |
-//! | `guide_json` | [`guide_json`] |
-//! | `config_load` | [`config_load`] |
-//! | `dead_letter_record` | [`dead_letter_record`] |
-//! | `standard_v1a_keys` | [`standard_v1a_keys`] |
-//! | `standard_v1a_header` | [`standard_v1a_header`] |
+//! The signature and key targets: `X-MegaBot-Signature`, the Standard Webhooks headers,
+//! whole requests through the verifier, and `v1a` keys and headers.
 
-use chrono::{DateTime, Utc};
-use megabot_webhook_types::{Event, EventPayload, guide_json as writer};
+use super::{
+    MEGABOT_SECRETS, NOW, STANDARD_SECRET, has_entry, megabot_secrets, now, standard_secret,
+};
+use megabot_webhook_types::Event;
 use megabot_webhook_verify::sign::{megabot_signature, standard_signature, standard_v1a_signature};
 use megabot_webhook_verify::signature::{
     has_v1a_entry, verify_megabot_signature, verify_standard_signature,
     verify_standard_v1a_signature,
 };
 use megabot_webhook_verify::{
-    Error, Secret, StandardPublicKey, StandardSecret, StandardSigningKey, Verifier,
+    Error, StandardPublicKey, StandardSecret, StandardSigningKey, Verifier,
 };
-use serde_json::Value;
-
-/// A fuzz target's check: panics when a property does not hold for the input.
-pub type Check = fn(&[u8]);
-
-/// Every fuzz target, by name, with the function it runs.
-pub const TARGETS: &[(&str, Check)] = &[
-    ("megabot_signature_header", megabot_signature_header),
-    ("standard_headers", standard_headers),
-    ("verify_request", verify_request),
-    ("event_parse", event_parse),
-    ("guide_json", guide_json),
-    ("config_load", config_load),
-    ("dead_letter_record", dead_letter_record),
-    ("standard_v1a_keys", standard_v1a_keys),
-    ("standard_v1a_header", standard_v1a_header),
-];
-
-/// The MegaBot secrets the targets use (two: key rotation).
-pub const MEGABOT_SECRETS: [&str; 2] = ["your_webhook_secret", "next_webhook_secret"];
-
-/// The Standard Webhooks secret the targets use (the specification's example).
-pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// The clock of the targets that check freshness (unix seconds).
-pub const NOW: i64 = 1_640_995_300;
-
-fn megabot_secrets() -> [Secret; 2] {
-    MEGABOT_SECRETS.map(|secret| Secret::new(secret).expect("valid secret"))
-}
-
-fn standard_secret() -> StandardSecret {
-    StandardSecret::parse(STANDARD_SECRET).expect("valid secret")
-}
-
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(NOW, 0).expect("in range")
-}
-
-/// True when `token` is one of `header`'s entries as the verifier splits them.
-fn has_entry(header: &str, token: &str) -> bool {
-    header.split_ascii_whitespace().any(|entry| entry == token)
-}
 
 /// `X-MegaBot-Signature`: the input is the header value, the body is fixed.
 ///
@@ -315,166 +258,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
-}
-
-/// Event parsing: the input is a body.
-///
-/// Checks that parsing never panics and that a parsed event round-trips: its guide
-/// JSON is ASCII, parses back to the same event, equals [`Event::to_value`] as a JSON
-/// value, and is a fixed point of parse-then-write.
-pub fn event_parse(data: &[u8]) {
-    let Ok(event) = Event::from_slice(data) else {
-        return;
-    };
-    let written = event.to_guide_json();
-    assert!(written.is_ascii());
-    let again = Event::from_slice(&written).expect("written events parse");
-    match (&event.payload, &again.payload) {
-        // Data that did not fit may fit once rewritten (a duplicate key collapsed):
-        // the raw data must survive all the same.
-        (EventPayload::Malformed { data, .. }, payload) => {
-            assert_eq!(&payload.data_value(), data);
-            assert_eq!((&again.id, again.timestamp), (&event.id, event.timestamp));
-        }
-        _ => assert_eq!(again, event),
-    }
-    let value: Value = serde_json::from_slice(&written).expect("valid JSON");
-    assert_eq!(value, event.to_value());
-    // From the first rewrite on, parse-then-write changes nothing (the first may
-    // reorder data fields into the guide's order, or collapse duplicate keys).
-    let rewritten = again.to_guide_json();
-    let third = Event::from_slice(&rewritten).expect("rewritten events parse");
-    assert_eq!(third, again);
-    assert_eq!(third.to_guide_json(), rewritten, "not a fixed point");
-}
-
-/// The guide-compatible JSON writer: the input is any JSON document.
-///
-/// Checks that the writer's output is ASCII, parses back to the same value, and is a
-/// fixed point (writing the parsed output again gives the same bytes).
-pub fn guide_json(data: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<Value>(data) else {
-        return;
-    };
-    let written = writer::to_vec(&value).expect("a JSON value always serialises");
-    assert!(written.is_ascii());
-    let parsed: Value = serde_json::from_slice(&written).unwrap_or_else(|error| {
-        panic!(
-            "writer output does not parse: {error}: {}",
-            String::from_utf8_lossy(&written)
-        )
-    });
-    assert_eq!(parsed, value, "{}", String::from_utf8_lossy(&written));
-    let rewritten = writer::to_vec(&parsed).expect("serialises");
-    assert_eq!(rewritten, written, "not a fixed point");
-}
-
-/// The variables [`config_load`] expands, with their values.
-pub const CONFIG_ENV: [(&str, &str); 6] = [
-    ("WEBHOOK_SECRET_KEY", "fuzz-secret-value-1"),
-    ("WEBHOOK_OLD_SECRET_KEY", "fuzz-secret-value-0"),
-    // A `whsk_` test key (seed 0x5a × 32, as `V1A_SEED`) for `standard_webhooks.signing_key`.
-    (
-        "WEBHOOK_SIGNING_KEY",
-        "whsk_WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=",
-    ),
-    ("GITHUB_TOKEN", "ghp_fuzz"),
-    ("MAX_ATTEMPTS", "3"),
-    ("MONITORING_URL", "https://monitoring.example.com/webhook"),
-];
-
-/// The sender's config loader (`mega-config.yaml`): the input is the file's text.
-///
-/// Checks that loading never panics, that it is deterministic, that every error names
-/// the file, and that a loaded config's `Debug` never shows a secret that came from
-/// the environment.
-pub fn config_load(data: &[u8]) {
-    use megabot_webhook_sender::ConfigLoader;
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let loader = ConfigLoader::with_env(|name| {
-        CONFIG_ENV
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    });
-    let first = loader.load_str(text, "fuzz.yaml");
-    let second = loader.load_str(text, "fuzz.yaml");
-    match (&first, &second) {
-        (Ok(a), Ok(b)) => {
-            let shown = format!("{:?}", a.config);
-            assert_eq!(shown, format!("{:?}", b.config));
-            for (_, secret) in &CONFIG_ENV[..3] {
-                if !text.contains(secret) {
-                    assert!(!shown.contains(secret), "Debug shows a secret: {shown}");
-                }
-            }
-            for warning in &a.warnings {
-                assert!(warning.to_string().starts_with("fuzz.yaml"), "{warning}");
-            }
-        }
-        (Err(a), Err(b)) => {
-            let message = a.to_string();
-            assert_eq!(message, b.to_string());
-            assert!(message.contains("fuzz.yaml"), "{message}");
-        }
-        _ => panic!("loading twice gave different outcomes"),
-    }
-}
-
-/// The dead-letter keys of [`MEGABOT_SECRETS`].
-fn dead_letter_keys() -> [megabot_webhook_sender::DeadLetterKey; 2] {
-    MEGABOT_SECRETS.map(megabot_webhook_sender::DeadLetterKey::derive)
-}
-
-/// `dead_letter_record`: one JSON Lines dead-letter record (design 9.14).
-/// Parsing never panics; a parsed record's MAC verification against
-/// [`MEGABOT_SECRETS`] is deterministic and survives re-serialisation,
-/// which round-trips to an equal record; sealing a record with a key makes
-/// it authentic for that key (unless its body cannot be decoded).
-pub fn dead_letter_record(data: &[u8]) {
-    use megabot_webhook_sender::{Authenticity, DeadLetter};
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(letter) = DeadLetter::from_json_line(text) else {
-        return;
-    };
-    let keys = dead_letter_keys();
-    let verdict = letter.authenticity(&keys);
-    assert_eq!(verdict, letter.authenticity(&keys), "not deterministic");
-    if letter.version < 2 {
-        assert_eq!(verdict, Authenticity::Unauthenticated);
-    }
-    let _ = letter.delivery();
-    if let Ok(line) = letter.to_json_line() {
-        let again = DeadLetter::from_json_line(&line).expect("a written record parses");
-        assert_eq!(again, letter, "re-serialising does not round-trip");
-        assert_eq!(again.to_json_line().ok().as_deref(), Some(line.as_str()));
-        assert_eq!(again.authenticity(&keys), verdict);
-    }
-    let mut sealed = letter.clone();
-    sealed.seal(&keys[1]);
-    let expected = if sealed.mac_input().is_some() {
-        Authenticity::Authentic
-    } else {
-        Authenticity::Tampered
-    };
-    assert_eq!(sealed.authenticity(&keys[1..]), expected);
-    let _ = format!("{letter:?}");
-}
-
-/// Whether `data` is a dead-letter record authentic for [`MEGABOT_SECRETS`]
-/// (the corpus replay checks the seeds reach that path).
-pub fn dead_letter_record_authentic(data: &[u8]) -> bool {
-    std::str::from_utf8(data)
-        .ok()
-        .and_then(|text| megabot_webhook_sender::DeadLetter::from_json_line(text).ok())
-        .is_some_and(|letter| {
-            letter.authenticity(&dead_letter_keys())
-                == megabot_webhook_sender::Authenticity::Authentic
-        })
 }
 
 /// The Ed25519 seed of the `v1a` targets' signing key (a test key: never use it).
