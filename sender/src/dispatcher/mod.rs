@@ -28,6 +28,7 @@
 //!   queue read from the store every `metrics_interval`; a
 //!   `webhook_delivery_attempt` tracing span around each attempt.
 
+mod group;
 mod observer;
 mod store;
 mod worker;
@@ -69,9 +70,10 @@ pub use self::redis::{DEFAULT_REDIS_PREFIX, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use self::store::{
-    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, MAX_PAGE, OutcomeTotals, PublishBatch,
-    PublishOutcome, QueueStats, Retention, Settlement, StoreStats, dead_reason,
+    AttemptRecord, AttemptResult, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord,
+    DeliveryState, DeliveryStore, EndpointHealth, IncidentRecord, MAX_PAGE, OutcomeTotals,
+    PublishBatch, PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats,
+    dead_reason,
 };
 
 use self::worker::{EndpointRuntime, Shared};
@@ -316,6 +318,7 @@ impl DispatcherBuilder {
             running: AtomicUsize::new(0),
             labels: EndpointLabels::new(self.metrics_endpoint_limit),
             metrics_interval: self.metrics_interval,
+            groups: group::Groups::new(),
         });
         Ok((
             Dispatcher {
@@ -440,6 +443,15 @@ impl Dispatcher {
         tasks.push(tokio::spawn(worker::schedule(self.shared.clone())));
         tasks.push(tokio::spawn(worker::renew(self.shared.clone())));
         tasks.push(tokio::spawn(worker::gauges(self.shared.clone())));
+        // After the scheduler: shutdown waits for it (whose attempts wait
+        // for these writers) before it stops the rest.
+        for writer in self
+            .shared
+            .groups
+            .writers(&self.shared.store, &self.shared.owner)
+        {
+            tasks.push(tokio::spawn(writer));
+        }
     }
 
     fn lock_tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
