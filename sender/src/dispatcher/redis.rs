@@ -69,6 +69,8 @@ end
 return 1
 ";
 
+/// Leases up to `max` due deliveries to `owner`; returns their hashes
+/// (`HGETALL`), leased.
 const LEASE: &str = r"
 local p, owner, now, expires, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local skip = {}
@@ -91,11 +93,13 @@ for _ = 1, 20 do
   if #chosen >= max then break end
 end
 for _, id in ipairs(gone) do redis.call('ZREM', p .. ':due', id) end
+local leased = {}
 for _, id in ipairs(chosen) do
   redis.call('HSET', p .. ':d:' .. id, 'lease_owner', owner, 'lease_expires_at', expires)
   redis.call('ZADD', p .. ':due', expires, id)
+  leased[#leased + 1] = redis.call('HGETALL', p .. ':d:' .. id)
 end
-return chosen
+return leased
 ";
 
 const RENEW: &str = r"
@@ -144,6 +148,8 @@ local function settle(p, owner, id, now, kind, attempted, status, duration, err,
   local key = p .. ':d:' .. id
   local f = redis.call('HMGET', key, 'state', 'lease_owner')
   if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
+  -- The fields set and the fields deleted (never the same), in one call each.
+  local set, del = {'updated_at', now}, {'lease_owner', 'lease_expires_at'}
   if attempted == '1' then
     local log = p .. ':a:' .. id
     local last = redis.call('LINDEX', log, -1)
@@ -153,26 +159,26 @@ local function settle(p, owner, id, now, kind, attempted, status, duration, err,
         redis.call('LSET', log, -1, n .. '|' .. started .. '|' .. status .. '|' .. duration .. '|' .. err)
       end
     end
-    if status ~= '' then redis.call('HSET', key, 'last_status', status) else redis.call('HDEL', key, 'last_status') end
-    if err ~= '' then redis.call('HSET', key, 'last_error', err) else redis.call('HDEL', key, 'last_error') end
+    if status ~= '' then set[#set + 1] = 'last_status'; set[#set + 1] = status else del[#del + 1] = 'last_status' end
+    if err ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = err else del[#del + 1] = 'last_error' end
   end
-  redis.call('HDEL', key, 'lease_owner', 'lease_expires_at')
-  redis.call('HSET', key, 'updated_at', now)
   if kind == 'retry' then
-    redis.call('HSET', key, 'next_attempt_at', next)
+    set[#set + 1] = 'next_attempt_at'; set[#set + 1] = next
     if refund == '1' and tonumber(redis.call('HGET', key, 'attempts') or '0') > 0 then
       redis.call('HINCRBY', key, 'attempts', -1)
     end
-    if conflict ~= '' then redis.call('HSET', key, 'conflict_since', conflict) else redis.call('HDEL', key, 'conflict_since') end
+    if conflict ~= '' then set[#set + 1] = 'conflict_since'; set[#set + 1] = conflict else del[#del + 1] = 'conflict_since' end
     redis.call('ZADD', p .. ':due', next, id)
   else
-    redis.call('HSET', key, 'state', kind)
-    redis.call('HDEL', key, 'conflict_since')
-    if kind == 'dead' then redis.call('HSET', key, 'dead_reason', reason) end
+    set[#set + 1] = 'state'; set[#set + 1] = kind
+    del[#del + 1] = 'conflict_since'
+    if kind == 'dead' then set[#set + 1] = 'dead_reason'; set[#set + 1] = reason end
     redis.call('ZREM', p .. ':due', id)
     redis.call('ZREM', p .. ':pending', id)
     redis.call('ZADD', p .. ':ended:' .. kind, now, id)
   end
+  redis.call('HSET', key, unpack(set))
+  redis.call('HDEL', key, unpack(del))
   return 1
 end
 local p, owner = ARGV[1], ARGV[2]
@@ -788,8 +794,9 @@ impl DeliveryStore for RedisStore {
         for endpoint in skip_endpoints {
             invocation.arg(endpoint);
         }
-        let ids: Vec<String> = self.run("lease", &invocation).await?;
-        self.records(&ids).await
+        // The leased rows come back with the lease: one round trip.
+        let hashes: Vec<HashMap<String, Vec<u8>>> = self.run("lease", &invocation).await?;
+        hashes.iter().map(parse_record).collect()
     }
 
     async fn renew_leases(

@@ -187,8 +187,17 @@ impl SqliteStore {
                 "{shown}: cannot switch to wal mode (got {mode})"
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
-            .map_err(|e| open_error(&shown, &e))?;
+        // A checkpoint every 8 000 pages (32 MiB of WAL) rather than 1 000:
+        // a row changed several times between checkpoints (publish, lease,
+        // attempt, settle) is copied to the file once, and the checkpoint
+        // stalls that set the tail latency come an eighth as often. Savepoint
+        // journals stay in memory (a group of requests is one transaction of
+        // many savepoints). Durability is the WAL's either way.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
+             PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;",
+        )
+        .map_err(|e| open_error(&shown, &e))?;
         // Takes the exclusive lock now (held until the store is dropped).
         conn.execute_batch("BEGIN EXCLUSIVE;")
             .map_err(|e| open_error(&shown, &e))?;
