@@ -1,4 +1,7 @@
 //! The shared store: one Redis queue for several dispatcher instances.
+//!
+//! Over 600 lines: one implementation of the [`DeliveryStore`] trait, its Lua
+//! scripts and its row encoding, with its unit tests.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,4 +1,7 @@
 //! What the dispatcher persists: the [`DeliveryStore`] trait and its rows.
+//!
+//! Over 600 lines: the trait and every type its methods take or return are one
+//! contract, read together by whoever writes a store.
 
 use std::fmt;
 use std::time::Duration;

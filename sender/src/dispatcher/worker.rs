@@ -1,4 +1,7 @@
 //! The workers: lease due deliveries, attempt them, settle them; renew leases.
+//!
+//! Over 600 lines: scheduling, the attempt and its settlement, and the per-endpoint
+//! limits and health they consult are one loop, changed together.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
