@@ -136,3 +136,49 @@ impl Groups {
         writers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_request_gets_its_own_answer_and_a_failed_group_fails_every_request() {
+        let group: Arc<Group<u32, u32>> = Arc::new(Group::new());
+        let writer = group
+            .writer(|requests: Vec<u32>| async move {
+                if requests.contains(&0) {
+                    Err(store_error("disk full"))
+                } else if requests.contains(&99) {
+                    Ok(Vec::new())
+                } else {
+                    Ok(requests.iter().map(|r| r * 10).collect())
+                }
+            })
+            .unwrap();
+        assert!(
+            group
+                .writer(|_: Vec<u32>| async { Ok(Vec::new()) })
+                .is_none(),
+            "one writer per group"
+        );
+        let writer = tokio::spawn(writer);
+        let submitted: Vec<_> = (1..=20)
+            .map(|i| {
+                let group = group.clone();
+                tokio::spawn(async move { (i, group.submit(i).await) })
+            })
+            .collect();
+        for task in submitted {
+            let (i, answer) = task.await.unwrap();
+            assert_eq!(answer.unwrap(), i * 10);
+        }
+        let error = group.submit(0).await.unwrap_err();
+        assert!(error.to_string().contains("disk full"), "{error}");
+        let error = group.submit(99).await.unwrap_err();
+        assert!(error.to_string().contains("answered 0 of 1"), "{error}");
+        writer.abort();
+        let _ = writer.await;
+        let error = group.submit(1).await.unwrap_err();
+        assert!(error.to_string().contains("writer stopped"), "{error}");
+    }
+}
