@@ -6,7 +6,11 @@
 //!   only the store is measured;
 //! - `delivered`: publish → delivered per second to a verifying receiver (the adapters'
 //!   axum `webhook` route, in a child process as in the `sender` bench), for SQLite,
-//!   Redis and today's in-memory `Sender::send` (the cost of durability is the ratio);
+//!   Redis and today's in-memory `Sender::send` (the cost of durability is the ratio),
+//!   and the CPU each delivery took in the bench process, the receiver and
+//!   `redis-server` (what bounds the rate on a machine of few cores, and a figure
+//!   that holds when the machine is shared); the end is seen through a
+//!   `DeliveryObserver`, so waiting costs the store nothing;
 //! - `latency`: p50 / p99 publish → delivered at 1 000 events/s (an in-process
 //!   receiver that notes each arrival, so both ends read one clock);
 //! - `memory`: the resident set every `MEMORY_EVENTS / 10` events while
@@ -25,7 +29,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use megabot_webhook_sender::config::WebhooksConfig;
-use megabot_webhook_sender::dispatcher::{DeliveryStore, Dispatcher, RedisStore, SqliteStore};
+use megabot_webhook_sender::dispatcher::{
+    DeliveryObserver, DeliveryOutcome, DeliveryState, DeliveryStore, Dispatcher, RedisStore,
+    SqliteStore,
+};
 use megabot_webhook_sender::{ConfigLoader, Sender};
 use megabot_webhook_types::{Event, EventName, examples};
 
@@ -34,6 +41,53 @@ const DELIVERIES: u64 = 30_000;
 const CONCURRENCY: u64 = 64;
 const LATENCY_RATE: u64 = 1_000;
 const LATENCY_SECONDS: u64 = 5;
+
+/// CPU time (user + system) used so far by process `pid`, from
+/// `/proc/<pid>/stat` (in clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The CPU used by the bench process, the receiver and `redis-server`.
+#[derive(Clone, Copy)]
+struct Cpu {
+    pids: [u32; 3],
+    at: [Duration; 3],
+}
+
+impl Cpu {
+    fn now(pids: [u32; 3]) -> Cpu {
+        Cpu {
+            pids,
+            at: pids.map(cpu_time),
+        }
+    }
+
+    /// Microseconds of CPU per item since `self`: total, then bench
+    /// process, receiver, redis.
+    fn per_item(&self, items: u64) -> String {
+        let now = Cpu::now(self.pids);
+        let us = |i: usize| (now.at[i] - self.at[i]).as_secs_f64() * 1e6 / items as f64;
+        format!(
+            "{:.0} us (dispatcher process {:.0}, receiver {:.0}, redis-server {:.0})",
+            us(0) + us(1) + us(2),
+            us(0),
+            us(1),
+            us(2)
+        )
+    }
+}
 
 /// A `redis-server` of its own on a free loopback port, without persistence.
 struct RedisServer {
@@ -105,14 +159,37 @@ fn event(prefix: &str, i: u64) -> Event {
     )
 }
 
-async fn dispatcher(url: &str, store: Arc<dyn DeliveryStore>) -> Arc<Dispatcher> {
+/// Counts the outcomes the dispatcher reports (after each is stored), so
+/// that waiting for the deliveries costs the store nothing: polling
+/// `stats()` every few milliseconds counted every row each time, a large
+/// share of the SQLite store's thread.
+#[derive(Debug, Default)]
+struct Outcomes {
+    delivered: AtomicU64,
+    dead: AtomicU64,
+}
+
+impl DeliveryObserver for Outcomes {
+    fn outcome(&self, outcome: &DeliveryOutcome) {
+        match outcome.state {
+            DeliveryState::Delivered => self.delivered.fetch_add(1, Ordering::Relaxed),
+            _ => self.dead.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    fn endpoint_disabled(&self, _: &str, _: chrono::DateTime<chrono::Utc>) {}
+}
+
+async fn dispatcher(url: &str, store: Arc<dyn DeliveryStore>) -> (Arc<Dispatcher>, Arc<Outcomes>) {
+    let outcomes = Arc::new(Outcomes::default());
     let (dispatcher, _) = Dispatcher::builder(config(url), store)
         .workers(64)
         .poll_interval(Duration::from_millis(5))
+        .observer(outcomes.clone())
         .build()
         .await
         .expect("dispatcher");
-    Arc::new(dispatcher)
+    (Arc::new(dispatcher), outcomes)
 }
 
 /// Publishes `count` events from `CONCURRENCY` tasks; returns events/s.
@@ -146,26 +223,32 @@ async fn publish_all(dispatcher: &Arc<Dispatcher>, prefix: &str, count: u64) -> 
 }
 
 /// Waits until `count` more deliveries than `before` are delivered; returns the time.
-async fn wait_delivered(dispatcher: &Dispatcher, before: u64, count: u64) -> Duration {
+async fn wait_delivered(outcomes: &Outcomes, before: u64, count: u64) -> Duration {
     let start = Instant::now();
     loop {
-        let stats = dispatcher.stats().await.expect("stats");
-        assert_eq!(stats.dead, 0, "a delivery died");
-        if stats.delivered >= before + count {
+        assert_eq!(outcomes.dead.load(Ordering::Relaxed), 0, "a delivery died");
+        if outcomes.delivered.load(Ordering::Relaxed) >= before + count {
             return start.elapsed();
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// The store agrees with the observer: `delivered` delivered, none dead.
+async fn check_stored(dispatcher: &Dispatcher, delivered: u64) {
+    let stats = dispatcher.stats().await.expect("stats");
+    assert_eq!((stats.delivered, stats.dead), (delivered, 0), "{stats:?}");
 }
 
 /// Publish → delivered per second: workers run while publishing.
 async fn delivered_rate(url: &str, store: Arc<dyn DeliveryStore>, prefix: &str) -> f64 {
-    let dispatcher = dispatcher(url, store).await;
+    let (dispatcher, outcomes) = dispatcher(url, store).await;
     dispatcher.start();
     let start = Instant::now();
     publish_all(&dispatcher, prefix, DELIVERIES).await;
-    wait_delivered(&dispatcher, 0, DELIVERIES).await;
+    wait_delivered(&outcomes, 0, DELIVERIES).await;
     let rate = DELIVERIES as f64 / start.elapsed().as_secs_f64();
+    check_stored(&dispatcher, DELIVERIES).await;
     dispatcher.shutdown(Duration::from_secs(5)).await;
     rate
 }
@@ -232,7 +315,7 @@ async fn arrival_receiver() -> (String, Arc<Mutex<HashMap<String, Instant>>>) {
 
 async fn latency(store: Arc<dyn DeliveryStore>) -> (Duration, Duration) {
     let (url, arrivals) = arrival_receiver().await;
-    let dispatcher = dispatcher(&url, store).await;
+    let (dispatcher, outcomes) = dispatcher(&url, store).await;
     dispatcher.start();
     let total = LATENCY_RATE * LATENCY_SECONDS;
     let mut published = Vec::with_capacity(total as usize);
@@ -244,7 +327,8 @@ async fn latency(store: Arc<dyn DeliveryStore>) -> (Duration, Duration) {
         dispatcher.publish(&event).await.expect("publish");
         published.push((event.id, at));
     }
-    wait_delivered(&dispatcher, 0, total).await;
+    wait_delivered(&outcomes, 0, total).await;
+    check_stored(&dispatcher, total).await;
     dispatcher.shutdown(Duration::from_secs(5)).await;
     let arrivals = arrivals.lock().expect("arrivals");
     let mut latencies: Vec<Duration> = published
@@ -259,7 +343,7 @@ async fn latency(store: Arc<dyn DeliveryStore>) -> (Duration, Duration) {
 }
 
 async fn memory(url: &str, store: Arc<dyn DeliveryStore>, total: u64) -> Vec<(u64, usize)> {
-    let dispatcher = dispatcher(url, store).await;
+    let (dispatcher, outcomes) = dispatcher(url, store).await;
     dispatcher.start();
     let step = (total / 10).max(1);
     let mut samples = vec![(0, resident_bytes())];
@@ -267,10 +351,11 @@ async fn memory(url: &str, store: Arc<dyn DeliveryStore>, total: u64) -> Vec<(u6
     while done < total {
         let count = step.min(total - done);
         publish_all(&dispatcher, &format!("m{done}"), count).await;
-        wait_delivered(&dispatcher, done, count).await;
+        wait_delivered(&outcomes, done, count).await;
         done += count;
         samples.push((done, resident_bytes()));
     }
+    check_stored(&dispatcher, total).await;
     dispatcher.shutdown(Duration::from_secs(5)).await;
     samples
 }
@@ -317,20 +402,31 @@ fn main() {
         };
 
         // Durable publish alone (workers not started).
-        let d = dispatcher(&url, sqlite("publish.sqlite3")).await;
+        let (d, _) = dispatcher(&url, sqlite("publish.sqlite3")).await;
         let sqlite_publish = publish_all(&d, "pub", PUBLISHES).await;
-        let d = dispatcher(&url, redis_store("pub").await).await;
+        let (d, _) = dispatcher(&url, redis_store("pub").await).await;
         let redis_publish = publish_all(&d, "pub", PUBLISHES).await;
         println!("dispatcher/publish_per_second/sqlite: {sqlite_publish:.0} (target >= 20000)");
         println!("dispatcher/publish_per_second/redis: {redis_publish:.0}");
 
         // Publish -> delivered, and the in-memory sender, side by side.
+        let pids = [std::process::id(), child.id(), redis.child.id()];
+        let cpu = Cpu::now(pids);
         let memory_rate = sender_rate(&url).await;
+        let memory_cpu = cpu.per_item(DELIVERIES);
+        let cpu = Cpu::now(pids);
         let sqlite_rate = delivered_rate(&url, sqlite("delivered.sqlite3"), "sq").await;
-        let redis_rate = delivered_rate(&url, redis_store("dl").await, "rd").await;
+        let sqlite_cpu = cpu.per_item(DELIVERIES);
+        let redis_store_dl = redis_store("dl").await;
+        let cpu = Cpu::now(pids);
+        let redis_rate = delivered_rate(&url, redis_store_dl, "rd").await;
+        let redis_cpu = cpu.per_item(DELIVERIES);
         println!("dispatcher/delivered_per_second/sqlite: {sqlite_rate:.0} (target >= 10000)");
         println!("dispatcher/delivered_per_second/redis: {redis_rate:.0} (target >= 10000)");
         println!("dispatcher/delivered_per_second/in_memory_sender: {memory_rate:.0}");
+        println!("dispatcher/cpu_per_delivery/sqlite: {sqlite_cpu}");
+        println!("dispatcher/cpu_per_delivery/redis: {redis_cpu}");
+        println!("dispatcher/cpu_per_delivery/in_memory_sender: {memory_cpu}");
         println!(
             "dispatcher/cost_of_durability: sqlite {:.2}x, redis {:.2}x the in-memory sender's rate",
             sqlite_rate / memory_rate,

@@ -1,4 +1,7 @@
 //! The shared store: one Redis queue for several dispatcher instances.
+//!
+//! Over 600 lines: one implementation of the [`DeliveryStore`] trait, its Lua
+//! scripts and its row encoding, with its unit tests.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,9 +12,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
 use super::store::{
-    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
-    QueueStats, Retention, Settlement, StoreStats, after, before, from_millis, millis, store_error,
+    AttemptRecord, AttemptResult, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord,
+    DeliveryState, DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch,
+    PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before,
+    from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -68,6 +72,8 @@ end
 return 1
 ";
 
+/// Leases up to `max` due deliveries to `owner`; returns their hashes
+/// (`HGETALL`), leased.
 const LEASE: &str = r"
 local p, owner, now, expires, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local skip = {}
@@ -90,11 +96,13 @@ for _ = 1, 20 do
   if #chosen >= max then break end
 end
 for _, id in ipairs(gone) do redis.call('ZREM', p .. ':due', id) end
+local leased = {}
 for _, id in ipairs(chosen) do
   redis.call('HSET', p .. ':d:' .. id, 'lease_owner', owner, 'lease_expires_at', expires)
   redis.call('ZADD', p .. ':due', expires, id)
+  leased[#leased + 1] = redis.call('HGETALL', p .. ':d:' .. id)
 end
-return chosen
+return leased
 ";
 
 const RENEW: &str = r"
@@ -113,53 +121,75 @@ end
 return held
 ";
 
+/// Attempt starts of `owner`: `{id, started_at}` pairs; one number each
+/// (-1 when the lease is not held).
 const BEGIN: &str = r"
-local p, id, owner, started = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local key = p .. ':d:' .. id
-local f = redis.call('HMGET', key, 'state', 'lease_owner')
-if f[1] ~= 'pending' or f[2] ~= owner then return -1 end
-local n = redis.call('HINCRBY', key, 'attempts', 1)
-redis.call('HSET', key, 'updated_at', started)
-redis.call('HSETNX', key, 'first_attempt_at', started)
-redis.call('RPUSH', p .. ':a:' .. id, n .. '|' .. started .. '|||')
-return n
+local p, owner = ARGV[1], ARGV[2]
+local numbers = {}
+for k = 3, #ARGV - 1, 2 do
+  local id, started = ARGV[k], ARGV[k + 1]
+  local key = p .. ':d:' .. id
+  local f = redis.call('HMGET', key, 'state', 'lease_owner')
+  if f[1] ~= 'pending' or f[2] ~= owner then
+    numbers[#numbers + 1] = -1
+  else
+    local n = redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('HSET', key, 'updated_at', started)
+    redis.call('HSETNX', key, 'first_attempt_at', started)
+    redis.call('RPUSH', p .. ':a:' .. id, n .. '|' .. started .. '|||')
+    numbers[#numbers + 1] = n
+  end
+end
+return numbers
 ";
 
+/// Settles of `owner`: groups of 11 arguments (id, now,
+/// kind, attempted, status, duration, error, dead reason, next attempt,
+/// refund, conflict since); 1 for each settled, 0 when the lease is not held.
 const SETTLE: &str = r"
-local p, id, owner, now, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local key = p .. ':d:' .. id
-local f = redis.call('HMGET', key, 'state', 'lease_owner')
-if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
-if ARGV[6] == '1' then
-  local log = p .. ':a:' .. id
-  local last = redis.call('LINDEX', log, -1)
-  if last then
-    local n, started = string.match(last, '^(%d+)|(%-?%d+)|')
-    if n then
-      redis.call('LSET', log, -1, n .. '|' .. started .. '|' .. ARGV[7] .. '|' .. ARGV[8] .. '|' .. ARGV[9])
+local function settle(p, owner, id, now, kind, attempted, status, duration, err, reason, next, refund, conflict)
+  local key = p .. ':d:' .. id
+  local f = redis.call('HMGET', key, 'state', 'lease_owner')
+  if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
+  -- The fields set and the fields deleted (never the same), in one call each.
+  local set, del = {'updated_at', now}, {'lease_owner', 'lease_expires_at'}
+  if attempted == '1' then
+    local log = p .. ':a:' .. id
+    local last = redis.call('LINDEX', log, -1)
+    if last then
+      local n, started = string.match(last, '^(%d+)|(%-?%d+)|')
+      if n then
+        redis.call('LSET', log, -1, n .. '|' .. started .. '|' .. status .. '|' .. duration .. '|' .. err)
+      end
     end
+    if status ~= '' then set[#set + 1] = 'last_status'; set[#set + 1] = status else del[#del + 1] = 'last_status' end
+    if err ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = err else del[#del + 1] = 'last_error' end
   end
-  if ARGV[7] ~= '' then redis.call('HSET', key, 'last_status', ARGV[7]) else redis.call('HDEL', key, 'last_status') end
-  if ARGV[9] ~= '' then redis.call('HSET', key, 'last_error', ARGV[9]) else redis.call('HDEL', key, 'last_error') end
-end
-redis.call('HDEL', key, 'lease_owner', 'lease_expires_at')
-redis.call('HSET', key, 'updated_at', now)
-if kind == 'retry' then
-  redis.call('HSET', key, 'next_attempt_at', ARGV[11])
-  if ARGV[12] == '1' and tonumber(redis.call('HGET', key, 'attempts') or '0') > 0 then
-    redis.call('HINCRBY', key, 'attempts', -1)
+  if kind == 'retry' then
+    set[#set + 1] = 'next_attempt_at'; set[#set + 1] = next
+    if refund == '1' and tonumber(redis.call('HGET', key, 'attempts') or '0') > 0 then
+      redis.call('HINCRBY', key, 'attempts', -1)
+    end
+    if conflict ~= '' then set[#set + 1] = 'conflict_since'; set[#set + 1] = conflict else del[#del + 1] = 'conflict_since' end
+    redis.call('ZADD', p .. ':due', next, id)
+  else
+    set[#set + 1] = 'state'; set[#set + 1] = kind
+    del[#del + 1] = 'conflict_since'
+    if kind == 'dead' then set[#set + 1] = 'dead_reason'; set[#set + 1] = reason end
+    redis.call('ZREM', p .. ':due', id)
+    redis.call('ZREM', p .. ':pending', id)
+    redis.call('ZADD', p .. ':ended:' .. kind, now, id)
   end
-  if ARGV[13] ~= '' then redis.call('HSET', key, 'conflict_since', ARGV[13]) else redis.call('HDEL', key, 'conflict_since') end
-  redis.call('ZADD', p .. ':due', ARGV[11], id)
-else
-  redis.call('HSET', key, 'state', kind)
-  redis.call('HDEL', key, 'conflict_since')
-  if kind == 'dead' then redis.call('HSET', key, 'dead_reason', ARGV[10]) end
-  redis.call('ZREM', p .. ':due', id)
-  redis.call('ZREM', p .. ':pending', id)
-  redis.call('ZADD', p .. ':ended:' .. kind, now, id)
+  redis.call('HSET', key, unpack(set))
+  redis.call('HDEL', key, unpack(del))
+  return 1
 end
-return 1
+local p, owner = ARGV[1], ARGV[2]
+local held = {}
+for k = 3, #ARGV - 10, 11 do
+  held[#held + 1] = settle(p, owner, unpack(ARGV, k, k + 10))
+end
+return held
 ";
 
 const RELEASE: &str = r"
@@ -767,8 +797,9 @@ impl DeliveryStore for RedisStore {
         for endpoint in skip_endpoints {
             invocation.arg(endpoint);
         }
-        let ids: Vec<String> = self.run("lease", &invocation).await?;
-        self.records(&ids).await
+        // The leased rows come back with the lease: one round trip.
+        let hashes: Vec<HashMap<String, Vec<u8>>> = self.run("lease", &invocation).await?;
+        hashes.iter().map(parse_record).collect()
     }
 
     async fn renew_leases(
@@ -795,14 +826,29 @@ impl DeliveryStore for RedisStore {
         owner: &str,
         started_at: DateTime<Utc>,
     ) -> Result<Option<u32>, Error> {
+        let start = AttemptStart {
+            id: id.to_owned(),
+            started_at,
+        };
+        let numbers = self.begin_attempts(owner, vec![start]).await?;
+        Ok(numbers.into_iter().next().flatten())
+    }
+
+    async fn begin_attempts(
+        &self,
+        owner: &str,
+        starts: Vec<AttemptStart>,
+    ) -> Result<Vec<Option<u32>>, Error> {
+        if starts.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut invocation = self.scripts.begin.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(id)
-            .arg(owner)
-            .arg(millis(started_at));
-        let number: i64 = self.run("begin attempt", &invocation).await?;
-        Ok(u32::try_from(number).ok())
+        invocation.arg(&self.prefix).arg(owner);
+        for start in &starts {
+            invocation.arg(&start.id).arg(millis(start.started_at));
+        }
+        let numbers: Vec<i64> = self.run("begin attempt", &invocation).await?;
+        Ok(numbers.into_iter().map(|n| u32::try_from(n).ok()).collect())
     }
 
     async fn settle(
@@ -813,43 +859,62 @@ impl DeliveryStore for RedisStore {
         attempt: Option<AttemptResult>,
         settlement: Settlement,
     ) -> Result<bool, Error> {
+        let request = SettleRequest {
+            id: id.to_owned(),
+            now,
+            attempt,
+            settlement,
+        };
+        let held = self.settle_many(owner, vec![request]).await?;
+        Ok(held.first().copied().unwrap_or(false))
+    }
+
+    async fn settle_many(
+        &self,
+        owner: &str,
+        requests: Vec<SettleRequest>,
+    ) -> Result<Vec<bool>, Error> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut invocation = self.scripts.settle.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(id)
-            .arg(owner)
-            .arg(millis(now));
-        let (kind, reason, next, refund, conflict) = match settlement {
-            Settlement::Delivered => ("delivered", String::new(), 0, false, None),
-            Settlement::Dead { reason } => ("dead", reason, 0, false, None),
-            Settlement::Retry {
-                next_attempt_at,
-                refund_attempt,
-                conflict_since,
-            } => (
-                "retry",
-                String::new(),
-                millis(next_attempt_at),
-                refund_attempt,
-                conflict_since,
-            ),
-        };
-        invocation.arg(kind);
-        match &attempt {
-            Some(result) => invocation
-                .arg("1")
-                .arg(result.status.map(|s| s.to_string()).unwrap_or_default())
-                .arg(u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX))
-                .arg(result.error.clone().unwrap_or_default()),
-            None => invocation.arg("0").arg("").arg("").arg(""),
-        };
-        invocation
-            .arg(reason)
-            .arg(next)
-            .arg(if refund { "1" } else { "0" })
-            .arg(conflict.map(|t| millis(t).to_string()).unwrap_or_default());
-        let done: i64 = self.run("settle", &invocation).await?;
-        Ok(done == 1)
+        invocation.arg(&self.prefix).arg(owner);
+        for request in requests {
+            let (kind, reason, next, refund, conflict) = match request.settlement {
+                Settlement::Delivered => ("delivered", String::new(), 0, false, None),
+                Settlement::Dead { reason } => ("dead", reason, 0, false, None),
+                Settlement::Retry {
+                    next_attempt_at,
+                    refund_attempt,
+                    conflict_since,
+                } => (
+                    "retry",
+                    String::new(),
+                    millis(next_attempt_at),
+                    refund_attempt,
+                    conflict_since,
+                ),
+            };
+            invocation
+                .arg(&request.id)
+                .arg(millis(request.now))
+                .arg(kind);
+            match &request.attempt {
+                Some(result) => invocation
+                    .arg("1")
+                    .arg(result.status.map(|s| s.to_string()).unwrap_or_default())
+                    .arg(u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX))
+                    .arg(result.error.clone().unwrap_or_default()),
+                None => invocation.arg("0").arg("").arg("").arg(""),
+            };
+            invocation
+                .arg(reason)
+                .arg(next)
+                .arg(if refund { "1" } else { "0" })
+                .arg(conflict.map(|t| millis(t).to_string()).unwrap_or_default());
+        }
+        let held: Vec<i64> = self.run("settle", &invocation).await?;
+        Ok(held.into_iter().map(|done| done == 1).collect())
     }
 
     async fn release(

@@ -1,5 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode, owned by one dispatcher
 //! process at a time.
+//!
+//! Over 600 lines: one implementation of the [`DeliveryStore`] trait, its
+//! schema and its group-commit thread, with its unit tests.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,9 +15,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::store::{
-    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
-    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
-    QueueStats, Retention, Settlement, StoreStats, after, before, from_millis, millis, store_error,
+    AttemptRecord, AttemptResult, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord,
+    DeliveryState, DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch,
+    PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before,
+    from_millis, millis, store_error,
 };
 use crate::Error;
 
@@ -186,8 +190,17 @@ impl SqliteStore {
                 "{shown}: cannot switch to wal mode (got {mode})"
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
-            .map_err(|e| open_error(&shown, &e))?;
+        // A checkpoint every 8 000 pages (32 MiB of WAL) rather than 1 000:
+        // a row changed several times between checkpoints (publish, lease,
+        // attempt, settle) is copied to the file once, and the checkpoint
+        // stalls that set the tail latency come an eighth as often. Savepoint
+        // journals stay in memory (a group of requests is one transaction of
+        // many savepoints). Durability is the WAL's either way.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
+             PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;",
+        )
+        .map_err(|e| open_error(&shown, &e))?;
         // Takes the exclusive lock now (held until the store is dropped).
         conn.execute_batch("BEGIN EXCLUSIVE;")
             .map_err(|e| open_error(&shown, &e))?;
@@ -412,13 +425,103 @@ fn get_record(conn: &Connection, id: &str) -> rusqlite::Result<Option<DeliveryRe
         .optional()
 }
 
-fn holds(conn: &Connection, id: &str, owner: &str) -> rusqlite::Result<bool> {
+/// Counts and logs an attempt of a delivery `owner` holds; its number.
+fn begin_one(
+    conn: &Connection,
+    owner: &str,
+    start: &AttemptStart,
+) -> rusqlite::Result<Option<u32>> {
+    let started_at = millis(start.started_at);
+    let attempts: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3, \
+             first_attempt_at = COALESCE(first_attempt_at, ?3) \
+             WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2 RETURNING attempts",
+        )?
+        .query_row(params![start.id, owner, started_at], |row| row.get(0))
+        .optional()?;
+    let Some(attempts) = attempts else {
+        return Ok(None);
+    };
     conn.prepare_cached(
-        "SELECT 1 FROM deliveries WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
+        "INSERT INTO attempts (delivery_id, seq, attempt, started_at) VALUES (?1, \
+         (SELECT COALESCE(MAX(seq), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3)",
     )?
-    .query_row(params![id, owner], |_| Ok(()))
-    .optional()
-    .map(|found| found.is_some())
+    .execute(params![start.id, attempts, started_at])?;
+    Ok(Some(u32::try_from(attempts).unwrap_or(u32::MAX)))
+}
+
+/// Settles a delivery `owner` holds: the attempt's outcome (in its log and
+/// on the row) and the settlement in one update; `false` when not held.
+fn settle_one(conn: &Connection, owner: &str, request: &SettleRequest) -> rusqlite::Result<bool> {
+    let id = &request.id;
+    let now_ms = millis(request.now);
+    // Without an attempt, the last status and error stay as they are.
+    let (attempted, status, error) = match &request.attempt {
+        Some(result) => (true, result.status.map(i64::from), result.error.clone()),
+        None => (false, None, None),
+    };
+    let changed = match &request.settlement {
+        Settlement::Delivered => conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'delivered', updated_at = ?3, \
+                 last_status = CASE WHEN ?4 THEN ?5 ELSE last_status END, \
+                 last_error = CASE WHEN ?4 THEN ?6 ELSE last_error END, \
+                 lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
+                 WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
+            )?
+            .execute(params![id, owner, now_ms, attempted, status, error])?,
+        Settlement::Dead { reason } => conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'dead', updated_at = ?3, dead_reason = ?7, \
+                 last_status = CASE WHEN ?4 THEN ?5 ELSE last_status END, \
+                 last_error = CASE WHEN ?4 THEN ?6 ELSE last_error END, \
+                 lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
+                 WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
+            )?
+            .execute(params![id, owner, now_ms, attempted, status, error, reason])?,
+        Settlement::Retry {
+            next_attempt_at,
+            refund_attempt,
+            conflict_since,
+        } => conn
+            .prepare_cached(
+                "UPDATE deliveries SET updated_at = ?3, next_attempt_at = ?7, \
+                 last_status = CASE WHEN ?4 THEN ?5 ELSE last_status END, \
+                 last_error = CASE WHEN ?4 THEN ?6 ELSE last_error END, \
+                 attempts = MAX(0, attempts - ?8), conflict_since = ?9, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
+            )?
+            .execute(params![
+                id,
+                owner,
+                now_ms,
+                attempted,
+                status,
+                error,
+                millis(*next_attempt_at),
+                i64::from(*refund_attempt),
+                conflict_since.map(millis)
+            ])?,
+    };
+    if changed == 0 {
+        return Ok(false);
+    }
+    if let Some(result) = &request.attempt {
+        conn.prepare_cached(
+            "UPDATE attempts SET status = ?2, duration_ms = ?3, error = ?4 \
+             WHERE delivery_id = ?1 AND seq = \
+             (SELECT MAX(seq) FROM attempts WHERE delivery_id = ?1)",
+        )?
+        .execute(params![
+            id,
+            result.status.map(i64::from),
+            duration_ms(result.duration),
+            result.error
+        ])?;
+    }
+    Ok(true)
 }
 
 fn duration_ms(duration: Duration) -> i64 {
@@ -542,28 +645,25 @@ impl DeliveryStore for SqliteStore {
         owner: &str,
         started_at: DateTime<Utc>,
     ) -> Result<Option<u32>, Error> {
-        let id = id.to_owned();
+        let start = AttemptStart {
+            id: id.to_owned(),
+            started_at,
+        };
+        let numbers = self.begin_attempts(owner, vec![start]).await?;
+        Ok(numbers.into_iter().next().flatten())
+    }
+
+    async fn begin_attempts(
+        &self,
+        owner: &str,
+        starts: Vec<AttemptStart>,
+    ) -> Result<Vec<Option<u32>>, Error> {
         let owner = owner.to_owned();
         self.call(move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ?3, \
-                     first_attempt_at = COALESCE(first_attempt_at, ?3) \
-                     WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2",
-                )?
-                .execute(params![id, owner, millis(started_at)])?;
-            if changed == 0 {
-                return Ok(None);
-            }
-            let attempts: i64 = conn
-                .prepare_cached("SELECT attempts FROM deliveries WHERE id = ?1")?
-                .query_row([&id], |row| row.get(0))?;
-            conn.prepare_cached(
-                "INSERT INTO attempts (delivery_id, seq, attempt, started_at) VALUES (?1, \
-                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM attempts WHERE delivery_id = ?1), ?2, ?3)",
-            )?
-            .execute(params![id, attempts, millis(started_at)])?;
-            Ok(Some(u32::try_from(attempts).unwrap_or(u32::MAX)))
+            starts
+                .iter()
+                .map(|start| begin_one(conn, &owner, start))
+                .collect()
         })
         .await
     }
@@ -576,68 +676,27 @@ impl DeliveryStore for SqliteStore {
         attempt: Option<AttemptResult>,
         settlement: Settlement,
     ) -> Result<bool, Error> {
-        let id = id.to_owned();
+        let request = SettleRequest {
+            id: id.to_owned(),
+            now,
+            attempt,
+            settlement,
+        };
+        let held = self.settle_many(owner, vec![request]).await?;
+        Ok(held.first().copied().unwrap_or(false))
+    }
+
+    async fn settle_many(
+        &self,
+        owner: &str,
+        requests: Vec<SettleRequest>,
+    ) -> Result<Vec<bool>, Error> {
         let owner = owner.to_owned();
         self.call(move |conn| {
-            if !holds(conn, &id, &owner)? {
-                return Ok(false);
-            }
-            let now_ms = millis(now);
-            if let Some(result) = &attempt {
-                conn.prepare_cached(
-                    "UPDATE attempts SET status = ?2, duration_ms = ?3, error = ?4 \
-                     WHERE delivery_id = ?1 AND seq = \
-                     (SELECT MAX(seq) FROM attempts WHERE delivery_id = ?1)",
-                )?
-                .execute(params![
-                    id,
-                    result.status.map(i64::from),
-                    duration_ms(result.duration),
-                    result.error
-                ])?;
-                conn.prepare_cached(
-                    "UPDATE deliveries SET last_status = ?2, last_error = ?3 WHERE id = ?1",
-                )?
-                .execute(params![
-                    id,
-                    result.status.map(i64::from),
-                    result.error
-                ])?;
-            }
-            match settlement {
-                Settlement::Delivered => conn
-                    .prepare_cached(
-                        "UPDATE deliveries SET state = 'delivered', updated_at = ?2, \
-                         lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![id, now_ms])?,
-                Settlement::Dead { reason } => conn
-                    .prepare_cached(
-                        "UPDATE deliveries SET state = 'dead', updated_at = ?2, dead_reason = ?3, \
-                         lease_owner = NULL, lease_expires_at = NULL, conflict_since = NULL \
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![id, now_ms, reason])?,
-                Settlement::Retry {
-                    next_attempt_at,
-                    refund_attempt,
-                    conflict_since,
-                } => conn
-                    .prepare_cached(
-                        "UPDATE deliveries SET updated_at = ?2, next_attempt_at = ?3, \
-                         attempts = MAX(0, attempts - ?4), conflict_since = ?5, \
-                         lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        id,
-                        now_ms,
-                        millis(next_attempt_at),
-                        i64::from(refund_attempt),
-                        conflict_since.map(millis)
-                    ])?,
-            };
-            Ok(true)
+            requests
+                .iter()
+                .map(|request| settle_one(conn, &owner, request))
+                .collect()
         })
         .await
     }

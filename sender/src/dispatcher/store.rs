@@ -1,4 +1,7 @@
 //! What the dispatcher persists: the [`DeliveryStore`] trait and its rows.
+//!
+//! Over 600 lines: the trait and every type its methods take or return are one
+//! contract, read together by whoever writes a store.
 
 use std::fmt;
 use std::time::Duration;
@@ -175,6 +178,28 @@ pub enum Settlement {
         /// Since when receivers answer `409`; `None` clears it.
         conflict_since: Option<DateTime<Utc>>,
     },
+}
+
+/// One attempt start of a group (see [`DeliveryStore::begin_attempts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptStart {
+    /// The delivery.
+    pub id: String,
+    /// When the attempt starts (recorded before its request is sent).
+    pub started_at: DateTime<Utc>,
+}
+
+/// One settle of a group (see [`DeliveryStore::settle_many`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleRequest {
+    /// The delivery.
+    pub id: String,
+    /// When it is settled.
+    pub now: DateTime<Utc>,
+    /// The attempt's outcome, if one was made.
+    pub attempt: Option<AttemptResult>,
+    /// How it ends its turn.
+    pub settlement: Settlement,
 }
 
 /// A publish: every delivery one event implies, stored all or nothing.
@@ -423,6 +448,53 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
         attempt: Option<AttemptResult>,
         settlement: Settlement,
     ) -> Result<bool, Error>;
+
+    /// [`DeliveryStore::begin_attempt`] for several of `owner`'s leased
+    /// deliveries at once (the dispatcher's group commit): one answer per
+    /// start, in order, each what `begin_attempt` would answer. Every start
+    /// is stored before this returns. The default begins them one at a
+    /// time; a store that can should write them all or none (on an error the
+    /// dispatcher gives every lease of the group back).
+    async fn begin_attempts(
+        &self,
+        owner: &str,
+        starts: Vec<AttemptStart>,
+    ) -> Result<Vec<Option<u32>>, Error> {
+        let mut numbers = Vec::with_capacity(starts.len());
+        for start in starts {
+            numbers.push(
+                self.begin_attempt(&start.id, owner, start.started_at)
+                    .await?,
+            );
+        }
+        Ok(numbers)
+    }
+
+    /// [`DeliveryStore::settle`] for several of `owner`'s leased deliveries
+    /// at once (the dispatcher's group commit): one answer per request, in
+    /// order, each what `settle` would answer. Every settle is stored before
+    /// this returns. The default settles them one at a time; a store that
+    /// can should write them all or none.
+    async fn settle_many(
+        &self,
+        owner: &str,
+        requests: Vec<SettleRequest>,
+    ) -> Result<Vec<bool>, Error> {
+        let mut held = Vec::with_capacity(requests.len());
+        for request in requests {
+            held.push(
+                self.settle(
+                    &request.id,
+                    owner,
+                    request.now,
+                    request.attempt,
+                    request.settlement,
+                )
+                .await?,
+            );
+        }
+        Ok(held)
+    }
 
     /// Gives a lease back unchanged, due at `next_attempt_at`.
     async fn release(

@@ -1,4 +1,7 @@
 //! The workers: lease due deliveries, attempt them, settle them; renew leases.
+//!
+//! Over 600 lines: scheduling, the attempt and its settlement, and the per-endpoint
+//! limits and health they consult are one loop, changed together.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,10 +12,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use super::group::Groups;
 use super::observer::{DeliveryObserver, DeliveryOutcome};
 use super::store::{
-    AttemptResult, DeliveryRecord, DeliveryStore, EndpointHealth, Retention, Settlement, after,
-    dead_reason,
+    AttemptResult, AttemptStart, DeliveryRecord, DeliveryStore, EndpointHealth, Retention,
+    SettleRequest, Settlement, after, dead_reason,
 };
 use super::{check_limits, record_delivery};
 use crate::Error;
@@ -58,6 +62,8 @@ pub(super) struct Shared {
     pub(super) labels: EndpointLabels,
     /// How often the queue gauges are refreshed from the store.
     pub(super) metrics_interval: Duration,
+    /// The attempt starts and settles written to the store in groups.
+    pub(super) groups: Groups,
 }
 
 impl Shared {
@@ -267,9 +273,18 @@ impl Drop for InFlight {
 }
 
 /// Leases due deliveries while workers are free and runs them, until shutdown.
+///
+/// Claims are batched under load: once a lease came back full (more is
+/// due than workers were free), the next one waits until a quarter of the
+/// workers are free, so that one store round trip claims many deliveries
+/// rather than one per finished attempt. It waits for attempts to finish,
+/// never on a timer; when the queue is caught up, any free worker leases
+/// at once.
 pub(super) async fn schedule(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();
     let mut tasks = JoinSet::new();
+    let claim_batch = (shared.workers / 4).max(1);
+    let mut backlog = false;
     loop {
         if stop.borrow().is_some() {
             break;
@@ -277,7 +292,8 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
         while tasks.try_join_next().is_some() {}
         let free = shared.workers.saturating_sub(tasks.len());
         let mut leased = 0;
-        if free > 0 {
+        let claim = if backlog { claim_batch } else { 1 };
+        if free >= claim {
             let now = shared.now();
             let skip: Vec<String> = shared
                 .endpoint_list()
@@ -292,6 +308,7 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
             {
                 Ok(records) => {
                     leased = records.len();
+                    backlog = leased >= free;
                     for record in records {
                         let endpoint = shared.endpoint(&record.endpoint_id);
                         if endpoint
@@ -313,7 +330,7 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
                 }
             }
         }
-        if leased == 0 || tasks.len() >= shared.workers {
+        if leased == 0 || tasks.len() >= shared.workers || free < claim {
             tokio::select! {
                 () = shared.wake.notified() => {}
                 () = tokio::time::sleep(shared.poll_interval) => {}
@@ -471,8 +488,14 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
         reason: reason.to_owned(),
     };
     let held = shared
-        .store
-        .settle(&record.id, &shared.owner, now, None, settlement.clone())
+        .groups
+        .settles
+        .submit(SettleRequest {
+            id: record.id.clone(),
+            now,
+            attempt: None,
+            settlement: settlement.clone(),
+        })
         .await?;
     if held {
         record_outcome(&shared.labels.label(&record.endpoint_id), Some(reason), 1);
@@ -550,8 +573,12 @@ async fn attempt(
         return Ok(());
     }
     let Some(number) = shared
-        .store
-        .begin_attempt(&record.id, &shared.owner, now)
+        .groups
+        .begins
+        .submit(AttemptStart {
+            id: record.id.clone(),
+            started_at: now,
+        })
         .await?
     else {
         return Ok(());
@@ -667,8 +694,14 @@ async fn attempt(
         Settlement::Retry { .. } => None,
     };
     let held = shared
-        .store
-        .settle(&record.id, &shared.owner, now, Some(result), settlement)
+        .groups
+        .settles
+        .submit(SettleRequest {
+            id: record.id.clone(),
+            now,
+            attempt: Some(result),
+            settlement,
+        })
         .await?;
     if held && let Some(reason) = ended {
         record_outcome(&label, reason.as_deref(), 1);
