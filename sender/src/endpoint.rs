@@ -10,8 +10,8 @@ use reqwest::header::HeaderMap;
 use super::dead_letter::DeadLetterKey;
 use super::diagnostic::{Issue, index_key, join_key};
 use super::event_filter::EventFilter;
-use super::request::compile_headers;
 use super::retry;
+use super::signed_headers::compile_headers;
 use super::subscription::Subscription;
 use megabot_webhook_verify::{Secret, StandardSecret, StandardSigningKey};
 

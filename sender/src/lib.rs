@@ -82,10 +82,10 @@
 pub mod alerts;
 #[cfg(feature = "api")]
 pub mod api;
+mod attempts;
 mod clock;
 pub mod config;
 mod dead_letter;
-mod deliver;
 mod delivery;
 mod destination;
 mod diagnostic;
@@ -99,9 +99,9 @@ mod redact;
 mod redeliver;
 mod registry;
 mod report;
-mod request;
 mod retry;
 mod sender;
+mod signed_headers;
 mod subscription;
 mod suggest;
 

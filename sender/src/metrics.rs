@@ -238,7 +238,7 @@ pub(crate) fn attempt_outcome(
         Some(409) => "conflict",
         Some(408 | 429 | 500..=599) => "retryable_status",
         Some(_) => "rejected",
-        None if error.is_some_and(|e| e.starts_with(crate::deliver::TIMED_OUT)) => "timeout",
+        None if error.is_some_and(|e| e.starts_with(crate::attempts::TIMED_OUT)) => "timeout",
         None => "connection_failed",
     }
 }
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn attempt_outcome_codes() {
-        let timed_out = format!("{} 10000 ms", crate::deliver::TIMED_OUT);
+        let timed_out = format!("{} 10000 ms", crate::attempts::TIMED_OUT);
         for (status, error, refused, code) in [
             (Some(200), None, false, "ok"),
             (Some(204), None, false, "ok"),

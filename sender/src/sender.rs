@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::config::{EndpointConfig, WebhooksConfig};
 use megabot_webhook_types::Event;
 
+use super::attempts::{Runtime, deliver};
 use super::dead_letter::{Authenticity, DeadLetter, DeadLetterKey, DeadLetterSink};
-use super::deliver::{Runtime, deliver};
 use super::delivery::Delivery;
 use super::diagnostic::{ConfigError, Issue, Warning};
 use super::endpoint::{self, CompiledEndpoint};

@@ -62,11 +62,11 @@ use tokio::task::JoinHandle;
 use crate::config::{EndpointConfig, WebhooksConfig};
 use crate::{Error, Warning};
 
+use super::attempts::Runtime;
 use super::clock::{Clock, RandomSource, SystemClock, SystemRandom, TokioSleeper};
 use super::dead_letter::{
     Authenticity, DeadLetter, DeadLetterSink, JsonlDeadLetters, read_dead_letters,
 };
-use super::deliver::Runtime;
 use super::delivery::Delivery;
 use super::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use super::diagnostic::{ConfigError, index_key, join_key};

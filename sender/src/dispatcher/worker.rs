@@ -21,11 +21,11 @@ use super::store::{
 use super::{check_limits, record_delivery};
 use crate::Error;
 use crate::Resolver;
-use crate::deliver::{Runtime, send_attempt};
+use crate::attempts::{Runtime, send_attempt};
 use crate::endpoint::CompiledEndpoint;
 use crate::metrics::{EndpointLabels, attempt_outcome, names, record_attempt, record_outcome};
-use crate::request::RequestSigner;
 use crate::retry::{self, Verdict};
+use crate::signed_headers::RequestSigner;
 
 /// What the dispatcher's tasks share.
 pub(super) struct Shared {

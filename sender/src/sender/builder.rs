@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::Error;
+use crate::attempts::Runtime;
 use crate::clock::{Clock, RandomSource, Sleeper, SystemClock, SystemRandom, TokioSleeper};
 use crate::config::WebhooksConfig;
 use crate::dead_letter::{DeadLetterSink, JsonlDeadLetters, MemoryDeadLetters};
-use crate::deliver::Runtime;
 use crate::destination::{DestinationPolicy, GuardedResolver, Resolver, SystemResolver};
 use crate::diagnostic::Warning;
 use crate::endpoint;

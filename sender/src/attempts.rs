@@ -13,8 +13,8 @@ use super::destination::{DestinationPolicy, Refusal};
 use super::endpoint::CompiledEndpoint;
 use super::registry::EndpointId;
 use super::report::{AttemptReport, EndpointReport, Outcome};
-use super::request::RequestSigner;
 use super::retry::{self, Verdict};
+use super::signed_headers::RequestSigner;
 
 /// How the error of an attempt that timed out starts (the metrics tell
 /// timeouts from other failures by it).
