@@ -1,7 +1,7 @@
 //! What is sent: the body bytes and the envelope fields the headers carry.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use megabot_webhook_types::{Event, guide_json};
 use serde_json::Value;
@@ -30,7 +30,9 @@ pub struct Delivery {
     id: String,
     timestamp: i64,
     body: Arc<[u8]>,
-    envelope: Arc<Value>,
+    /// The body as JSON, read on first use (only filters need it: a delivery taken from a
+    /// store for its next attempt is sent without it).
+    envelope: Arc<OnceLock<Value>>,
 }
 
 impl Delivery {
@@ -53,16 +55,12 @@ impl Delivery {
         check_header_text("event name", &event)?;
         check_header_text("event id", &id)?;
         let body: Vec<u8> = body.into();
-        let envelope = match serde_json::from_slice::<Value>(&body) {
-            Ok(value @ Value::Object(_)) => value,
-            _ => serde_json::json!({"event": event, "id": id, "timestamp": timestamp}),
-        };
         Ok(Delivery {
             event,
             id,
             timestamp,
             body: body.into(),
-            envelope: Arc::new(envelope),
+            envelope: Arc::default(),
         })
     }
 
@@ -83,7 +81,7 @@ impl Delivery {
             Vec::new(),
         )?;
         delivery.body = body.into();
-        delivery.envelope = Arc::new(event.to_value());
+        delivery.envelope = Arc::new(OnceLock::from(event.to_value()));
         Ok(delivery)
     }
 
@@ -125,7 +123,7 @@ impl Delivery {
             .map_err(|e| invalid(format!("cannot write the body: {e}")))?;
         let mut delivery = Delivery::new(event, id, timestamp, Vec::new())?;
         delivery.body = body.into();
-        delivery.envelope = Arc::new(value);
+        delivery.envelope = Arc::new(OnceLock::from(value));
         Ok(delivery)
     }
 
@@ -149,9 +147,14 @@ impl Delivery {
         &self.body
     }
 
-    /// The envelope as JSON, for filters.
+    /// The envelope as JSON, for filters: the body when it is a JSON object, else the
+    /// three given fields.
     pub fn envelope(&self) -> &Value {
-        &self.envelope
+        self.envelope
+            .get_or_init(|| match serde_json::from_slice::<Value>(&self.body) {
+                Ok(value @ Value::Object(_)) => value,
+                _ => serde_json::json!({"event": self.event, "id": self.id, "timestamp": self.timestamp}),
+            })
     }
 }
 
