@@ -86,6 +86,7 @@ impl Stopwatch {
 
     /// The time since [`Stopwatch::start`] (zero without the `metrics` feature).
     #[inline]
+    #[cfg_attr(not(feature = "metrics"), allow(clippy::unused_self))]
     pub(crate) fn elapsed(&self) -> Duration {
         #[cfg(feature = "metrics")]
         {

@@ -74,7 +74,7 @@ pub(crate) fn rejected(error: &Error, delivery_id: Option<&str>) {
             tracing::error!(code, status, delivery_id, reason = %error, "webhook delivery refused");
         }
         _ => {
-            tracing::warn!(code, status, delivery_id, reason = %error, "webhook delivery refused")
+            tracing::warn!(code, status, delivery_id, reason = %error, "webhook delivery refused");
         }
     }
 }

@@ -110,7 +110,7 @@ fn axum(c: &mut Criterion) {
                     response
                 },
                 BatchSize::SmallInput,
-            )
+            );
         });
     }
     group.finish();
@@ -158,7 +158,7 @@ fn actix(c: &mut Criterion) {
                     response
                 },
                 BatchSize::SmallInput,
-            )
+            );
         });
     }
     group.finish();
@@ -211,7 +211,7 @@ fn warp(c: &mut Criterion) {
                     response
                 },
                 BatchSize::SmallInput,
-            )
+            );
         });
     }
     group.finish();
@@ -231,7 +231,7 @@ fn core(c: &mut Criterion) {
                 verifier.verify(&headers, &body).expect("valid")
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.bench_function("claim", |b| {
         b.iter_batched(
@@ -250,7 +250,7 @@ fn core(c: &mut Criterion) {
                 }
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.finish();
 }

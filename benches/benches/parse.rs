@@ -15,10 +15,12 @@ fn parse(c: &mut Criterion) {
         let body = examples::example(*name).to_guide_json();
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("typed", name), &body, |b, body| {
-            b.iter(|| Event::from_slice(black_box(body)).expect("parses"))
+            b.iter(|| Event::from_slice(black_box(body)).expect("parses"));
         });
         group.bench_with_input(BenchmarkId::new("value", name), &body, |b, body| {
-            b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(body)).expect("parses"))
+            b.iter(|| {
+                serde_json::from_slice::<serde_json::Value>(black_box(body)).expect("parses")
+            });
         });
     }
     group.finish();

@@ -48,14 +48,14 @@ fn replay(c: &mut Criterion) {
                 for claim in claims {
                     match claim.expect("claim") {
                         ClaimOutcome::Claimed(claim) => {
-                            guard.release(&claim).await.expect("release")
+                            guard.release(&claim).await.expect("release");
                         }
                         other => panic!("{other:?}"),
                     }
                 }
                 elapsed
             })
-        })
+        });
     });
     let held: Vec<String> = (0..10_000).map(|i| format!("evt_{:010}", i * 97)).collect();
     group.bench_function("claim_held", |b| {
@@ -66,7 +66,7 @@ fn replay(c: &mut Criterion) {
                 .block_on(guard.claim(black_box(&held[i]), expires, now))
                 .expect("claim");
             assert!(matches!(outcome, ClaimOutcome::InFlight));
-        })
+        });
     });
     group.finish();
     assert_eq!(guard.len(), LIVE_IDS);

@@ -78,16 +78,16 @@ fn megabot(c: &mut Criterion) {
         assert!(verifier.authenticate(&headers, &body).is_ok());
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("raw_hmac", size), &body, |b, body| {
-            b.iter(|| raw_hmac(MEGABOT_SECRET.as_bytes(), &[black_box(body)], &expected))
+            b.iter(|| raw_hmac(MEGABOT_SECRET.as_bytes(), &[black_box(body)], &expected));
         });
         group.bench_with_input(BenchmarkId::new("signature", size), &body, |b, body| {
-            b.iter(|| verify_megabot_signature(&secrets, black_box(&header), black_box(body)))
+            b.iter(|| verify_megabot_signature(&secrets, black_box(&header), black_box(body)));
         });
         group.bench_with_input(BenchmarkId::new("authenticate", size), &body, |b, body| {
-            b.iter(|| verifier.authenticate(&headers, black_box(body)))
+            b.iter(|| verifier.authenticate(&headers, black_box(body)));
         });
         group.bench_with_input(BenchmarkId::new("verify", size), &body, |b, body| {
-            b.iter(|| verifier.verify(&headers, black_box(body)))
+            b.iter(|| verifier.verify(&headers, black_box(body)));
         });
     }
     group.finish();
@@ -149,7 +149,7 @@ fn standard(c: &mut Criterion) {
                     black_box(body),
                 ];
                 raw_hmac(&key, &parts, &expected)
-            })
+            });
         });
         group.bench_with_input(BenchmarkId::new("signature", size), &body, |b, body| {
             b.iter(|| {
@@ -160,16 +160,16 @@ fn standard(c: &mut Criterion) {
                     black_box(&signature),
                     black_box(body),
                 )
-            })
+            });
         });
         group.bench_with_input(BenchmarkId::new("authenticate", size), &body, |b, body| {
-            b.iter(|| verifier.authenticate(&headers, black_box(body)))
+            b.iter(|| verifier.authenticate(&headers, black_box(body)));
         });
         group.bench_with_input(BenchmarkId::new("verify", size), &body, |b, body| {
-            b.iter(|| verifier.verify(&headers, black_box(body)))
+            b.iter(|| verifier.verify(&headers, black_box(body)));
         });
         group.bench_with_input(BenchmarkId::new("svix", size), &body, |b, body| {
-            b.iter(|| svix.verify(black_box(body), &map))
+            b.iter(|| svix.verify(black_box(body), &map));
         });
         group.bench_with_input(
             BenchmarkId::new("standardwebhooks", size),

@@ -480,7 +480,7 @@ mod tests {
             let event = Event::from_slice(body.as_bytes()).unwrap();
             match &event.payload {
                 EventPayload::Malformed { error, .. } => {
-                    assert!(error.contains("recursion limit"), "{error}")
+                    assert!(error.contains("recursion limit"), "{error}");
                 }
                 other => panic!("depth {depth}: expected Malformed, got {other:?}"),
             }

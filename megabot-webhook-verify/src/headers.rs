@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(headers.header("x-megabot-signature"), Some("a"));
         assert_eq!(headers[..].header("X-MEGABOT-SIGNATURE"), Some("a"));
         assert_eq!(headers.header("webhook-id"), None);
-        let owned = vec![("Webhook-Id".to_string(), "msg_1".to_string())];
+        let owned = vec![("Webhook-Id".to_owned(), "msg_1".to_owned())];
         assert_eq!(owned.header("webhook-id"), Some("msg_1"));
         fn by_value<H: Headers>(headers: H) -> Option<String> {
             headers.header("WEBHOOK-ID").map(String::from)
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn hash_maps_are_case_insensitive() {
         let mut map = HashMap::new();
-        map.insert("Webhook-Signature".to_string(), "v1,x".to_string());
+        map.insert("Webhook-Signature".to_owned(), "v1,x".to_owned());
         assert_eq!(map.header("webhook-signature"), Some("v1,x"));
         assert_eq!(map.header("Webhook-Signature"), Some("v1,x"));
         assert_eq!(map.header("webhook-id"), None);

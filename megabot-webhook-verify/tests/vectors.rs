@@ -166,7 +166,7 @@ fn every_vector_case() {
                 ));
             }
             (false, Ok(_)) => {
-                failures.push(format!("{}: expected invalid, was accepted", case.name))
+                failures.push(format!("{}: expected invalid, was accepted", case.name));
             }
             (false, Err(error)) => match expected_code(&case.name) {
                 Some(code) if code == error.code() => {

@@ -217,6 +217,7 @@ impl DestinationPolicy {
 
     /// With `true`, allows every class but [`AddressClass::CloudMetadata`]
     /// (for local testing; config `allow_private_targets`).
+    #[must_use]
     pub fn allow_private_targets(mut self, allow: bool) -> DestinationPolicy {
         self.private_targets = allow;
         self
@@ -224,6 +225,7 @@ impl DestinationPolicy {
 
     /// Allows the addresses of `range` whatever their class (config
     /// `allowed_targets`); the only way to allow a cloud metadata address.
+    #[must_use]
     pub fn allow_target(mut self, range: AddressRange) -> DestinationPolicy {
         if !self.targets.contains(&range) {
             self.targets.push(range);

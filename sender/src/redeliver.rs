@@ -36,18 +36,21 @@ impl RedeliverOptions {
     }
 
     /// Sets [`RedeliverOptions::accept_unauthenticated`].
+    #[must_use]
     pub fn accept_unauthenticated(mut self, yes: bool) -> RedeliverOptions {
         self.accept_unauthenticated = yes;
         self
     }
 
     /// Sets [`RedeliverOptions::to_recorded_url`].
+    #[must_use]
     pub fn to_recorded_url(mut self, yes: bool) -> RedeliverOptions {
         self.to_recorded_url = yes;
         self
     }
 
     /// Sets [`RedeliverOptions::restamp`].
+    #[must_use]
     pub fn restamp(mut self, yes: bool) -> RedeliverOptions {
         self.restamp = yes;
         self
@@ -276,7 +279,7 @@ fn working_path(path: &Path) -> PathBuf {
         .map_or(0, |d| d.as_nanos());
     let mut name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(format!(".redelivering-{nanos}"));
     path.with_file_name(name)

@@ -593,7 +593,10 @@ webhook_alerts:
         );
         assert_eq!(alerts.channels.len(), 2);
         assert_eq!(
-            alerts.channels[0].webhook_url.as_ref().map(|u| u.expose()),
+            alerts.channels[0]
+                .webhook_url
+                .as_ref()
+                .map(megabot_webhook_sender::config::SecretString::expose),
             Some(secret_url)
         );
         assert!(alerts.channels[0].is_active());

@@ -89,7 +89,7 @@ fn the_guides_config_corrected_loads_with_warnings_for_unknown_events() {
         .secret_key
         .as_ref()
         .and_then(|k| k.iter().next())
-        .map(|s| s.expose());
+        .map(megabot_webhook_sender::config::SecretString::expose);
     assert_eq!(secret, Some("guide-secret-value"));
 
     let file = path("guide_corrected.yaml").display().to_string();

@@ -103,6 +103,7 @@ impl fmt::Debug for AlertEngineBuilder {
 
 impl AlertEngineBuilder {
     /// The clock of windows, cool-downs and incidents (default the system's).
+    #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -110,6 +111,7 @@ impl AlertEngineBuilder {
 
     /// Outcomes waiting for the engine before new ones are dropped with a
     /// log (default [`DEFAULT_ENGINE_QUEUE`]).
+    #[must_use]
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue = capacity.max(1);
         self
@@ -117,6 +119,7 @@ impl AlertEngineBuilder {
 
     /// Alerts waiting per channel before new ones are dropped with a log
     /// (default 64).
+    #[must_use]
     pub fn channel_queue_capacity(mut self, capacity: usize) -> Self {
         self.channel_queue = capacity.max(1);
         self
@@ -125,6 +128,7 @@ impl AlertEngineBuilder {
     /// Tries per alert and channel, and the wait after the first failure,
     /// doubled after each (defaults [`DEFAULT_CHANNEL_ATTEMPTS`],
     /// [`DEFAULT_CHANNEL_BACKOFF`]).
+    #[must_use]
     pub fn channel_retry(mut self, attempts: u32, backoff: Duration) -> Self {
         self.attempts = attempts.max(1);
         self.backoff = backoff;
@@ -132,6 +136,7 @@ impl AlertEngineBuilder {
     }
 
     /// The longest one send to a channel may take (default 10 s).
+    #[must_use]
     pub fn channel_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
         self
@@ -139,6 +144,7 @@ impl AlertEngineBuilder {
 
     /// How often the running engine slides its windows without traffic
     /// (default 5 s; the decisions use the injected clock).
+    #[must_use]
     pub fn evaluate_every(mut self, every: Duration) -> Self {
         self.evaluate_every = every.max(Duration::from_millis(1));
         self
@@ -263,10 +269,10 @@ impl Inner {
         for alert in effects.alerts {
             match alert.state {
                 AlertState::Raised => {
-                    tracing::warn!(endpoint = %alert.endpoint_id, rule = alert.rule.as_str(), text = %alert.text, "webhook alert")
+                    tracing::warn!(endpoint = %alert.endpoint_id, rule = alert.rule.as_str(), text = %alert.text, "webhook alert");
                 }
                 AlertState::Resolved => {
-                    tracing::info!(endpoint = %alert.endpoint_id, rule = alert.rule.as_str(), text = %alert.text, "webhook alert resolved")
+                    tracing::info!(endpoint = %alert.endpoint_id, rule = alert.rule.as_str(), text = %alert.text, "webhook alert resolved");
                 }
             }
             let alert = Arc::new(alert);

@@ -57,6 +57,7 @@ impl StaticResolver {
     }
 
     /// `name` resolves to `addresses` (in order).
+    #[must_use]
     pub fn with(
         mut self,
         name: &str,

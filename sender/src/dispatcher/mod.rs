@@ -140,6 +140,7 @@ impl DispatcherBuilder {
     /// Which destinations may be connected to; default
     /// [`DestinationPolicy::server()`] (global addresses only), widened by the
     /// config's `allow_private_targets` and `allowed_targets`.
+    #[must_use]
     pub fn destination_policy(mut self, policy: DestinationPolicy) -> Self {
         self.policy = policy;
         self
@@ -147,30 +148,35 @@ impl DispatcherBuilder {
 
     /// How host names are resolved; default [`SystemResolver`]. Every resolved
     /// address passes the destination policy before a connection.
+    #[must_use]
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
         self.resolver = resolver;
         self
     }
 
     /// The number of concurrent attempts (default [`DEFAULT_WORKERS`]).
+    #[must_use]
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
         self
     }
 
     /// The clock: due times, leases, rate limits, health, staleness.
+    #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// The random source for jitter and ids.
+    #[must_use]
     pub fn random(mut self, random: Arc<dyn RandomSource>) -> Self {
         self.random = random;
         self
     }
 
     /// This instance's lease owner id (default: random, per process).
+    #[must_use]
     pub fn owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = Some(owner.into());
         self
@@ -178,6 +184,7 @@ impl DispatcherBuilder {
 
     /// The lease of a delivery being attempted, renewed every third of it
     /// (default [`DEFAULT_LEASE`]).
+    #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(30));
         self
@@ -185,18 +192,21 @@ impl DispatcherBuilder {
 
     /// How often the store is asked for due deliveries when idle (default
     /// 100 ms; a publish wakes the workers at once).
+    #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 
     /// How long receivers answering `409` are waited for (default 10 min).
+    #[must_use]
     pub fn in_flight_wait(mut self, wait: Duration) -> Self {
         self.in_flight_wait = wait;
         self
     }
 
     /// The age after which a MegaBot-scheme-only body is stale (default 300 s).
+    #[must_use]
     pub fn stale_after(mut self, age: Duration) -> Self {
         self.stale_after = age;
         self
@@ -204,12 +214,14 @@ impl DispatcherBuilder {
 
     /// How long an endpoint may fail every attempt before it is disabled
     /// (default 5 days).
+    #[must_use]
     pub fn disable_after(mut self, duration: Duration) -> Self {
         self.disable_after = duration;
         self
     }
 
     /// How long ended deliveries are kept (see [`Dispatcher::purge`]).
+    #[must_use]
     pub fn retention(mut self, retention: Retention) -> Self {
         self.retention = retention;
         self
@@ -217,6 +229,7 @@ impl DispatcherBuilder {
 
     /// How often the running dispatcher purges ended deliveries past their
     /// retention (default hourly, and once at start).
+    #[must_use]
     pub fn purge_interval(mut self, interval: Duration) -> Self {
         self.purge_interval = interval.max(Duration::from_secs(1));
         self
@@ -224,6 +237,7 @@ impl DispatcherBuilder {
 
     /// Who is told of each final outcome and each endpoint disabled (the
     /// alert engine, design 9.6). Default none.
+    #[must_use]
     pub fn observer(mut self, observer: Arc<dyn DeliveryObserver>) -> Self {
         self.observer = Some(observer);
         self
@@ -233,6 +247,7 @@ impl DispatcherBuilder {
     /// metrics reported through the `metrics` facade (default
     /// [`DEFAULT_METRICS_ENDPOINT_LIMIT`], 100): the first ones seen; the
     /// others are summed under `endpoint="other"` (docs/design.md section 8).
+    #[must_use]
     pub fn metrics_endpoint_limit(mut self, limit: usize) -> Self {
         self.metrics_endpoint_limit = limit;
         self
@@ -240,6 +255,7 @@ impl DispatcherBuilder {
 
     /// How often the running dispatcher refreshes the queue gauges
     /// (pending deliveries, age of the oldest) from the store (default 5 s).
+    #[must_use]
     pub fn metrics_interval(mut self, interval: Duration) -> Self {
         self.metrics_interval = interval.max(Duration::from_millis(10));
         self

@@ -209,7 +209,7 @@ impl Bucket {
         if let Some(at) = self.at {
             if now > at {
                 let elapsed = (now - at).to_std().unwrap_or(Duration::ZERO).as_secs_f64();
-                self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+                self.tokens = elapsed.mul_add(self.rate, self.tokens).min(self.capacity);
                 self.at = Some(now);
             }
         } else {
@@ -367,7 +367,7 @@ pub(super) async fn renew(shared: Arc<Shared>) {
             match shared.store.purge(shared.now(), shared.retention).await {
                 Ok(0) => {}
                 Ok(deleted) => {
-                    tracing::info!(deleted, "webhook deliveries purged after their retention")
+                    tracing::info!(deleted, "webhook deliveries purged after their retention");
                 }
                 Err(error) => {
                     tracing::warn!(code = error.code(), %error, "webhook deliveries not purged");

@@ -69,30 +69,35 @@ impl SenderBuilder {
     /// metrics reported through the `metrics` facade (default
     /// [`DEFAULT_METRICS_ENDPOINT_LIMIT`], 100): the first ones seen; the
     /// others are summed under `endpoint="other"` (docs/design.md section 8).
+    #[must_use]
     pub fn metrics_endpoint_limit(mut self, limit: usize) -> SenderBuilder {
         self.metrics_endpoint_limit = limit;
         self
     }
 
     /// The clock for `webhook-timestamp`, time windows and `Retry-After` dates.
+    #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> SenderBuilder {
         self.clock = clock;
         self
     }
 
     /// How waits between attempts are made.
+    #[must_use]
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> SenderBuilder {
         self.sleeper = sleeper;
         self
     }
 
     /// The random source for jitter.
+    #[must_use]
     pub fn random(mut self, random: Arc<dyn RandomSource>) -> SenderBuilder {
         self.random = random;
         self
     }
 
     /// Where failed deliveries go.
+    #[must_use]
     pub fn dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> SenderBuilder {
         self.dead_letters = sink;
         self
@@ -102,6 +107,7 @@ impl SenderBuilder {
     /// [`DestinationPolicy::local_tools`] (loopback and global addresses).
     /// The dispatcher uses [`DestinationPolicy::server`]. The config's
     /// `allow_private_targets` and `allowed_targets` are applied on top.
+    #[must_use]
     pub fn destination_policy(mut self, policy: DestinationPolicy) -> SenderBuilder {
         self.policy = policy;
         self
@@ -109,12 +115,14 @@ impl SenderBuilder {
 
     /// How host names are resolved; default [`SystemResolver`]. Every
     /// resolved address passes the destination policy before a connection.
+    #[must_use]
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> SenderBuilder {
         self.resolver = resolver;
         self
     }
 
     /// Failed deliveries go to the JSON Lines file at `path`.
+    #[must_use]
     pub fn dead_letter_file(self, path: impl Into<PathBuf>) -> SenderBuilder {
         self.dead_letters(Arc::new(JsonlDeadLetters::new(path)))
     }

@@ -123,6 +123,7 @@ impl Dashboard {
     }
 
     /// The clock: session expiry and the window shown.
+    #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -131,12 +132,14 @@ impl Dashboard {
     /// Always mark the session cookie `Secure` (when the dashboard is
     /// reached over HTTPS only). Without it, the cookie is `Secure` when the
     /// request says `X-Forwarded-Proto: https`.
+    #[must_use]
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
         self
     }
 
     /// How long a session lasts (default [`DEFAULT_SESSION_TTL`]).
+    #[must_use]
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl.max(Duration::from_secs(1));
         self
