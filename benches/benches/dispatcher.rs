@@ -15,12 +15,19 @@
 //!   receiver that notes each arrival, so both ends read one clock);
 //! - `memory`: the resident set every `MEMORY_EVENTS / 10` events while
 //!   `MEMORY_EVENTS` events go through SQLite (default 1 000 000; set
-//!   `DISPATCHER_BENCH_MEMORY_EVENTS` to change it).
+//!   `DISPATCHER_BENCH_MEMORY_EVENTS` to change it; 0 stops after `delivered`);
+//! - `DISPATCHER_BENCH_ROUNDS` repeats `delivered` (default once), to see
+//!   its spread on a shared machine.
 //!
 //! Run with `cargo bench -p megabot-webhook-benches --bench dispatcher`; the Redis
 //! parts need `redis-server` on the PATH (the bench starts its own on a free port).
 
 mod common;
+
+/// The allocator of `megabot-webhook serve`, so that the dispatcher is
+/// measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use common::{SECRET, receiver, resident_bytes, spawn_receiver};
 use std::collections::HashMap;
@@ -130,6 +137,19 @@ impl RedisServer {
             url: format!("redis://127.0.0.1:{port}/"),
             _dir: dir,
         })
+    }
+}
+
+impl RedisServer {
+    /// Empties the server, so that each phase starts from an empty store
+    /// (as each SQLite phase from a new file).
+    fn flush(&self) {
+        let flushed = std::process::Command::new("redis-cli")
+            .args(["-u", &self.url, "FLUSHALL"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli on the PATH");
+        assert!(flushed.success(), "redis-cli FLUSHALL failed");
     }
 }
 
@@ -376,6 +396,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let rounds: u64 = std::env::var("DISPATCHER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let (mut child, addr) = spawn_receiver();
     let url = format!("http://{addr}/webhook");
     let redis = RedisServer::start().expect("redis-server on the PATH");
@@ -404,34 +428,44 @@ fn main() {
         // Durable publish alone (workers not started).
         let (d, _) = dispatcher(&url, sqlite("publish.sqlite3")).await;
         let sqlite_publish = publish_all(&d, "pub", PUBLISHES).await;
+        drop(d);
         let (d, _) = dispatcher(&url, redis_store("pub").await).await;
         let redis_publish = publish_all(&d, "pub", PUBLISHES).await;
+        drop(d);
         println!("dispatcher/publish_per_second/sqlite: {sqlite_publish:.0} (target >= 20000)");
         println!("dispatcher/publish_per_second/redis: {redis_publish:.0}");
 
-        // Publish -> delivered, and the in-memory sender, side by side.
+        // Publish -> delivered, and the in-memory sender, side by side:
+        // `DISPATCHER_BENCH_ROUNDS` rounds (default 1), each printed.
         let pids = [std::process::id(), child.id(), redis.child.id()];
-        let cpu = Cpu::now(pids);
-        let memory_rate = sender_rate(&url).await;
-        let memory_cpu = cpu.per_item(DELIVERIES);
-        let cpu = Cpu::now(pids);
-        let sqlite_rate = delivered_rate(&url, sqlite("delivered.sqlite3"), "sq").await;
-        let sqlite_cpu = cpu.per_item(DELIVERIES);
-        let redis_store_dl = redis_store("dl").await;
-        let cpu = Cpu::now(pids);
-        let redis_rate = delivered_rate(&url, redis_store_dl, "rd").await;
-        let redis_cpu = cpu.per_item(DELIVERIES);
-        println!("dispatcher/delivered_per_second/sqlite: {sqlite_rate:.0} (target >= 10000)");
-        println!("dispatcher/delivered_per_second/redis: {redis_rate:.0} (target >= 10000)");
-        println!("dispatcher/delivered_per_second/in_memory_sender: {memory_rate:.0}");
-        println!("dispatcher/cpu_per_delivery/sqlite: {sqlite_cpu}");
-        println!("dispatcher/cpu_per_delivery/redis: {redis_cpu}");
-        println!("dispatcher/cpu_per_delivery/in_memory_sender: {memory_cpu}");
-        println!(
-            "dispatcher/cost_of_durability: sqlite {:.2}x, redis {:.2}x the in-memory sender's rate",
-            sqlite_rate / memory_rate,
-            redis_rate / memory_rate
-        );
+        for round in 0..rounds {
+            let cpu = Cpu::now(pids);
+            let memory_rate = sender_rate(&url).await;
+            let memory_cpu = cpu.per_item(DELIVERIES);
+            let cpu = Cpu::now(pids);
+            let sqlite_rate =
+                delivered_rate(&url, sqlite(&format!("delivered{round}.sqlite3")), "sq").await;
+            let sqlite_cpu = cpu.per_item(DELIVERIES);
+            redis.flush();
+            let redis_store_dl = redis_store(&format!("dl{round}")).await;
+            let cpu = Cpu::now(pids);
+            let redis_rate = delivered_rate(&url, redis_store_dl, "rd").await;
+            let redis_cpu = cpu.per_item(DELIVERIES);
+            println!("dispatcher/delivered_per_second/sqlite: {sqlite_rate:.0} (target >= 10000)");
+            println!("dispatcher/delivered_per_second/redis: {redis_rate:.0} (target >= 10000)");
+            println!("dispatcher/delivered_per_second/in_memory_sender: {memory_rate:.0}");
+            println!("dispatcher/cpu_per_delivery/sqlite: {sqlite_cpu}");
+            println!("dispatcher/cpu_per_delivery/redis: {redis_cpu}");
+            println!("dispatcher/cpu_per_delivery/in_memory_sender: {memory_cpu}");
+            println!(
+                "dispatcher/cost_of_durability: sqlite {:.2}x, redis {:.2}x the in-memory sender's rate",
+                sqlite_rate / memory_rate,
+                redis_rate / memory_rate
+            );
+        }
+        if memory_events == 0 {
+            return;
+        }
 
         // Latency at 1 000 events/s.
         let (p50, p99) = latency(sqlite("latency.sqlite3")).await;
@@ -440,6 +474,7 @@ fn main() {
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3
         );
+        redis.flush();
         let (p50, p99) = latency(redis_store("lat").await).await;
         println!(
             "dispatcher/latency_at_1000_per_second/redis: p50 {:.2} ms, p99 {:.2} ms (target p50 < 5 ms)",

@@ -387,6 +387,94 @@ async fn state_writes_need_the_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_cut_off_by_its_holders_death_stays_in_the_log() {
+    use megabot_webhook_sender::dispatcher::{AttemptResult, Settlement};
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let d = dispatcher(
+        config(vec![endpoint("http://127.0.0.1:9/webhook", 3, 0.0)]),
+        store.clone(),
+        "a",
+    )
+    .await;
+    let id = d
+        .publish(&event("evt_cut", now()))
+        .await
+        .unwrap()
+        .deliveries[0]
+        .id
+        .clone();
+    let t = Utc::now();
+    let lease = Duration::from_secs(30);
+    assert_eq!(
+        store.lease_due("x", t, lease, 10, &[]).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.begin_attempt(&id, "x", t).await.unwrap(), Some(1));
+    // In flight: listed, unfinished.
+    let log = store.attempts(&id).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].attempt, log[0].status, log[0].duration),
+        (1, None, None)
+    );
+    // "x" dies; after its lease expires "y" takes over and attempts again.
+    let later = t + chrono::Duration::seconds(31);
+    assert_eq!(
+        store
+            .lease_due("y", later, lease, 10, &[])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.begin_attempt(&id, "y", later).await.unwrap(), Some(2));
+    let answered = AttemptResult {
+        attempt: 2,
+        status: Some(200),
+        duration: Duration::from_millis(7),
+        error: None,
+    };
+    assert!(
+        store
+            .settle(&id, "y", later, Some(answered), Settlement::Delivered)
+            .await
+            .unwrap()
+    );
+    let log = store.attempts(&id).await.unwrap();
+    let shape: Vec<_> = log
+        .iter()
+        .map(|a| {
+            (
+                a.attempt,
+                a.status,
+                a.duration,
+                a.started_at.timestamp_millis(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, None, None, t.timestamp_millis()),
+            (
+                2,
+                Some(200),
+                Some(Duration::from_millis(7)),
+                later.timestamp_millis()
+            ),
+        ]
+    );
+    let row = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(row.state, DeliveryState::Delivered);
+    assert_eq!((row.attempts, row.last_status), (2, Some(200)));
+    assert_eq!(
+        (row.lease_owner, row.lease_expires_at, row.last_error),
+        (None, None, None)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_follows_the_retention() {
     let server = RedisServer::start();
     let clock = ManualClock::new();

@@ -122,21 +122,29 @@ return held
 ";
 
 /// Attempt starts of `owner`: `{id, started_at}` pairs; one number each
-/// (-1 when the lease is not held).
+/// (-1 when the lease is not held). The attempt in flight is the hash's
+/// `attempt_started`; its log entry is written when it settles, or, if its
+/// holder died, as an unfinished entry by the next start.
 const BEGIN: &str = r"
 local p, owner = ARGV[1], ARGV[2]
 local numbers = {}
 for k = 3, #ARGV - 1, 2 do
   local id, started = ARGV[k], ARGV[k + 1]
   local key = p .. ':d:' .. id
-  local f = redis.call('HMGET', key, 'state', 'lease_owner')
+  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'first_attempt_at', 'attempt_started')
   if f[1] ~= 'pending' or f[2] ~= owner then
     numbers[#numbers + 1] = -1
   else
-    local n = redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'updated_at', started)
-    redis.call('HSETNX', key, 'first_attempt_at', started)
-    redis.call('RPUSH', p .. ':a:' .. id, n .. '|' .. started .. '|||')
+    local before = tonumber(f[3] or '0') or 0
+    if f[5] and f[5] ~= '' then
+      redis.call('RPUSH', p .. ':a:' .. id, before .. '|' .. f[5] .. '|||')
+    end
+    local n = before + 1
+    if f[4] then
+      redis.call('HSET', key, 'attempts', n, 'updated_at', started, 'attempt_started', started)
+    else
+      redis.call('HSET', key, 'attempts', n, 'updated_at', started, 'attempt_started', started, 'first_attempt_at', started)
+    end
     numbers[#numbers + 1] = n
   end
 end
@@ -146,42 +154,41 @@ return numbers
 /// Settles of `owner`: groups of 11 arguments (id, now,
 /// kind, attempted, status, duration, error, dead reason, next attempt,
 /// refund, conflict since); 1 for each settled, 0 when the lease is not held.
+/// Cleared fields are set empty (read as absent), so each settle is one
+/// `HSET`.
 const SETTLE: &str = r"
 local function settle(p, owner, id, now, kind, attempted, status, duration, err, reason, next, refund, conflict)
   local key = p .. ':d:' .. id
-  local f = redis.call('HMGET', key, 'state', 'lease_owner')
+  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'attempt_started')
   if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
-  -- The fields set and the fields deleted (never the same), in one call each.
-  local set, del = {'updated_at', now}, {'lease_owner', 'lease_expires_at'}
+  local attempts = f[3] or '0'
+  local set = {'updated_at', now, 'lease_owner', '', 'lease_expires_at', ''}
+  if f[4] and f[4] ~= '' then
+    local entry = attempts .. '|' .. f[4] .. '|||'
+    if attempted == '1' then entry = attempts .. '|' .. f[4] .. '|' .. status .. '|' .. duration .. '|' .. err end
+    redis.call('RPUSH', p .. ':a:' .. id, entry)
+    set[#set + 1] = 'attempt_started'; set[#set + 1] = ''
+  end
   if attempted == '1' then
-    local log = p .. ':a:' .. id
-    local last = redis.call('LINDEX', log, -1)
-    if last then
-      local n, started = string.match(last, '^(%d+)|(%-?%d+)|')
-      if n then
-        redis.call('LSET', log, -1, n .. '|' .. started .. '|' .. status .. '|' .. duration .. '|' .. err)
-      end
-    end
-    if status ~= '' then set[#set + 1] = 'last_status'; set[#set + 1] = status else del[#del + 1] = 'last_status' end
-    if err ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = err else del[#del + 1] = 'last_error' end
+    set[#set + 1] = 'last_status'; set[#set + 1] = status
+    set[#set + 1] = 'last_error'; set[#set + 1] = err
   end
   if kind == 'retry' then
     set[#set + 1] = 'next_attempt_at'; set[#set + 1] = next
-    if refund == '1' and tonumber(redis.call('HGET', key, 'attempts') or '0') > 0 then
-      redis.call('HINCRBY', key, 'attempts', -1)
+    if refund == '1' and (tonumber(attempts) or 0) > 0 then
+      set[#set + 1] = 'attempts'; set[#set + 1] = tonumber(attempts) - 1
     end
-    if conflict ~= '' then set[#set + 1] = 'conflict_since'; set[#set + 1] = conflict else del[#del + 1] = 'conflict_since' end
+    set[#set + 1] = 'conflict_since'; set[#set + 1] = conflict
     redis.call('ZADD', p .. ':due', next, id)
   else
     set[#set + 1] = 'state'; set[#set + 1] = kind
-    del[#del + 1] = 'conflict_since'
+    set[#set + 1] = 'conflict_since'; set[#set + 1] = ''
     if kind == 'dead' then set[#set + 1] = 'dead_reason'; set[#set + 1] = reason end
     redis.call('ZREM', p .. ':due', id)
     redis.call('ZREM', p .. ':pending', id)
     redis.call('ZADD', p .. ':ended:' .. kind, now, id)
   end
   redis.call('HSET', key, unpack(set))
-  redis.call('HDEL', key, unpack(del))
   return 1
 end
 local p, owner = ARGV[1], ARGV[2]
@@ -206,9 +213,13 @@ return 1
 const REDELIVER: &str = r"
 local p, id, now = ARGV[1], ARGV[2], ARGV[3]
 local key = p .. ':d:' .. id
-if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
+local f = redis.call('HMGET', key, 'state', 'attempts', 'attempt_started')
+if f[1] ~= 'dead' then return 0 end
+if f[3] and f[3] ~= '' then
+  redis.call('RPUSH', p .. ':a:' .. id, (f[2] or '0') .. '|' .. f[3] .. '|||')
+end
 redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'next_attempt_at', now, 'updated_at', now)
-redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at', 'first_attempt_at')
+redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at', 'first_attempt_at', 'attempt_started')
 redis.call('ZREM', p .. ':ended:dead', id)
 redis.call('ZADD', p .. ':due', now, id)
 redis.call('ZADD', p .. ':pending', now, id)
@@ -632,8 +643,10 @@ fn score(record: &DeliveryRecord) -> i64 {
 }
 
 fn parse_record(hash: &HashMap<String, Vec<u8>>) -> Result<DeliveryRecord, Error> {
+    // A cleared field is written empty: absent.
     let text = |name: &str| -> Option<String> {
         hash.get(name)
+            .filter(|v| !v.is_empty())
             .map(|v| String::from_utf8_lossy(v).into_owned())
     };
     let required = |name: &str| {
@@ -938,13 +951,26 @@ impl DeliveryStore for RedisStore {
     }
 
     async fn attempts(&self, id: &str) -> Result<Vec<AttemptRecord>, Error> {
-        let entries: Vec<String> = self
-            .query(
-                "read attempts",
-                redis::cmd("LRANGE").arg(self.key("a", id)).arg(0).arg(-1),
-            )
-            .await?;
-        Ok(entries.iter().filter_map(|e| parse_attempt(e)).collect())
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("LRANGE")
+            .arg(self.key("a", id))
+            .arg(0)
+            .arg(-1)
+            .cmd("HMGET")
+            .arg(self.key("d", id))
+            .arg("attempts")
+            .arg("attempt_started");
+        let (entries, (attempts, started)): (Vec<String>, (Option<String>, Option<String>)) =
+            self.pipeline("read attempts", &pipeline).await?;
+        let mut records: Vec<AttemptRecord> =
+            entries.iter().filter_map(|e| parse_attempt(e)).collect();
+        // The attempt in flight, logged when it settles.
+        if let Some(started) = started.filter(|s| !s.is_empty()) {
+            let attempt = attempts.unwrap_or_default();
+            records.extend(parse_attempt(&format!("{attempt}|{started}|||")));
+        }
+        Ok(records)
     }
 
     async fn list(&self, query: &DeliveryQuery) -> Result<DeliveryPage, Error> {
