@@ -10,7 +10,9 @@ use clap::Args;
 use megabot_webhook_sender::alerts::AlertEngine;
 use megabot_webhook_sender::api::{self, ApiState, MIN_ADMIN_TOKEN_LEN};
 use megabot_webhook_sender::config::WebhooksConfig;
-use megabot_webhook_sender::dispatcher::{DeliveryStore, Dispatcher, RedisStore, SqliteStore};
+use megabot_webhook_sender::dispatcher::{
+    DeliveryStore, Dispatcher, RedisStore, SqliteStore, StoreKey,
+};
 use megabot_webhook_sender::{ConfigLoader, DestinationPolicy};
 
 use crate::error::CliError;
@@ -19,13 +21,19 @@ use crate::receiver::{HEADER_READ_TIMEOUT, LimitedListener, MAX_CONNECTIONS};
 /// The environment variable holding the admin token.
 pub(crate) const TOKEN_VAR: &str = "MEGABOT_ADMIN_TOKEN";
 
+/// The environment variable holding the key that seals registered endpoints
+/// in the store (optional).
+pub(crate) const STORE_KEY_VAR: &str = "MEGABOT_STORE_KEY";
+
 /// The long help of `serve`: a complete local session.
 pub(crate) const SERVE_HELP: &str = "\
 Runs the durable dispatcher (SQLite file by default, or Redis) and its
 registration API. Every /api route needs `Authorization: Bearer $MEGABOT_ADMIN_TOKEN`;
 the token comes only from the environment and must be at least 32 characters.
 Endpoints of --config are read-only through the API; registered ones are kept
-in the store and come back at the next start. Ctrl-C or SIGTERM lets attempts in
+in the store and come back at the next start; with MEGABOT_STORE_KEY set (32 bytes
+in base64, `openssl rand -base64 32`) their secrets and header values are
+stored encrypted (XChaCha20-Poly1305). Ctrl-C or SIGTERM lets attempts in
 flight finish (up to --shutdown-deadline) and keeps everything else stored.
 
 Routes: POST/GET /api/webhooks, GET/PATCH/DELETE /api/webhooks/{id},
@@ -100,6 +108,21 @@ pub(crate) fn admin_token() -> Result<String, CliError> {
         Err(_) => Err(CliError::Usage(format!(
             "set {TOKEN_VAR} to the admin token (at least {MIN_ADMIN_TOKEN_LEN} characters, such as `openssl rand -hex 32`)"
         ))),
+    }
+}
+
+/// The store key from the environment, if set: exit 2 when it is not 32
+/// bytes of base64. Never printed.
+fn store_key() -> Result<Option<StoreKey>, CliError> {
+    match std::env::var(STORE_KEY_VAR) {
+        Ok(text) if !text.trim().is_empty() => {
+            StoreKey::from_base64(&text).map(Some).map_err(|_| {
+                CliError::Usage(format!(
+                    "{STORE_KEY_VAR} must be 32 bytes in base64, such as `openssl rand -base64 32`"
+                ))
+            })
+        }
+        _ => Ok(None),
     }
 }
 
@@ -214,6 +237,7 @@ fn app(state: ApiState, metrics: axum::Router) -> axum::Router {
 
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let token = admin_token()?;
+    let store_key = store_key()?;
     let (config, alerts) = match &args.config {
         Some(path) => {
             let loaded = ConfigLoader::new().load_file(path)?;
@@ -229,6 +253,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let mut builder = Dispatcher::builder(config, store.clone())
         .destination_policy(policy)
         .lease(Duration::from_secs(args.lease));
+    if let Some(key) = store_key {
+        builder = builder.store_key(key);
+    }
     // The config's `webhook_alerts` (design 9.6): told of every final outcome.
     let alert_engine = match alerts.filter(|alerts| alerts.enabled) {
         Some(alerts) => {

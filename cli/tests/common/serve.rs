@@ -12,6 +12,8 @@ pub struct Serve {
     child: Option<Child>,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// What it printed to stderr up to its address (warnings at start).
+    pub startup: String,
 }
 
 impl Serve {
@@ -53,7 +55,8 @@ impl Serve {
                 }
                 seen.push_str(&line);
                 if let Some(rest) = line.strip_prefix("serving the webhook API on ") {
-                    let _ = found.send(Ok(rest.split_whitespace().next().unwrap().to_owned()));
+                    let base = rest.split_whitespace().next().unwrap().to_owned();
+                    let _ = found.send(Ok((base, seen.clone())));
                     break;
                 }
             }
@@ -64,14 +67,15 @@ impl Serve {
                 "serve printed the admin token"
             );
         });
-        let base = match address.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(base)) => base,
+        let (base, startup) = match address.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(started)) => started,
             Ok(Err(seen)) => panic!("serve did not start: {seen}"),
             Err(_) => panic!("serve printed no address in 60 s"),
         };
         Serve {
             child: Some(child),
             base,
+            startup,
         }
     }
 

@@ -52,7 +52,7 @@ pub(crate) async fn sync_registered(
     loaded: &mut HashMap<String, String>,
 ) -> Result<Vec<Warning>, Error> {
     let mut warnings = Vec::new();
-    let stored = dispatcher.store().list_endpoints().await?;
+    let stored = dispatcher.endpoint_documents().await?;
     let ids: std::collections::HashSet<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
     loaded.retain(|id, _| {
         let keep = ids.contains(id.as_str());
@@ -69,7 +69,11 @@ pub(crate) async fn sync_registered(
         let Some(config) = stored_endpoint_config(&document) else {
             warnings.push(Warning::new(
                 format!("endpoint {id}"),
-                "the stored endpoint cannot be read; it is left out",
+                if crate::dispatcher::is_sealed(&document) {
+                    "the stored endpoint is sealed and does not open with MEGABOT_STORE_KEY (none is set, or another key sealed it); it is left out"
+                } else {
+                    "the stored endpoint cannot be read; it is left out"
+                },
             ));
             continue;
         };
@@ -306,7 +310,7 @@ async fn install(
         "config": Value::Object(raw),
     });
     let document = document.to_string();
-    if let Err(error) = dispatcher.store().put_endpoint(id, &document).await {
+    if let Err(error) = dispatcher.put_endpoint_document(id, &document).await {
         // Undo: the dispatcher keeps what the store has.
         match previous {
             Some(previous) => {
@@ -470,8 +474,7 @@ pub(crate) async fn patch(
     }
     let mut loaded = state.inner.edit.lock().await;
     let document = dispatcher
-        .store()
-        .get_endpoint(&id)
+        .endpoint_document(&id)
         .await
         .map_err(|e| ApiError::store(&e))?
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())

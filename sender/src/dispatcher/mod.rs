@@ -40,6 +40,7 @@
 mod group;
 mod observer;
 mod store;
+mod store_key;
 mod worker;
 
 #[cfg(feature = "redis")]
@@ -84,6 +85,8 @@ pub use self::store::{
     PublishBatch, PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats,
     dead_reason,
 };
+pub use self::store_key::StoreKey;
+pub(crate) use self::store_key::is_sealed;
 
 use self::worker::{EndpointRuntime, Shared};
 
@@ -107,6 +110,7 @@ pub const DEFAULT_DISABLE_AFTER: Duration = Duration::from_secs(5 * 86_400);
 pub struct DispatcherBuilder {
     config: WebhooksConfig,
     store: Arc<dyn DeliveryStore>,
+    store_key: Option<StoreKey>,
     workers: usize,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
@@ -235,6 +239,16 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Seals the endpoints registered through the API in the store (their
+    /// secrets and header values) with `key` (design 9.7,
+    /// `MEGABOT_STORE_KEY`). Endpoints stored before are read as they are
+    /// and sealed at their next write. Default none: stored as JSON.
+    #[must_use]
+    pub fn store_key(mut self, key: StoreKey) -> Self {
+        self.store_key = Some(key);
+        self
+    }
+
     /// Who is told of each final outcome and each endpoint disabled (the
     /// alert engine, design 9.6). Default none.
     #[must_use]
@@ -314,6 +328,7 @@ impl DispatcherBuilder {
         let (stop, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             store: self.store,
+            store_key: self.store_key,
             enabled: compiled.enabled,
             resolver: self.resolver,
             default_secrets: compiled.default_secrets,
@@ -439,6 +454,7 @@ impl Dispatcher {
         DispatcherBuilder {
             config,
             store,
+            store_key: None,
             workers: DEFAULT_WORKERS,
             clock: Arc::new(SystemClock),
             random: Arc::new(SystemRandom::new()),
@@ -520,6 +536,27 @@ impl Dispatcher {
     /// The store.
     pub fn store(&self) -> &Arc<dyn DeliveryStore> {
         &self.shared.store
+    }
+
+    /// The stored document of registered endpoint `id`, opened with the
+    /// store key (see [`DispatcherBuilder::store_key`]).
+    pub(crate) async fn endpoint_document(&self, id: &str) -> Result<Option<String>, Error> {
+        self.shared.endpoint_document(id).await
+    }
+
+    /// Every registered endpoint's stored document, opened.
+    pub(crate) async fn endpoint_documents(&self) -> Result<Vec<(String, String)>, Error> {
+        self.shared.endpoint_documents().await
+    }
+
+    /// Stores registered endpoint `id`'s document, sealed with the store key
+    /// if there is one.
+    pub(crate) async fn put_endpoint_document(
+        &self,
+        id: &str,
+        document: &str,
+    ) -> Result<(), Error> {
+        self.shared.put_endpoint_document(id, document).await
     }
 
     /// The endpoints' ids and URLs, in config order.
@@ -1026,6 +1063,46 @@ pub(crate) fn stored_endpoint_config(document: &str) -> Option<EndpointConfig> {
 }
 
 impl Shared {
+    /// The stored document of registered endpoint `id`, opened with the
+    /// store key; a sealed one that does not open is returned sealed (it
+    /// does not load: the endpoint is left out, nothing is deleted).
+    pub(super) async fn endpoint_document(&self, id: &str) -> Result<Option<String>, Error> {
+        let stored = self.store.get_endpoint(id).await?;
+        Ok(stored.map(|stored| self.open_document(id, stored)))
+    }
+
+    /// Every registered endpoint's stored document, opened.
+    pub(super) async fn endpoint_documents(&self) -> Result<Vec<(String, String)>, Error> {
+        let stored = self.store.list_endpoints().await?;
+        Ok(stored
+            .into_iter()
+            .map(|(id, stored)| {
+                let document = self.open_document(&id, stored);
+                (id, document)
+            })
+            .collect())
+    }
+
+    /// Stores registered endpoint `id`'s document, sealed when there is a
+    /// store key.
+    pub(super) async fn put_endpoint_document(
+        &self,
+        id: &str,
+        document: &str,
+    ) -> Result<(), Error> {
+        match &self.store_key {
+            Some(key) => self.store.put_endpoint(id, &key.seal(id, document)?).await,
+            None => self.store.put_endpoint(id, document).await,
+        }
+    }
+
+    fn open_document(&self, id: &str, stored: String) -> String {
+        match &self.store_key {
+            Some(key) if store_key::is_sealed(&stored) => key.open(id, &stored).unwrap_or(stored),
+            _ => stored,
+        }
+    }
+
     /// Compiles `config` and adds it as endpoint `id`; with `replace`, an
     /// endpoint with that id is replaced, otherwise kept (and returned).
     pub(super) async fn install_endpoint(
@@ -1069,7 +1146,7 @@ impl Shared {
     /// registered through another instance sharing the store), added now;
     /// `None` when the store has none that loads.
     pub(super) async fn adopt_stored_endpoint(&self, id: &str) -> Option<Arc<EndpointRuntime>> {
-        let document = self.store.get_endpoint(id).await.ok()??;
+        let document = self.endpoint_document(id).await.ok()??;
         let config = stored_endpoint_config(&document)?;
         match self.install_endpoint(id, config, false).await {
             Ok((runtime, _)) => {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use super::StoreKey;
 use super::group::Groups;
 use super::observer::{DeliveryObserver, DeliveryOutcome};
 use super::store::{
@@ -30,6 +31,8 @@ use crate::signed_headers::RequestSigner;
 /// What the dispatcher's tasks share.
 pub(super) struct Shared {
     pub(super) store: Arc<dyn DeliveryStore>,
+    /// Seals registered endpoints in the store (`MEGABOT_STORE_KEY`).
+    pub(super) store_key: Option<StoreKey>,
     pub(super) enabled: bool,
     /// The resolver behind the guarded one of the HTTP client.
     pub(super) resolver: Arc<dyn Resolver>,
