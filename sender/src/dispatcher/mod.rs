@@ -86,6 +86,7 @@ pub use self::store::{
     dead_reason,
 };
 pub use self::store_key::StoreKey;
+#[cfg(feature = "api")]
 pub(crate) use self::store_key::is_sealed;
 
 use self::worker::{EndpointRuntime, Shared};
@@ -540,17 +541,20 @@ impl Dispatcher {
 
     /// The stored document of registered endpoint `id`, opened with the
     /// store key (see [`DispatcherBuilder::store_key`]).
+    #[cfg(feature = "api")]
     pub(crate) async fn endpoint_document(&self, id: &str) -> Result<Option<String>, Error> {
         self.shared.endpoint_document(id).await
     }
 
     /// Every registered endpoint's stored document, opened.
+    #[cfg(feature = "api")]
     pub(crate) async fn endpoint_documents(&self) -> Result<Vec<(String, String)>, Error> {
         self.shared.endpoint_documents().await
     }
 
     /// Stores registered endpoint `id`'s document, sealed with the store key
     /// if there is one.
+    #[cfg(feature = "api")]
     pub(crate) async fn put_endpoint_document(
         &self,
         id: &str,
@@ -1072,6 +1076,7 @@ impl Shared {
     }
 
     /// Every registered endpoint's stored document, opened.
+    #[cfg(feature = "api")]
     pub(super) async fn endpoint_documents(&self) -> Result<Vec<(String, String)>, Error> {
         let stored = self.store.list_endpoints().await?;
         Ok(stored
@@ -1085,6 +1090,7 @@ impl Shared {
 
     /// Stores registered endpoint `id`'s document, sealed when there is a
     /// store key.
+    #[cfg(feature = "api")]
     pub(super) async fn put_endpoint_document(
         &self,
         id: &str,

@@ -19,7 +19,6 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use super::store::store_error;
 use crate::Error;
 use crate::diagnostic::ConfigError;
 
@@ -84,11 +83,12 @@ impl StoreKey {
         })
     }
 
-    /// `document` sealed for endpoint `id`.
+    /// `document` sealed for endpoint `id` (written by the registration API).
+    #[cfg(any(feature = "api", test))]
     pub(crate) fn seal(&self, id: &str, document: &str) -> Result<String, Error> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce)
-            .map_err(|_| store_error("no random nonce for sealing an endpoint"))?;
+            .map_err(|_| super::store::store_error("no random nonce for sealing an endpoint"))?;
         let sealed = self
             .cipher
             .encrypt(
@@ -98,7 +98,7 @@ impl StoreKey {
                     aad: id.as_bytes(),
                 },
             )
-            .map_err(|_| store_error("an endpoint could not be sealed"))?;
+            .map_err(|_| super::store::store_error("an endpoint could not be sealed"))?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
