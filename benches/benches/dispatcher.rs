@@ -24,11 +24,6 @@
 
 mod common;
 
-/// The allocator of `megabot-webhook serve`, so that the dispatcher is
-/// measured as it runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use common::{SECRET, receiver, resident_bytes, spawn_receiver};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

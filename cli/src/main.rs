@@ -13,14 +13,6 @@ use clap::{Parser, Subcommand};
 
 use crate::error::CliError;
 
-/// mimalloc rather than the system allocator: the dispatcher (`serve`)
-/// allocates a body, its headers and the store's rows per attempt from
-/// several threads, where glibc's allocator took about a tenth of its CPU
-/// (`benches/benches/dispatcher.rs` uses the same, BENCHMARKS.md has the
-/// figures).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// MegaBot webhooks from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "megabot-webhook", version, about, long_about = None)]
