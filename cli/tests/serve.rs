@@ -8,11 +8,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Listener, Serve, bin};
+use common::{Listener, Serve, bin, publish, published_event_id};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-test-admin-token-0123456789abcdef";
@@ -45,16 +45,6 @@ async fn register(base: &str, url: &str) -> String {
     answer["endpoint"]["id"].as_str().unwrap().to_owned()
 }
 
-fn publish(base: &str, args: &[&str], token: Option<&str>) -> Output {
-    let mut command = bin();
-    command.args(["publish", "--url", base]).args(args);
-    match token {
-        Some(token) => command.env("MEGABOT_ADMIN_TOKEN", token),
-        None => command.env_remove("MEGABOT_ADMIN_TOKEN"),
-    };
-    command.stdin(Stdio::null()).output().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_listener_receives_a_published_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,14 +59,8 @@ async fn a_registered_listener_receives_a_published_event() {
         "{stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.starts_with("published evt_"), "{stdout}");
     assert!(stdout.contains(&endpoint), "{stdout}");
-    let event_id = stdout
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
+    let event_id = published_event_id(&stdout);
     let line = tokio::task::spawn_blocking(move || listener.next_line())
         .await
         .unwrap();

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{Listener, Serve, bin};
+use common::{Listener, Serve, bin, publish, published_event_id};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "store-key-test-admin-token-0123456789abc";
@@ -103,20 +103,10 @@ async fn registered_endpoints_are_sealed_with_the_store_key() {
     let listed = endpoints(&again.base).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["id"], id.as_str());
-    let output = bin()
-        .args(["publish", "--url", &again.base, "--event", "error_occurred"])
-        .env("MEGABOT_ADMIN_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = publish(&again.base, &["--event", "error_occurred"], Some(TOKEN));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}");
-    let event_id = stdout
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(':')
-        .to_owned();
+    let event_id = published_event_id(&stdout);
     let line = tokio::task::spawn_blocking(move || listener.next_line())
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 
 mod serve;
 
-pub use serve::Serve;
+pub use serve::{Serve, publish, published_event_id};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;

@@ -7,6 +7,29 @@ use std::time::{Duration, Instant};
 
 use super::bin;
 
+/// `megabot-webhook publish --url base <args>`, with `MEGABOT_ADMIN_TOKEN=token` or
+/// without the variable.
+pub fn publish(base: &str, args: &[&str], token: Option<&str>) -> std::process::Output {
+    let mut command = bin();
+    command.args(["publish", "--url", base]).args(args);
+    match token {
+        Some(token) => command.env("MEGABOT_ADMIN_TOKEN", token),
+        None => command.env_remove("MEGABOT_ADMIN_TOKEN"),
+    };
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+/// The event id a successful `publish` printed (`published evt_…: …`).
+pub fn published_event_id(stdout: &str) -> String {
+    assert!(stdout.starts_with("published evt_"), "{stdout}");
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_owned()
+}
+
 /// A running `serve` on a loopback port; killed on drop.
 pub struct Serve {
     child: Option<Child>,
