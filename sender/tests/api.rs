@@ -23,9 +23,9 @@ use common_dispatch::{Receiver, SECRET, always, config, endpoint, wait_for};
 use megabot_webhook_sender::api::{self, ApiState};
 use megabot_webhook_sender::config::WebhooksConfig;
 use megabot_webhook_sender::dispatcher::{
-    AttemptRecord, AttemptResult, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryStore,
-    Dispatcher, EndpointHealth, PublishBatch, PublishOutcome, Retention, Settlement, SqliteStore,
-    StoreStats,
+    AttemptRecord, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryStore,
+    Dispatcher, EndpointHealth, PublishBatch, PublishOutcome, Retention, SettleRequest,
+    SqliteStore, StoreStats,
 };
 use megabot_webhook_sender::{DestinationPolicy, Resolver, StaticResolver};
 use reqwest::{Method, StatusCode};
@@ -1043,23 +1043,19 @@ impl DeliveryStore for FlakyStore {
     ) -> Result<Vec<String>, Error> {
         self.inner.renew_leases(owner, ids, now, lease).await
     }
-    async fn begin_attempt(
+    async fn begin_attempts(
         &self,
-        id: &str,
         owner: &str,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<u32>, Error> {
-        self.inner.begin_attempt(id, owner, started_at).await
+        starts: Vec<AttemptStart>,
+    ) -> Result<Vec<Option<u32>>, Error> {
+        self.inner.begin_attempts(owner, starts).await
     }
-    async fn settle(
+    async fn settle_many(
         &self,
-        id: &str,
         owner: &str,
-        now: DateTime<Utc>,
-        attempt: Option<AttemptResult>,
-        settlement: Settlement,
-    ) -> Result<bool, Error> {
-        self.inner.settle(id, owner, now, attempt, settlement).await
+        requests: Vec<SettleRequest>,
+    ) -> Result<Vec<bool>, Error> {
+        self.inner.settle_many(owner, requests).await
     }
     async fn release(&self, id: &str, owner: &str, next: DateTime<Utc>) -> Result<bool, Error> {
         self.inner.release(id, owner, next).await

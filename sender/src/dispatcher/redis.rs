@@ -12,10 +12,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
 use super::store::{
-    AttemptRecord, AttemptResult, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord,
-    DeliveryState, DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch,
-    PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before,
-    from_millis, millis, store_error,
+    AttemptRecord, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
+    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
+    QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before, from_millis,
+    millis, store_error,
 };
 use crate::Error;
 
@@ -833,20 +833,6 @@ impl DeliveryStore for RedisStore {
         self.run("renew", &invocation).await
     }
 
-    async fn begin_attempt(
-        &self,
-        id: &str,
-        owner: &str,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<u32>, Error> {
-        let start = AttemptStart {
-            id: id.to_owned(),
-            started_at,
-        };
-        let numbers = self.begin_attempts(owner, vec![start]).await?;
-        Ok(numbers.into_iter().next().flatten())
-    }
-
     async fn begin_attempts(
         &self,
         owner: &str,
@@ -862,24 +848,6 @@ impl DeliveryStore for RedisStore {
         }
         let numbers: Vec<i64> = self.run("begin attempt", &invocation).await?;
         Ok(numbers.into_iter().map(|n| u32::try_from(n).ok()).collect())
-    }
-
-    async fn settle(
-        &self,
-        id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        attempt: Option<AttemptResult>,
-        settlement: Settlement,
-    ) -> Result<bool, Error> {
-        let request = SettleRequest {
-            id: id.to_owned(),
-            now,
-            attempt,
-            settlement,
-        };
-        let held = self.settle_many(owner, vec![request]).await?;
-        Ok(held.first().copied().unwrap_or(false))
     }
 
     async fn settle_many(

@@ -15,10 +15,10 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::store::{
-    AttemptRecord, AttemptResult, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord,
-    DeliveryState, DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch,
-    PublishOutcome, QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before,
-    from_millis, millis, store_error,
+    AttemptRecord, AttemptStart, DeliveryPage, DeliveryQuery, DeliveryRecord, DeliveryState,
+    DeliveryStore, EndpointHealth, IncidentRecord, OutcomeTotals, PublishBatch, PublishOutcome,
+    QueueStats, Retention, SettleRequest, Settlement, StoreStats, after, before, from_millis,
+    millis, store_error,
 };
 use crate::Error;
 
@@ -639,20 +639,6 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn begin_attempt(
-        &self,
-        id: &str,
-        owner: &str,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<u32>, Error> {
-        let start = AttemptStart {
-            id: id.to_owned(),
-            started_at,
-        };
-        let numbers = self.begin_attempts(owner, vec![start]).await?;
-        Ok(numbers.into_iter().next().flatten())
-    }
-
     async fn begin_attempts(
         &self,
         owner: &str,
@@ -666,24 +652,6 @@ impl DeliveryStore for SqliteStore {
                 .collect()
         })
         .await
-    }
-
-    async fn settle(
-        &self,
-        id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        attempt: Option<AttemptResult>,
-        settlement: Settlement,
-    ) -> Result<bool, Error> {
-        let request = SettleRequest {
-            id: id.to_owned(),
-            now,
-            attempt,
-            settlement,
-        };
-        let held = self.settle_many(owner, vec![request]).await?;
-        Ok(held.first().copied().unwrap_or(false))
     }
 
     async fn settle_many(
@@ -1091,6 +1059,7 @@ impl DeliveryStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatcher::store::AttemptResult;
 
     fn record(id: &str, event: &str) -> DeliveryRecord {
         let now = from_millis(1_000_000);

@@ -430,16 +430,25 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
     ) -> Result<Vec<String>, Error>;
 
     /// Counts and logs an attempt before its request is sent; returns its
-    /// number, or `None` when the lease is lost.
+    /// number, or `None` when the lease is lost. One start of
+    /// [`DeliveryStore::begin_attempts`].
     async fn begin_attempt(
         &self,
         id: &str,
         owner: &str,
         started_at: DateTime<Utc>,
-    ) -> Result<Option<u32>, Error>;
+    ) -> Result<Option<u32>, Error> {
+        let start = AttemptStart {
+            id: id.to_owned(),
+            started_at,
+        };
+        let numbers = self.begin_attempts(owner, vec![start]).await?;
+        Ok(numbers.into_iter().next().flatten())
+    }
 
     /// Ends a leased delivery's turn: writes the attempt's outcome (if one
-    /// was made) and the settlement, and releases the lease.
+    /// was made) and the settlement, and releases the lease. One request of
+    /// [`DeliveryStore::settle_many`].
     async fn settle(
         &self,
         id: &str,
@@ -447,54 +456,37 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
         attempt: Option<AttemptResult>,
         settlement: Settlement,
-    ) -> Result<bool, Error>;
+    ) -> Result<bool, Error> {
+        let request = SettleRequest {
+            id: id.to_owned(),
+            now,
+            attempt,
+            settlement,
+        };
+        let held = self.settle_many(owner, vec![request]).await?;
+        Ok(held.first().copied().unwrap_or(false))
+    }
 
-    /// [`DeliveryStore::begin_attempt`] for several of `owner`'s leased
-    /// deliveries at once (the dispatcher's group commit): one answer per
-    /// start, in order, each what `begin_attempt` would answer. Every start
-    /// is stored before this returns. The default begins them one at a
-    /// time; a store that can should write them all or none (on an error the
-    /// dispatcher gives every lease of the group back).
+    /// Attempt starts of several of `owner`'s leased deliveries at once
+    /// (the dispatcher's group commit): one answer per start, in order, each
+    /// what [`DeliveryStore::begin_attempt`] answers. Every start is stored
+    /// before this returns; a store that can should write them all or none
+    /// (on an error the dispatcher gives every lease of the group back).
     async fn begin_attempts(
         &self,
         owner: &str,
         starts: Vec<AttemptStart>,
-    ) -> Result<Vec<Option<u32>>, Error> {
-        let mut numbers = Vec::with_capacity(starts.len());
-        for start in starts {
-            numbers.push(
-                self.begin_attempt(&start.id, owner, start.started_at)
-                    .await?,
-            );
-        }
-        Ok(numbers)
-    }
+    ) -> Result<Vec<Option<u32>>, Error>;
 
-    /// [`DeliveryStore::settle`] for several of `owner`'s leased deliveries
-    /// at once (the dispatcher's group commit): one answer per request, in
-    /// order, each what `settle` would answer. Every settle is stored before
-    /// this returns. The default settles them one at a time; a store that
-    /// can should write them all or none.
+    /// Settles of several of `owner`'s leased deliveries at once (the
+    /// dispatcher's group commit): one answer per request, in order, each
+    /// what [`DeliveryStore::settle`] answers. Every settle is stored before
+    /// this returns; a store that can should write them all or none.
     async fn settle_many(
         &self,
         owner: &str,
         requests: Vec<SettleRequest>,
-    ) -> Result<Vec<bool>, Error> {
-        let mut held = Vec::with_capacity(requests.len());
-        for request in requests {
-            held.push(
-                self.settle(
-                    &request.id,
-                    owner,
-                    request.now,
-                    request.attempt,
-                    request.settlement,
-                )
-                .await?,
-            );
-        }
-        Ok(held)
-    }
+    ) -> Result<Vec<bool>, Error>;
 
     /// Gives a lease back unchanged, due at `next_attempt_at`.
     async fn release(
