@@ -17,7 +17,8 @@
 //!   `MEMORY_EVENTS` events go through SQLite (default 1 000 000; set
 //!   `DISPATCHER_BENCH_MEMORY_EVENTS` to change it; 0 stops after `delivered`);
 //! - `DISPATCHER_BENCH_ROUNDS` repeats `delivered` (default once), to see
-//!   its spread on a shared machine.
+//!   its spread on a shared machine; `DISPATCHER_BENCH_ONLY=redis` runs only
+//!   Redis's `delivered` rounds (for profiling `redis-server`).
 //!
 //! Run with `cargo bench -p megabot-webhook-benches --bench dispatcher`; the Redis
 //! parts need `redis-server` on the PATH (the bench starts its own on a free port).
@@ -395,6 +396,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    let redis_only = std::env::var("DISPATCHER_BENCH_ONLY").is_ok_and(|v| v == "redis");
     let (mut child, addr) = spawn_receiver();
     let url = format!("http://{addr}/webhook");
     let redis = RedisServer::start().expect("redis-server on the PATH");
@@ -434,6 +436,16 @@ fn main() {
         // `DISPATCHER_BENCH_ROUNDS` rounds (default 1), each printed.
         let pids = [std::process::id(), child.id(), redis.child.id()];
         for round in 0..rounds {
+            if redis_only {
+                redis.flush();
+                let store = redis_store(&format!("dl{round}")).await;
+                let cpu = Cpu::now(pids);
+                let rate = delivered_rate(&url, store, "rd").await;
+                let cpu = cpu.per_item(DELIVERIES);
+                println!("dispatcher/delivered_per_second/redis: {rate:.0} (target >= 10000)");
+                println!("dispatcher/cpu_per_delivery/redis: {cpu}");
+                continue;
+            }
             let cpu = Cpu::now(pids);
             let memory_rate = sender_rate(&url).await;
             let memory_cpu = cpu.per_item(DELIVERIES);
@@ -458,7 +470,7 @@ fn main() {
                 redis_rate / memory_rate
             );
         }
-        if memory_events == 0 {
+        if memory_events == 0 || redis_only {
             return;
         }
 

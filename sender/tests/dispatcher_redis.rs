@@ -505,10 +505,118 @@ async fn purge_follows_the_retention() {
     assert_eq!(dispatcher.purge().await.unwrap(), 0);
     clock.advance(Duration::from_secs(8 * 86_400));
     assert_eq!(dispatcher.purge().await.unwrap(), 1);
+    // The event keeps its other delivery: publishing it again is a repeat.
+    let again = dispatcher
+        .publish(&event("evt_p", clock.now_unix()))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.deliveries.len(), 1);
+    assert_eq!(again.deliveries[0].state, DeliveryState::Dead);
     clock.advance(Duration::from_secs(23 * 86_400));
     assert_eq!(dispatcher.purge().await.unwrap(), 1);
     assert_eq!(dispatcher.stats().await.unwrap(), Default::default());
     dispatcher.shutdown(Duration::from_secs(5)).await;
+    // With all its deliveries purged, the event is forgotten.
+    let anew = dispatcher
+        .publish(&event("evt_p", clock.now_unix()))
+        .await
+        .unwrap();
+    assert!(anew.created);
+    assert_eq!(anew.deliveries.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_in_the_earlier_layout_is_read_and_purged() {
+    // Before, an event's delivery ids were a list (`ev:<event>`, the
+    // `events` value the publish time) and the attempt log a list
+    // (`a:<delivery>`); now both live in hashes.
+    let server = RedisServer::start();
+    let clock = ManualClock::new();
+    let receiver = Receiver::start(Arc::new(
+        |_, nth| {
+            if nth == 0 { (503, None) } else { (200, None) }
+        },
+    ))
+    .await;
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![endpoint(&receiver.url, 3, 0.0)]),
+        store(&server).await,
+    )
+    .clock(Arc::new(clock.clone()))
+    .poll_interval(Duration::from_millis(10))
+    .build()
+    .await
+    .unwrap();
+    dispatcher.start();
+    let id = dispatcher
+        .publish(&event("evt_o", clock.now_unix()))
+        .await
+        .unwrap()
+        .deliveries[0]
+        .id
+        .clone();
+    wait_for("delivered", LONG, || async {
+        dispatcher.stats().await.unwrap().delivered == 1
+    })
+    .await;
+    dispatcher.shutdown(Duration::from_secs(5)).await;
+    let log = dispatcher.attempts(&id).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[0].status, log[1].status), (Some(503), Some(200)));
+
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = |kind: &str, id: &str| format!("megabot:dispatch:{kind}:{id}");
+    let lines: String = redis::cmd("HGET")
+        .arg(key("d", &id))
+        .arg("log")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let mut old = redis::pipe();
+    old.cmd("HSET")
+        .arg("megabot:dispatch:events")
+        .arg("evt_o")
+        .arg("1764500000000")
+        .cmd("RPUSH")
+        .arg(key("ev", "evt_o"))
+        .arg(&id)
+        .cmd("RPUSH")
+        .arg(key("a", &id))
+        .arg(lines.lines().collect::<Vec<_>>())
+        .cmd("HDEL")
+        .arg(key("d", &id))
+        .arg("log");
+    let () = old.query_async(&mut connection).await.unwrap();
+
+    assert_eq!(dispatcher.attempts(&id).await.unwrap(), log);
+    let listed = dispatcher
+        .list(&DeliveryQuery {
+            event_id: Some("evt_o".to_owned()),
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.deliveries.len(), 1);
+    let again = dispatcher
+        .publish(&event("evt_o", clock.now_unix()))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.deliveries[0].id, id);
+    clock.advance(Duration::from_secs(8 * 86_400));
+    assert_eq!(dispatcher.purge().await.unwrap(), 1);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("megabot:dispatch:*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(":ev:") && !k.contains(":a:") && !k.ends_with(":events")),
+        "{keys:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

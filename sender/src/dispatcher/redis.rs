@@ -3,6 +3,7 @@
 //! Over 600 lines: one implementation of the [`DeliveryStore`] trait, its Lua
 //! scripts and its row encoding, with its unit tests.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -28,23 +29,26 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows purged per script run.
 const PURGE_BATCH: usize = 500;
 
+/// Publishes one event: its delivery ids, comma-joined, are the value of its
+/// field in the `events` hash (one key per event fewer than a list). The
+/// answer to an event already published is `existing`, that value, and the
+/// ids of deliveries inserted for the event (`ev:` list, from imports).
 const PUBLISH: &str = r"
 local p = ARGV[1]
 if redis.call('HSETNX', p .. ':events', ARGV[2], ARGV[3]) == 0 then
-  local ids = redis.call('LRANGE', p .. ':ev:' .. ARGV[2], 0, -1)
-  table.insert(ids, 1, 'existing')
-  return ids
+  local answer = {'existing', redis.call('HGET', p .. ':events', ARGV[2])}
+  for _, id in ipairs(redis.call('LRANGE', p .. ':ev:' .. ARGV[2], 0, -1)) do
+    answer[#answer + 1] = id
+  end
+  return answer
 end
 local i = 5
 for _ = 1, tonumber(ARGV[4]) do
   local id, state, score, nf = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   i = i + 4
-  local fields = {}
-  for j = 0, nf * 2 - 1 do fields[#fields + 1] = ARGV[i + j] end
+  redis.call('HSET', p .. ':d:' .. id, unpack(ARGV, i, i + nf * 2 - 1))
   i = i + nf * 2
-  redis.call('HSET', p .. ':d:' .. id, unpack(fields))
   redis.call('ZADD', p .. ':ids', 0, id)
-  redis.call('RPUSH', p .. ':ev:' .. ARGV[2], id)
   if state == 'pending' then
     redis.call('ZADD', p .. ':due', score, id)
     redis.call('ZADD', p .. ':pending', score, id)
@@ -58,9 +62,7 @@ return {'created'}
 const INSERT: &str = r"
 local p, id, state, score, event = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', p .. ':d:' .. id) == 1 then return 0 end
-local fields = {}
-for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
-redis.call('HSET', p .. ':d:' .. id, unpack(fields))
+redis.call('HSET', p .. ':d:' .. id, unpack(ARGV, 6, #ARGV))
 redis.call('ZADD', p .. ':ids', 0, id)
 redis.call('RPUSH', p .. ':ev:' .. event, id)
 if state == 'pending' then
@@ -72,24 +74,42 @@ end
 return 1
 ";
 
-/// Leases up to `max` due deliveries to `owner`; returns their hashes
-/// (`HGETALL`), leased.
+/// Leases up to `max` due deliveries to `owner`; returns their rows (the
+/// values of [`FIELDS`], in order), leased. `{fields}`, `{state}`,
+/// `{endpoint}`, `{owner}` and `{expires}` are filled in by
+/// [`lease_script`].
 const LEASE: &str = r"
+local FIELDS = {{fields}}
 local p, owner, now, expires, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local skip = {}
-for k = 7, 6 + tonumber(ARGV[6]) do skip[ARGV[k]] = true end
+local skip, skipping = {}, false
+for k = 7, 6 + tonumber(ARGV[6]) do skip[ARGV[k]] = true; skipping = true end
 local chosen, gone = {}, {}
 local offset = 0
+-- Due deliveries are pending and not leased (a lease moves its delivery's
+-- score to the lease's expiry), so without endpoints to skip the first
+-- `max` are taken: read no more ids than that.
+local page = 200
+if not skipping then page = math.max(max, 16) end
 for _ = 1, 20 do
-  local ids = redis.call('ZRANGEBYSCORE', p .. ':due', '-inf', now, 'LIMIT', offset, 200)
+  local ids = redis.call('ZRANGEBYSCORE', p .. ':due', '-inf', now, 'LIMIT', offset, page)
   if #ids == 0 then break end
   offset = offset + #ids
   for _, id in ipairs(ids) do
-    local f = redis.call('HMGET', p .. ':d:' .. id, 'state', 'endpoint_id')
-    if f[1] ~= 'pending' then
+    local key = p .. ':d:' .. id
+    -- Without endpoints to skip, every pending candidate is taken: read
+    -- its whole row at once.
+    local row
+    if skipping then
+      row = redis.call('HMGET', key, 'state', 'endpoint_id')
+      row = {[{state}] = row[1], [{endpoint}] = row[2]}
+    else
+      row = redis.call('HMGET', key, unpack(FIELDS))
+    end
+    if row[{state}] ~= 'pending' then
       gone[#gone + 1] = id
-    elseif not skip[f[2]] then
-      chosen[#chosen + 1] = id
+    elseif not skip[row[{endpoint}]] then
+      if skipping then row = redis.call('HMGET', key, unpack(FIELDS)) end
+      chosen[#chosen + 1] = {id, row}
       if #chosen >= max then break end
     end
   end
@@ -97,10 +117,13 @@ for _ = 1, 20 do
 end
 for _, id in ipairs(gone) do redis.call('ZREM', p .. ':due', id) end
 local leased = {}
-for _, id in ipairs(chosen) do
+for _, pick in ipairs(chosen) do
+  local id, row = pick[1], pick[2]
   redis.call('HSET', p .. ':d:' .. id, 'lease_owner', owner, 'lease_expires_at', expires)
   redis.call('ZADD', p .. ':due', expires, id)
-  leased[#leased + 1] = redis.call('HGETALL', p .. ':d:' .. id)
+  row[{owner}] = owner
+  row[{expires}] = expires
+  leased[#leased + 1] = row
 end
 return leased
 ";
@@ -123,28 +146,29 @@ return held
 
 /// Attempt starts of `owner`: `{id, started_at}` pairs; one number each
 /// (-1 when the lease is not held). The attempt in flight is the hash's
-/// `attempt_started`; its log entry is written when it settles, or, if its
-/// holder died, as an unfinished entry by the next start.
+/// `attempt_started`; its log entry (a line of the hash's `log`) is written
+/// when it settles, or, if its holder died, as an unfinished entry by the
+/// next start.
 const BEGIN: &str = r"
 local p, owner = ARGV[1], ARGV[2]
 local numbers = {}
 for k = 3, #ARGV - 1, 2 do
   local id, started = ARGV[k], ARGV[k + 1]
   local key = p .. ':d:' .. id
-  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'first_attempt_at', 'attempt_started')
+  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'first_attempt_at', 'attempt_started', 'log')
   if f[1] ~= 'pending' or f[2] ~= owner then
     numbers[#numbers + 1] = -1
   else
     local before = tonumber(f[3] or '0') or 0
-    if f[5] and f[5] ~= '' then
-      redis.call('RPUSH', p .. ':a:' .. id, before .. '|' .. f[5] .. '|||')
-    end
     local n = before + 1
-    if f[4] then
-      redis.call('HSET', key, 'attempts', n, 'updated_at', started, 'attempt_started', started)
-    else
-      redis.call('HSET', key, 'attempts', n, 'updated_at', started, 'attempt_started', started, 'first_attempt_at', started)
+    local set = {'attempts', n, 'updated_at', started, 'attempt_started', started}
+    if f[5] and f[5] ~= '' then
+      set[#set + 1] = 'log'; set[#set + 1] = (f[6] or '') .. before .. '|' .. f[5] .. '|||\n'
     end
+    if not f[4] then
+      set[#set + 1] = 'first_attempt_at'; set[#set + 1] = started
+    end
+    redis.call('HSET', key, unpack(set))
     numbers[#numbers + 1] = n
   end
 end
@@ -154,19 +178,20 @@ return numbers
 /// Settles of `owner`: groups of 11 arguments (id, now,
 /// kind, attempted, status, duration, error, dead reason, next attempt,
 /// refund, conflict since); 1 for each settled, 0 when the lease is not held.
-/// Cleared fields are set empty (read as absent), so each settle is one
+/// Cleared fields are set empty (read as absent), and the attempt's log
+/// entry is a line appended to the hash's `log`, so each settle is one
 /// `HSET`.
 const SETTLE: &str = r"
 local function settle(p, owner, id, now, kind, attempted, status, duration, err, reason, next, refund, conflict)
   local key = p .. ':d:' .. id
-  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'attempt_started')
+  local f = redis.call('HMGET', key, 'state', 'lease_owner', 'attempts', 'attempt_started', 'log')
   if f[1] ~= 'pending' or f[2] ~= owner then return 0 end
   local attempts = f[3] or '0'
   local set = {'updated_at', now, 'lease_owner', '', 'lease_expires_at', ''}
   if f[4] and f[4] ~= '' then
     local entry = attempts .. '|' .. f[4] .. '|||'
     if attempted == '1' then entry = attempts .. '|' .. f[4] .. '|' .. status .. '|' .. duration .. '|' .. err end
-    redis.call('RPUSH', p .. ':a:' .. id, entry)
+    set[#set + 1] = 'log'; set[#set + 1] = (f[5] or '') .. entry .. '\n'
     set[#set + 1] = 'attempt_started'; set[#set + 1] = ''
   end
   if attempted == '1' then
@@ -213,10 +238,10 @@ return 1
 const REDELIVER: &str = r"
 local p, id, now = ARGV[1], ARGV[2], ARGV[3]
 local key = p .. ':d:' .. id
-local f = redis.call('HMGET', key, 'state', 'attempts', 'attempt_started')
+local f = redis.call('HMGET', key, 'state', 'attempts', 'attempt_started', 'log')
 if f[1] ~= 'dead' then return 0 end
 if f[3] and f[3] ~= '' then
-  redis.call('RPUSH', p .. ':a:' .. id, (f[2] or '0') .. '|' .. f[3] .. '|||')
+  redis.call('HSET', key, 'log', (f[4] or '') .. (f[2] or '0') .. '|' .. f[3] .. '|||\n')
 end
 redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'next_attempt_at', now, 'updated_at', now)
 redis.call('HDEL', key, 'dead_reason', 'conflict_since', 'lease_owner', 'lease_expires_at', 'first_attempt_at', 'attempt_started')
@@ -255,11 +280,23 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', p .. ':ids', id)
   redis.call('ZREM', p .. ':pending', id)
   if event then
+    -- The event's published ids (its `events` value; a number in a queue
+    -- written before the ids moved there) and its inserted ids (`ev:`).
+    local value = redis.call('HGET', p .. ':events', event)
+    local rest = value
+    if value and not tonumber(value) then
+      local kept = {}
+      for other in string.gmatch(value, '[^,]+') do
+        if other ~= id then kept[#kept + 1] = other end
+      end
+      rest = table.concat(kept, ',')
+    end
     local list = p .. ':ev:' .. event
     redis.call('LREM', list, 0, id)
-    if redis.call('LLEN', list) == 0 then
-      redis.call('DEL', list)
+    if redis.call('LLEN', list) == 0 and (not rest or rest == '' or tonumber(rest)) then
       redis.call('HDEL', p .. ':events', event)
+    elseif rest ~= value then
+      redis.call('HSET', p .. ':events', event, rest)
     end
   end
 end
@@ -301,6 +338,47 @@ end
 return added
 ";
 
+/// The fields of a delivery's hash in the order a row is read (`HMGET`)
+/// and parsed ([`parse_record`]). Besides these the hash holds
+/// `first_attempt_at`, `attempt_started` and `log` (the attempt log, one
+/// line per attempt: `attempt|started_at|status|duration_ms|error`).
+const FIELDS: [&str; 18] = [
+    "id",
+    "event_id",
+    "event_name",
+    "event_timestamp",
+    "body",
+    "endpoint_id",
+    "state",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "next_attempt_at",
+    "lease_owner",
+    "lease_expires_at",
+    "dead_reason",
+    "last_status",
+    "last_error",
+    "conflict_since",
+    "restamped_from",
+];
+
+/// [`LEASE`] with the row's fields and the (1-based, Lua) positions it
+/// reads and writes.
+fn lease_script() -> String {
+    let position = |name: &str| {
+        let index = FIELDS.iter().position(|f| *f == name).unwrap_or(0);
+        (index + 1).to_string()
+    };
+    let fields: Vec<String> = FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    LEASE
+        .replace("{fields}", &fields.join(", "))
+        .replace("{state}", &position("state"))
+        .replace("{endpoint}", &position("endpoint_id"))
+        .replace("{owner}", &position("lease_owner"))
+        .replace("{expires}", &position("lease_expires_at"))
+}
+
 /// Ended rows read per [`TOTALS`] run.
 const TOTALS_BATCH: usize = 1_000;
 
@@ -324,7 +402,7 @@ impl Scripts {
         Scripts {
             publish: Script::new(PUBLISH),
             insert: Script::new(INSERT),
-            lease: Script::new(LEASE),
+            lease: Script::new(&lease_script()),
             renew: Script::new(RENEW),
             begin: Script::new(BEGIN),
             settle: Script::new(SETTLE),
@@ -567,15 +645,19 @@ impl RedisStore {
         }
         let mut pipeline = redis::pipe();
         for id in ids {
-            pipeline.cmd("HGETALL").arg(self.key("d", id));
+            pipeline
+                .cmd("HMGET")
+                .arg(self.key("d", id))
+                .arg(&FIELDS[..]);
         }
-        let hashes: Vec<HashMap<String, Vec<u8>>> = self.pipeline("read", &pipeline).await?;
-        let mut records = Vec::with_capacity(hashes.len());
-        for hash in hashes {
-            if hash.is_empty() {
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.pipeline("read", &pipeline).await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            // A missing hash reads as nothing but nils.
+            if row.iter().all(Option::is_none) {
                 continue;
             }
-            records.push(parse_record(&hash)?);
+            records.push(parse_record(row)?);
         }
         Ok(records)
     }
@@ -590,45 +672,38 @@ fn scrub(message: String, password: Option<&str>) -> String {
 }
 
 /// A record's fields, as stored in its hash (`None` fields are left out).
-fn fields(record: &DeliveryRecord) -> Vec<(&'static str, Vec<u8>)> {
-    let mut fields: Vec<(&'static str, Vec<u8>)> = vec![
-        ("id", record.id.clone().into_bytes()),
-        ("event_id", record.event_id.clone().into_bytes()),
-        ("event_name", record.event_name.clone().into_bytes()),
-        (
-            "event_timestamp",
-            record.event_timestamp.to_string().into_bytes(),
-        ),
-        ("body", record.body.clone()),
-        ("endpoint_id", record.endpoint_id.clone().into_bytes()),
-        ("state", record.state.as_str().as_bytes().to_vec()),
-        ("attempts", record.attempts.to_string().into_bytes()),
-        (
-            "created_at",
-            millis(record.created_at).to_string().into_bytes(),
-        ),
-        (
-            "updated_at",
-            millis(record.updated_at).to_string().into_bytes(),
-        ),
-        (
-            "next_attempt_at",
-            millis(record.next_attempt_at).to_string().into_bytes(),
-        ),
+fn fields(record: &DeliveryRecord) -> Vec<(&'static str, Cow<'_, [u8]>)> {
+    let text = |t: &str| Cow::Owned(t.as_bytes().to_vec());
+    let number = |n: i64| Cow::Owned(n.to_string().into_bytes());
+    let mut fields: Vec<(&'static str, Cow<'_, [u8]>)> = vec![
+        ("id", Cow::Borrowed(record.id.as_bytes())),
+        ("event_id", Cow::Borrowed(record.event_id.as_bytes())),
+        ("event_name", Cow::Borrowed(record.event_name.as_bytes())),
+        ("event_timestamp", number(record.event_timestamp)),
+        ("body", Cow::Borrowed(&record.body[..])),
+        ("endpoint_id", Cow::Borrowed(record.endpoint_id.as_bytes())),
+        ("state", text(record.state.as_str())),
+        ("attempts", number(i64::from(record.attempts))),
+        ("created_at", number(millis(record.created_at))),
+        ("updated_at", number(millis(record.updated_at))),
+        ("next_attempt_at", number(millis(record.next_attempt_at))),
     ];
     let optional = [
-        ("dead_reason", record.dead_reason.clone()),
-        ("last_status", record.last_status.map(|s| s.to_string())),
-        ("last_error", record.last_error.clone()),
+        ("dead_reason", record.dead_reason.as_deref().map(text)),
+        (
+            "last_status",
+            record.last_status.map(|s| number(i64::from(s))),
+        ),
+        ("last_error", record.last_error.as_deref().map(text)),
         (
             "conflict_since",
-            record.conflict_since.map(|t| millis(t).to_string()),
+            record.conflict_since.map(|t| number(millis(t))),
         ),
-        ("restamped_from", record.restamped_from.clone()),
+        ("restamped_from", record.restamped_from.as_deref().map(text)),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
-            fields.push((name, value.into_bytes()));
+            fields.push((name, value));
         }
     }
     fields
@@ -642,43 +717,84 @@ fn score(record: &DeliveryRecord) -> i64 {
     }
 }
 
-fn parse_record(hash: &HashMap<String, Vec<u8>>) -> Result<DeliveryRecord, Error> {
+/// A delivery from its row: the values of [`FIELDS`], in order.
+fn parse_record(row: Vec<Option<Vec<u8>>>) -> Result<DeliveryRecord, Error> {
+    let Ok(
+        [
+            id,
+            event_id,
+            event_name,
+            event_timestamp,
+            body,
+            endpoint_id,
+            state,
+            attempts,
+            created_at,
+            updated_at,
+            next_attempt_at,
+            lease_owner,
+            lease_expires_at,
+            dead_reason,
+            last_status,
+            last_error,
+            conflict_since,
+            restamped_from,
+        ],
+    ) = <[Option<Vec<u8>>; FIELDS.len()]>::try_from(row)
+    else {
+        return Err(store_error("redis delivery row of the wrong length"));
+    };
     // A cleared field is written empty: absent.
-    let text = |name: &str| -> Option<String> {
-        hash.get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+    let text = |value: Option<Vec<u8>>| -> Option<String> {
+        value.filter(|v| !v.is_empty()).map(|v| {
+            String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
     };
-    let required = |name: &str| {
-        text(name).ok_or_else(|| store_error(format!("redis delivery without `{name}`")))
+    let required = |value: Option<Vec<u8>>, name: &str| {
+        text(value).ok_or_else(|| store_error(format!("redis delivery without `{name}`")))
     };
-    let number = |name: &str| -> Option<i64> { text(name).and_then(|t| t.parse().ok()) };
-    let required_number = |name: &str| {
-        number(name).ok_or_else(|| store_error(format!("redis delivery with a bad `{name}`")))
+    let number = |value: Option<Vec<u8>>| -> Option<i64> {
+        value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok())
     };
-    let state = required("state")?;
+    let required_number = |value: Option<Vec<u8>>, name: &str| {
+        number(value).ok_or_else(|| store_error(format!("redis delivery with a bad `{name}`")))
+    };
+    let state = required(state, "state")?;
     let state = DeliveryState::parse(&state)
         .ok_or_else(|| store_error(format!("unknown delivery state `{state}`")))?;
     Ok(DeliveryRecord {
-        id: required("id")?,
-        event_id: required("event_id")?,
-        event_name: required("event_name")?,
-        event_timestamp: required_number("event_timestamp")?,
-        body: hash.get("body").cloned().unwrap_or_default(),
-        endpoint_id: required("endpoint_id")?,
+        id: required(id, "id")?,
+        event_id: required(event_id, "event_id")?,
+        event_name: required(event_name, "event_name")?,
+        event_timestamp: required_number(event_timestamp, "event_timestamp")?,
+        body: body.unwrap_or_default(),
+        endpoint_id: required(endpoint_id, "endpoint_id")?,
         state,
-        attempts: u32::try_from(number("attempts").unwrap_or(0)).unwrap_or(0),
-        created_at: from_millis(required_number("created_at")?),
-        updated_at: from_millis(required_number("updated_at")?),
-        next_attempt_at: from_millis(required_number("next_attempt_at")?),
-        lease_owner: text("lease_owner"),
-        lease_expires_at: number("lease_expires_at").map(from_millis),
-        dead_reason: text("dead_reason"),
-        last_status: number("last_status").and_then(|s| u16::try_from(s).ok()),
-        last_error: text("last_error"),
-        conflict_since: number("conflict_since").map(from_millis),
-        restamped_from: text("restamped_from"),
+        attempts: u32::try_from(number(attempts).unwrap_or(0)).unwrap_or(0),
+        created_at: from_millis(required_number(created_at, "created_at")?),
+        updated_at: from_millis(required_number(updated_at, "updated_at")?),
+        next_attempt_at: from_millis(required_number(next_attempt_at, "next_attempt_at")?),
+        lease_owner: text(lease_owner),
+        lease_expires_at: number(lease_expires_at).map(from_millis),
+        dead_reason: text(dead_reason),
+        last_status: number(last_status).and_then(|s| u16::try_from(s).ok()),
+        last_error: text(last_error),
+        conflict_since: number(conflict_since).map(from_millis),
+        restamped_from: text(restamped_from),
     })
+}
+
+/// The ids an `events` hash value holds: comma-joined delivery ids, or (in
+/// a queue written before the ids moved there) the publish time, which
+/// holds none.
+fn event_ids(value: &str) -> impl Iterator<Item = &str> {
+    let ids = if value.parse::<i64>().is_ok() {
+        ""
+    } else {
+        value
+    };
+    ids.split(',').filter(|id| !id.is_empty())
 }
 
 /// An attempt log entry: `attempt|started_at|status|duration_ms|error`.
@@ -762,7 +878,14 @@ impl DeliveryStore for RedisStore {
         invocation
             .arg(&self.prefix)
             .arg(&batch.event_id)
-            .arg(millis(batch.now))
+            .arg(
+                batch
+                    .deliveries
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
             .arg(batch.deliveries.len());
         for record in &batch.deliveries {
             let fields = fields(record);
@@ -772,15 +895,22 @@ impl DeliveryStore for RedisStore {
                 .arg(score(record))
                 .arg(fields.len());
             for (name, value) in fields {
-                invocation.arg(name).arg(value);
+                invocation.arg(name).arg(&value[..]);
             }
         }
-        let answer: Vec<String> = self.run("publish", &invocation).await?;
+        let answer: Vec<Option<String>> = self.run("publish", &invocation).await?;
         match answer.split_first() {
-            Some((tag, ids)) if tag == "existing" => Ok(PublishOutcome {
-                created: false,
-                deliveries: self.records(ids).await?,
-            }),
+            Some((Some(tag), rest)) if tag == "existing" => {
+                let (published, inserted) = rest.split_first().unwrap_or((&None, &[]));
+                let ids: Vec<String> = event_ids(published.as_deref().unwrap_or_default())
+                    .map(str::to_owned)
+                    .chain(inserted.iter().flatten().cloned())
+                    .collect();
+                Ok(PublishOutcome {
+                    created: false,
+                    deliveries: self.records(&ids).await?,
+                })
+            }
             _ => Ok(PublishOutcome {
                 created: true,
                 deliveries: batch.deliveries,
@@ -811,8 +941,8 @@ impl DeliveryStore for RedisStore {
             invocation.arg(endpoint);
         }
         // The leased rows come back with the lease: one round trip.
-        let hashes: Vec<HashMap<String, Vec<u8>>> = self.run("lease", &invocation).await?;
-        hashes.iter().map(parse_record).collect()
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.run("lease", &invocation).await?;
+        rows.into_iter().map(parse_record).collect()
     }
 
     async fn renew_leases(
@@ -885,7 +1015,14 @@ impl DeliveryStore for RedisStore {
                     .arg("1")
                     .arg(result.status.map(|s| s.to_string()).unwrap_or_default())
                     .arg(u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX))
-                    .arg(result.error.clone().unwrap_or_default()),
+                    // One log line per attempt.
+                    .arg(
+                        result
+                            .error
+                            .as_deref()
+                            .unwrap_or_default()
+                            .replace(['\n', '\r'], " "),
+                    ),
                 None => invocation.arg("0").arg("").arg("").arg(""),
             };
             invocation
@@ -927,12 +1064,22 @@ impl DeliveryStore for RedisStore {
             .arg(-1)
             .cmd("HMGET")
             .arg(self.key("d", id))
+            .arg("log")
             .arg("attempts")
             .arg("attempt_started");
-        let (entries, (attempts, started)): (Vec<String>, (Option<String>, Option<String>)) =
-            self.pipeline("read attempts", &pipeline).await?;
-        let mut records: Vec<AttemptRecord> =
-            entries.iter().filter_map(|e| parse_attempt(e)).collect();
+        // The `a:` list holds the entries of a queue written before the log
+        // moved into the hash.
+        let (listed, (log, attempts, started)): (
+            Vec<String>,
+            (Option<String>, Option<String>, Option<String>),
+        ) = self.pipeline("read attempts", &pipeline).await?;
+        let log = log.unwrap_or_default();
+        let mut records: Vec<AttemptRecord> = listed
+            .iter()
+            .map(String::as_str)
+            .chain(log.lines())
+            .filter_map(parse_attempt)
+            .collect();
         // The attempt in flight, logged when it settles.
         if let Some(started) = started.filter(|s| !s.is_empty()) {
             let attempt = attempts.unwrap_or_default();
@@ -946,15 +1093,21 @@ impl DeliveryStore for RedisStore {
         let after_cursor = |id: &String| query.cursor.as_ref().is_none_or(|c| id > c);
         let mut deliveries = Vec::new();
         if let Some(event) = &query.event_id {
-            let mut ids: Vec<String> = self
-                .query(
-                    "list",
-                    redis::cmd("LRANGE")
-                        .arg(self.key("ev", event))
-                        .arg(0)
-                        .arg(-1),
-                )
-                .await?;
+            let mut pipeline = redis::pipe();
+            pipeline
+                .cmd("HGET")
+                .arg(format!("{}:events", self.prefix))
+                .arg(event)
+                .cmd("LRANGE")
+                .arg(self.key("ev", event))
+                .arg(0)
+                .arg(-1);
+            let (published, inserted): (Option<String>, Vec<String>) =
+                self.pipeline("list", &pipeline).await?;
+            let mut ids: Vec<String> = event_ids(published.as_deref().unwrap_or_default())
+                .map(str::to_owned)
+                .chain(inserted)
+                .collect();
             ids.sort();
             ids.retain(after_cursor);
             deliveries = self
@@ -1039,7 +1192,7 @@ impl DeliveryStore for RedisStore {
                 .arg(score(record))
                 .arg(&record.event_id);
             for (name, value) in fields(record) {
-                invocation.arg(name).arg(value);
+                invocation.arg(name).arg(&value[..]);
             }
             let _: i64 = self.run("insert", &invocation).await?;
         }
@@ -1283,5 +1436,56 @@ mod tests {
         };
         assert_eq!(parse_health(&health_text(health)), health);
         assert_eq!(parse_health("x|y"), EndpointHealth::default());
+    }
+
+    #[test]
+    fn an_events_value_holds_ids_or_an_old_publish_time() {
+        let ids: Vec<&str> = event_ids("dlv_1,dlv_2").collect();
+        assert_eq!(ids, ["dlv_1", "dlv_2"]);
+        assert_eq!(event_ids("1764500000000").count(), 0);
+        assert_eq!(event_ids("").count(), 0);
+    }
+
+    #[test]
+    fn rows_are_read_by_position() {
+        let mut row: Vec<Option<Vec<u8>>> = FIELDS
+            .iter()
+            .map(|name| match *name {
+                "id" => Some(b"dlv_1".to_vec()),
+                "event_id" => Some(b"evt_1".to_vec()),
+                "event_name" => Some(b"tool_result".to_vec()),
+                "event_timestamp" | "created_at" | "updated_at" | "next_attempt_at" => {
+                    Some(b"1000".to_vec())
+                }
+                "body" => Some(b"{}".to_vec()),
+                "endpoint_id" => Some(b"ep_1".to_vec()),
+                "state" => Some(b"pending".to_vec()),
+                "attempts" => Some(b"2".to_vec()),
+                "last_status" => Some(b"503".to_vec()),
+                // A cleared field is empty.
+                "lease_owner" => Some(Vec::new()),
+                _ => None,
+            })
+            .collect();
+        let record = parse_record(row.clone()).unwrap();
+        assert_eq!(record.id, "dlv_1");
+        assert_eq!(record.endpoint_id, "ep_1");
+        assert_eq!(record.attempts, 2);
+        assert_eq!(record.last_status, Some(503));
+        assert_eq!(record.lease_owner, None);
+        assert_eq!(record.body, b"{}");
+        row[FIELDS.iter().position(|f| *f == "state").unwrap()] = Some(b"lost".to_vec());
+        assert!(parse_record(row.clone()).is_err());
+        row.pop();
+        assert!(parse_record(row).is_err());
+    }
+
+    #[test]
+    fn the_lease_script_reads_the_rows_fields() {
+        let script = lease_script();
+        assert!(script.contains("local FIELDS = {'id', 'event_id',"));
+        assert!(script.contains("row[7] ~= 'pending'"));
+        assert!(script.contains("row[12] = owner"));
+        assert!(!script.contains("{state}"));
     }
 }
