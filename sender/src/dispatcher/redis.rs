@@ -430,7 +430,12 @@ impl Scripts {
 ///   a warning in the log.
 /// - Times are the dispatchers' clocks: keep them in sync (NTP).
 /// - Keys start with a prefix ([`DEFAULT_REDIS_PREFIX`]); the scripts build
-///   their keys, so a Redis Cluster is not supported.
+///   their keys, so a Redis Cluster is not supported. A delivery is one key,
+///   the hash `<prefix>:d:<id>` (its row, its attempt log in the field
+///   `log`); the sorted sets `ids`, `due`, `pending` and `ended:<state>`
+///   index them, and the hash `events` maps each published event id to its
+///   delivery ids. A queue written before this layout (its `ev:` and `a:`
+///   lists) is read and purged as it is.
 /// - The URL's password never appears in `Debug`, a log or an error.
 pub struct RedisStore {
     manager: ConnectionManager,
