@@ -812,3 +812,9 @@ async fn an_unreachable_or_invalid_redis_is_a_clear_error() {
         "{invalid}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_started_with_its_lease_is_taken_back_when_not_made() {
+    let server = RedisServer::start();
+    common_dispatch::check_started_attempts(store(&server).await).await;
+}

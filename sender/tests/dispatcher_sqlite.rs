@@ -479,7 +479,22 @@ async fn the_rate_limit_follows_the_injected_clock() {
         assert_eq!(receiver.handled_count(), expected);
         clock.advance(Duration::from_secs(1));
     }
+    wait_for("six delivered rows", LONG, || async {
+        dispatcher.stats().await.unwrap().delivered == 6
+    })
+    .await;
     dispatcher.shutdown(Duration::from_secs(5)).await;
+    // Leases the rate limit refused to attempt took their starts back: each
+    // delivery made one attempt and logged one.
+    for delivery in dispatcher
+        .list(&DeliveryQuery::default())
+        .await
+        .unwrap()
+        .deliveries
+    {
+        assert_eq!(delivery.attempts, 1, "{delivery:?}");
+        assert_eq!(dispatcher.attempts(&delivery.id).await.unwrap().len(), 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1019,4 +1034,10 @@ async fn the_default_policy_refuses_a_loopback_endpoint_before_connect() {
     assert_eq!(record.dead_reason.as_deref(), Some("destination_refused"));
     d.shutdown(Duration::from_secs(5)).await;
     assert_eq!(receiver.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_started_with_its_lease_is_taken_back_when_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    common_dispatch::check_started_attempts(open(&dir.path().join("s.sqlite3"))).await;
 }

@@ -1,22 +1,21 @@
-//! Group commit on the dispatcher's side: the attempt starts and the
-//! settles that workers ask for while a group is being written go to the
-//! store together, in the next group: one store call
-//! ([`DeliveryStore::begin_attempts`], [`DeliveryStore::settle_many`]) for
-//! many deliveries, as the publishes of concurrent callers already share one
-//! SQLite transaction.
+//! Group commit on the dispatcher's side: the settles that workers ask for
+//! while a group is being written go to the store together, in the next
+//! group: one store call ([`DeliveryStore::settle_many`]) for many
+//! deliveries, as the publishes of concurrent callers already share one
+//! SQLite transaction. (Attempt starts need no group: the scheduler's lease
+//! starts them, [`DeliveryStore::lease_started`].)
 //!
 //! A group is written as soon as one request waits and the previous group
 //! is answered: no timer, so a lone request at low load is written at once,
 //! and under load the groups grow by themselves. Each worker waits for its
-//! own answer, so nothing depends on a start or a settle before it is
-//! stored.
+//! own answer, so nothing depends on a settle before it is stored.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::store::{AttemptStart, DeliveryStore, SettleRequest, store_error};
+use super::store::{DeliveryStore, SettleRequest, store_error};
 use crate::Error;
 
 /// The most requests written in one store call.
@@ -97,17 +96,14 @@ impl<T: Send + 'static, R: Send + 'static> Group<T, R> {
     }
 }
 
-/// The dispatcher's two groups: attempt starts and settles, both of this
-/// instance's `owner`.
+/// The dispatcher's group: the settles of this instance's `owner`.
 pub(super) struct Groups {
-    pub(super) begins: Group<AttemptStart, Option<u32>>,
     pub(super) settles: Group<SettleRequest, bool>,
 }
 
 impl Groups {
     pub(super) fn new() -> Groups {
         Groups {
-            begins: Group::new(),
             settles: Group::new(),
         }
     }
@@ -119,13 +115,6 @@ impl Groups {
         owner: &str,
     ) -> Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
         let mut writers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
-        let (begin_store, begin_owner) = (store.clone(), owner.to_owned());
-        if let Some(writer) = self.begins.writer(move |starts| {
-            let (store, owner) = (begin_store.clone(), begin_owner.clone());
-            async move { store.begin_attempts(&owner, starts).await }
-        }) {
-            writers.push(Box::pin(writer));
-        }
         let (settle_store, settle_owner) = (store.clone(), owner.to_owned());
         if let Some(writer) = self.settles.writer(move |requests| {
             let (store, owner) = (settle_store.clone(), settle_owner.clone());

@@ -27,11 +27,13 @@
 //!   most `metrics_endpoint_limit`, the rest `other`), and gauges of the
 //!   queue read from the store every `metrics_interval`; a
 //!   `webhook_delivery_attempt` tracing span around each attempt.
-//! - **Group commit.** The attempt starts and settles asked for while a
-//!   group is in the store are written together in the next one
-//!   ([`DeliveryStore::begin_attempts`], [`DeliveryStore::settle_many`]), as
-//!   soon as one waits (never on a timer); under a backlog a lease claims
-//!   many deliveries at once.
+//! - **Group commit.** The settles asked for while a group is in the store
+//!   are written together in the next one ([`DeliveryStore::settle_many`]),
+//!   as soon as one waits (never on a timer); under a backlog a lease claims
+//!   many deliveries at once, and starts their attempts in the same write
+//!   ([`DeliveryStore::lease_started`]; an attempt then not made, for a
+//!   rate limit or an endpoint gone, is settled without one, which takes
+//!   its start back).
 //!
 //! Over 600 lines: the builder and the [`Dispatcher`]'s public operations
 //! (publish, the delivery log, redelivery, endpoints, dead letters) over one

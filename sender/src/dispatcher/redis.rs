@@ -75,14 +75,23 @@ return 1
 ";
 
 /// Leases up to `max` due deliveries to `owner`; returns their rows (the
-/// values of [`FIELDS`], in order), leased. `{fields}`, `{state}`,
-/// `{endpoint}`, `{owner}` and `{expires}` are filled in by
-/// [`lease_script`].
+/// values of [`FIELDS`], in order), leased. With `start` (`ARGV[6]` = 1) it
+/// also starts an attempt of each, as [`BEGIN`] does. `{fields}`,
+/// `{state}`, `{endpoint}`, `{attempts}`, `{updated}`, `{owner}` and
+/// `{expires}` are filled in by [`lease_script`].
 const LEASE: &str = r"
 local FIELDS = {{fields}}
+local N = #FIELDS
 local p, owner, now, expires, max = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local start = ARGV[6] == '1'
+-- To start attempts, the row is read with the fields a start writes.
+local read = FIELDS
+if start then
+  read = {unpack(FIELDS)}
+  read[N + 1] = 'first_attempt_at'; read[N + 2] = 'attempt_started'; read[N + 3] = 'log'
+end
 local skip, skipping = {}, false
-for k = 7, 6 + tonumber(ARGV[6]) do skip[ARGV[k]] = true; skipping = true end
+for k = 8, 7 + tonumber(ARGV[7]) do skip[ARGV[k]] = true; skipping = true end
 local chosen, gone = {}, {}
 local offset = 0
 -- Due deliveries are pending and not leased (a lease moves its delivery's
@@ -103,12 +112,12 @@ for _ = 1, 20 do
       row = redis.call('HMGET', key, 'state', 'endpoint_id')
       row = {[{state}] = row[1], [{endpoint}] = row[2]}
     else
-      row = redis.call('HMGET', key, unpack(FIELDS))
+      row = redis.call('HMGET', key, unpack(read))
     end
     if row[{state}] ~= 'pending' then
       gone[#gone + 1] = id
     elseif not skip[row[{endpoint}]] then
-      if skipping then row = redis.call('HMGET', key, unpack(FIELDS)) end
+      if skipping then row = redis.call('HMGET', key, unpack(read)) end
       chosen[#chosen + 1] = {id, row}
       if #chosen >= max then break end
     end
@@ -119,7 +128,25 @@ for _, id in ipairs(gone) do redis.call('ZREM', p .. ':due', id) end
 local leased = {}
 for _, pick in ipairs(chosen) do
   local id, row = pick[1], pick[2]
-  redis.call('HSET', p .. ':d:' .. id, 'lease_owner', owner, 'lease_expires_at', expires)
+  local set = {'lease_owner', owner, 'lease_expires_at', expires}
+  if start then
+    local before = tonumber(row[{attempts}] or '0') or 0
+    local n = before + 1
+    set[#set + 1] = 'attempts'; set[#set + 1] = n
+    set[#set + 1] = 'updated_at'; set[#set + 1] = now
+    set[#set + 1] = 'attempt_started'; set[#set + 1] = now
+    -- An attempt its holder did not live to settle: logged unfinished.
+    if row[N + 2] and row[N + 2] ~= '' then
+      set[#set + 1] = 'log'; set[#set + 1] = (row[N + 3] or '') .. before .. '|' .. row[N + 2] .. '|||\n'
+    end
+    if not row[N + 1] or row[N + 1] == '' then
+      set[#set + 1] = 'first_attempt_at'; set[#set + 1] = now
+    end
+    row[{attempts}] = tostring(n)
+    row[{updated}] = now
+    row[N + 3] = nil; row[N + 2] = nil; row[N + 1] = nil
+  end
+  redis.call('HSET', p .. ':d:' .. id, unpack(set))
   redis.call('ZADD', p .. ':due', expires, id)
   row[{owner}] = owner
   row[{expires}] = expires
@@ -165,7 +192,7 @@ for k = 3, #ARGV - 1, 2 do
     if f[5] and f[5] ~= '' then
       set[#set + 1] = 'log'; set[#set + 1] = (f[6] or '') .. before .. '|' .. f[5] .. '|||\n'
     end
-    if not f[4] then
+    if not f[4] or f[4] == '' then
       set[#set + 1] = 'first_attempt_at'; set[#set + 1] = started
     end
     redis.call('HSET', key, unpack(set))
@@ -180,7 +207,8 @@ return numbers
 /// refund, conflict since); 1 for each settled, 0 when the lease is not held.
 /// Cleared fields are set empty (read as absent), and the attempt's log
 /// entry is a line appended to the hash's `log`, so each settle is one
-/// `HSET`.
+/// `HSET`. Without an attempt (`attempted` 0), the attempt started is
+/// taken back.
 const SETTLE: &str = r"
 local function settle(p, owner, id, now, kind, attempted, status, duration, err, reason, next, refund, conflict)
   local key = p .. ':d:' .. id
@@ -189,9 +217,15 @@ local function settle(p, owner, id, now, kind, attempted, status, duration, err,
   local attempts = f[3] or '0'
   local set = {'updated_at', now, 'lease_owner', '', 'lease_expires_at', ''}
   if f[4] and f[4] ~= '' then
-    local entry = attempts .. '|' .. f[4] .. '|||'
-    if attempted == '1' then entry = attempts .. '|' .. f[4] .. '|' .. status .. '|' .. duration .. '|' .. err end
-    set[#set + 1] = 'log'; set[#set + 1] = (f[5] or '') .. entry .. '\n'
+    if attempted == '1' then
+      local entry = attempts .. '|' .. f[4] .. '|' .. status .. '|' .. duration .. '|' .. err
+      set[#set + 1] = 'log'; set[#set + 1] = (f[5] or '') .. entry .. '\n'
+    else
+      -- The attempt started was not made: its start is taken back.
+      attempts = tostring(math.max((tonumber(attempts) or 0) - 1, 0))
+      set[#set + 1] = 'attempts'; set[#set + 1] = attempts
+      if attempts == '0' then set[#set + 1] = 'first_attempt_at'; set[#set + 1] = '' end
+    end
     set[#set + 1] = 'attempt_started'; set[#set + 1] = ''
   end
   if attempted == '1' then
@@ -375,6 +409,8 @@ fn lease_script() -> String {
         .replace("{fields}", &fields.join(", "))
         .replace("{state}", &position("state"))
         .replace("{endpoint}", &position("endpoint_id"))
+        .replace("{attempts}", &position("attempts"))
+        .replace("{updated}", &position("updated_at"))
         .replace("{owner}", &position("lease_owner"))
         .replace("{expires}", &position("lease_expires_at"))
 }
@@ -641,6 +677,37 @@ impl RedisStore {
             Ok(Err(error)) => Err(self.error(operation, &error)),
             Err(_) => Err(store_error(format!("redis {operation} timed out"))),
         }
+    }
+
+    /// [`LEASE`]: leases, and with `start` starts an attempt of each
+    /// delivery leased, in one script.
+    async fn lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip_endpoints: &[String],
+        start: bool,
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.lease.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(owner)
+            .arg(millis(now))
+            .arg(millis(after(now, lease)))
+            .arg(max)
+            .arg(if start { "1" } else { "0" })
+            .arg(skip_endpoints.len());
+        for endpoint in skip_endpoints {
+            invocation.arg(endpoint);
+        }
+        // The leased rows come back with the lease: one round trip.
+        let rows: Vec<Vec<Option<Vec<u8>>>> = self.run("lease", &invocation).await?;
+        rows.into_iter().map(parse_record).collect()
     }
 
     /// The records with these ids (missing ones left out), in order.
@@ -931,23 +998,20 @@ impl DeliveryStore for RedisStore {
         max: usize,
         skip_endpoints: &[String],
     ) -> Result<Vec<DeliveryRecord>, Error> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let mut invocation = self.scripts.lease.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(owner)
-            .arg(millis(now))
-            .arg(millis(after(now, lease)))
-            .arg(max)
-            .arg(skip_endpoints.len());
-        for endpoint in skip_endpoints {
-            invocation.arg(endpoint);
-        }
-        // The leased rows come back with the lease: one round trip.
-        let rows: Vec<Vec<Option<Vec<u8>>>> = self.run("lease", &invocation).await?;
-        rows.into_iter().map(parse_record).collect()
+        self.lease(owner, now, lease, max, skip_endpoints, false)
+            .await
+    }
+
+    async fn lease_started(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        self.lease(owner, now, lease, max, skip_endpoints, true)
+            .await
     }
 
     async fn renew_leases(

@@ -451,6 +451,51 @@ fn begin_one(
     Ok(Some(u32::try_from(attempts).unwrap_or(u32::MAX)))
 }
 
+/// Leases up to `max` due deliveries to `owner` (see
+/// [`DeliveryStore::lease_due`]).
+fn lease_rows(
+    conn: &Connection,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    max: usize,
+    skip: &[String],
+) -> rusqlite::Result<Vec<DeliveryRecord>> {
+    let now_ms = millis(now);
+    let expires = millis(after(now, lease));
+    // Saturated endpoints are left out in SQL: their due backlog is
+    // skipped by the index scan, not copied out row by row.
+    let placeholders: Vec<String> = (0..skip.len()).map(|i| format!("?{}", i + 3)).collect();
+    let skip_clause = if skip.is_empty() {
+        String::new()
+    } else {
+        format!("AND endpoint_id NOT IN ({}) ", placeholders.join(", "))
+    };
+    let mut values: Vec<Value> = vec![
+        Value::Integer(now_ms),
+        Value::Integer(i64::try_from(max).unwrap_or(i64::MAX)),
+    ];
+    values.extend(skip.iter().cloned().map(Value::Text));
+    let mut chosen = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE state = 'pending' \
+             AND next_attempt_at <= ?1 \
+             AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) \
+             {skip_clause}ORDER BY next_attempt_at LIMIT ?2"
+        ))?
+        .query_map(rusqlite::params_from_iter(values), record)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut update = conn.prepare_cached(
+        "UPDATE deliveries SET lease_owner = ?2, lease_expires_at = ?3 WHERE id = ?1",
+    )?;
+    for record in &mut chosen {
+        update.execute(params![record.id, owner, expires])?;
+        record.lease_owner = Some(owner.to_owned());
+        record.lease_expires_at = Some(from_millis(expires));
+    }
+    Ok(chosen)
+}
+
 /// Settles a delivery `owner` holds: the attempt's outcome (in its log and
 /// on the row) and the settlement in one update; `false` when not held.
 fn settle_one(conn: &Connection, owner: &str, request: &SettleRequest) -> rusqlite::Result<bool> {
@@ -508,18 +553,39 @@ fn settle_one(conn: &Connection, owner: &str, request: &SettleRequest) -> rusqli
     if changed == 0 {
         return Ok(false);
     }
-    if let Some(result) = &request.attempt {
-        conn.prepare_cached(
-            "UPDATE attempts SET status = ?2, duration_ms = ?3, error = ?4 \
-             WHERE delivery_id = ?1 AND seq = \
-             (SELECT MAX(seq) FROM attempts WHERE delivery_id = ?1)",
-        )?
-        .execute(params![
-            id,
-            result.status.map(i64::from),
-            duration_ms(result.duration),
-            result.error
-        ])?;
+    match &request.attempt {
+        Some(result) => {
+            conn.prepare_cached(
+                "UPDATE attempts SET status = ?2, duration_ms = ?3, error = ?4 \
+                 WHERE delivery_id = ?1 AND seq = \
+                 (SELECT MAX(seq) FROM attempts WHERE delivery_id = ?1)",
+            )?
+            .execute(params![
+                id,
+                result.status.map(i64::from),
+                duration_ms(result.duration),
+                result.error
+            ])?;
+        }
+        None => {
+            // The attempt started with the lease was not made: its start
+            // is taken back.
+            let taken_back = conn
+                .prepare_cached(
+                    "DELETE FROM attempts WHERE delivery_id = ?1 AND seq = \
+                     (SELECT MAX(seq) FROM attempts WHERE delivery_id = ?1) \
+                     AND status IS NULL AND duration_ms IS NULL AND error IS NULL",
+                )?
+                .execute(params![id])?;
+            if taken_back > 0 {
+                conn.prepare_cached(
+                    "UPDATE deliveries SET attempts = MAX(0, attempts - 1), \
+                     first_attempt_at = CASE WHEN attempts <= 1 THEN NULL \
+                     ELSE first_attempt_at END WHERE id = ?1",
+                )?
+                .execute(params![id])?;
+            }
+        }
     }
     Ok(true)
 }
@@ -574,41 +640,38 @@ impl DeliveryStore for SqliteStore {
         }
         let owner = owner.to_owned();
         let skip = skip_endpoints.to_vec();
+        self.call(move |conn| lease_rows(conn, &owner, now, lease, max, &skip))
+            .await
+    }
+
+    async fn lease_started(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let owner = owner.to_owned();
+        let skip = skip_endpoints.to_vec();
         self.call(move |conn| {
-            let now_ms = millis(now);
-            let expires = millis(after(now, lease));
-            // Saturated endpoints are left out in SQL: their due backlog is
-            // skipped by the index scan, not copied out row by row.
-            let placeholders: Vec<String> =
-                (0..skip.len()).map(|i| format!("?{}", i + 3)).collect();
-            let skip_clause = if skip.is_empty() {
-                String::new()
-            } else {
-                format!("AND endpoint_id NOT IN ({}) ", placeholders.join(", "))
-            };
-            let mut values: Vec<Value> = vec![
-                Value::Integer(now_ms),
-                Value::Integer(i64::try_from(max).unwrap_or(i64::MAX)),
-            ];
-            values.extend(skip.iter().cloned().map(Value::Text));
-            let mut chosen = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM deliveries WHERE state = 'pending' \
-                     AND next_attempt_at <= ?1 \
-                     AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) \
-                     {skip_clause}ORDER BY next_attempt_at LIMIT ?2"
-                ))?
-                .query_map(rusqlite::params_from_iter(values), record)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut update = conn.prepare_cached(
-                "UPDATE deliveries SET lease_owner = ?2, lease_expires_at = ?3 WHERE id = ?1",
-            )?;
-            for record in &mut chosen {
-                update.execute(params![record.id, owner, expires])?;
-                record.lease_owner = Some(owner.clone());
-                record.lease_expires_at = Some(from_millis(expires));
+            let leased = lease_rows(conn, &owner, now, lease, max, &skip)?;
+            let mut started = Vec::with_capacity(leased.len());
+            for mut record in leased {
+                let start = AttemptStart {
+                    id: record.id.clone(),
+                    started_at: now,
+                };
+                if let Some(number) = begin_one(conn, &owner, &start)? {
+                    record.attempts = number;
+                    record.updated_at = now;
+                    started.push(record);
+                }
             }
-            Ok(chosen)
+            Ok(started)
         })
         .await
     }

@@ -149,7 +149,8 @@ pub struct AttemptRecord {
 /// The outcome of an attempt, written when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptResult {
-    /// The attempt's number, as [`DeliveryStore::begin_attempt`] returned it.
+    /// The attempt's number, as [`DeliveryStore::lease_started`] or
+    /// [`DeliveryStore::begin_attempt`] counted it.
     pub attempt: u32,
     /// The answer's status, if any.
     pub status: Option<u16>,
@@ -196,7 +197,8 @@ pub struct SettleRequest {
     pub id: String,
     /// When it is settled.
     pub now: DateTime<Utc>,
-    /// The attempt's outcome, if one was made.
+    /// The attempt's outcome; `None` when the attempt started was not made
+    /// (its start is taken back).
     pub attempt: Option<AttemptResult>,
     /// How it ends its turn.
     pub settlement: Settlement,
@@ -419,6 +421,45 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
         skip_endpoints: &[String],
     ) -> Result<Vec<DeliveryRecord>, Error>;
 
+    /// Leases as [`DeliveryStore::lease_due`] does and starts an attempt of
+    /// each leased delivery at `now`, as [`DeliveryStore::begin_attempts`]
+    /// does: the dispatcher's claim, which attempts what it leases at once.
+    /// Each record's `attempts` counts the attempt started. A delivery
+    /// whose attempt is then not made (a rate limit, an endpoint gone) is
+    /// settled without an attempt, which takes the start back.
+    ///
+    /// The default leases, then starts; a store that can does both in one
+    /// write.
+    async fn lease_started(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        max: usize,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<DeliveryRecord>, Error> {
+        let records = self
+            .lease_due(owner, now, lease, max, skip_endpoints)
+            .await?;
+        let starts = records
+            .iter()
+            .map(|record| AttemptStart {
+                id: record.id.clone(),
+                started_at: now,
+            })
+            .collect();
+        let numbers = self.begin_attempts(owner, starts).await?;
+        Ok(records
+            .into_iter()
+            .zip(numbers)
+            .filter_map(|(mut record, number)| {
+                record.attempts = number?;
+                record.updated_at = now;
+                Some(record)
+            })
+            .collect())
+    }
+
     /// Extends `owner`'s leases of `ids` to `now + lease`; returns the ids
     /// still held.
     async fn renew_leases(
@@ -446,8 +487,10 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
         Ok(numbers.into_iter().next().flatten())
     }
 
-    /// Ends a leased delivery's turn: writes the attempt's outcome (if one
-    /// was made) and the settlement, and releases the lease. One request of
+    /// Ends a leased delivery's turn: writes the attempt's outcome and the
+    /// settlement, and releases the lease. Without an attempt (`None`: it
+    /// was started but not made), the start is taken back: the count and
+    /// the log are as they were before it. One request of
     /// [`DeliveryStore::settle_many`].
     async fn settle(
         &self,

@@ -16,8 +16,8 @@ use super::StoreKey;
 use super::group::Groups;
 use super::observer::{DeliveryObserver, DeliveryOutcome};
 use super::store::{
-    AttemptResult, AttemptStart, DeliveryRecord, DeliveryStore, EndpointHealth, Retention,
-    SettleRequest, Settlement, after, dead_reason,
+    AttemptResult, DeliveryRecord, DeliveryStore, EndpointHealth, Retention, SettleRequest,
+    Settlement, after, dead_reason,
 };
 use super::{check_limits, record_delivery};
 use crate::Error;
@@ -306,7 +306,7 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
                 .collect();
             match shared
                 .store
-                .lease_due(&shared.owner, now, shared.lease, free, &skip)
+                .lease_started(&shared.owner, now, shared.lease, free, &skip)
                 .await
             {
                 Ok(records) => {
@@ -320,7 +320,13 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
                         {
                             let _ = shared
                                 .store
-                                .release(&record.id, &shared.owner, record.next_attempt_at)
+                                .settle(
+                                    &record.id,
+                                    &shared.owner,
+                                    now,
+                                    None,
+                                    not_made(&record, record.next_attempt_at),
+                                )
                                 .await;
                             continue;
                         }
@@ -477,7 +483,18 @@ async fn process(
     drop(guard);
 }
 
-/// Ends a delivery without an attempt.
+/// The settlement of a leased delivery whose attempt was not made (settled
+/// with no attempt, its start is taken back): due again at `next`.
+fn not_made(record: &DeliveryRecord, next: DateTime<Utc>) -> Settlement {
+    Settlement::Retry {
+        next_attempt_at: next,
+        refund_attempt: false,
+        conflict_since: record.conflict_since,
+    }
+}
+
+/// Ends a delivery without an attempt (the attempt its lease started is
+/// taken back).
 async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> Result<(), Error> {
     tracing::warn!(
         delivery = %record.id,
@@ -502,7 +519,13 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
         .await?;
     if held {
         record_outcome(&shared.labels.label(&record.endpoint_id), Some(reason), 1);
-        notify_outcome(shared, record, &settlement, record.attempts, now);
+        notify_outcome(
+            shared,
+            record,
+            &settlement,
+            record.attempts.saturating_sub(1),
+            now,
+        );
     }
     Ok(())
 }
@@ -570,22 +593,19 @@ async fn attempt(
     }
     if let Err(next) = endpoint.take_token(now) {
         shared
-            .store
-            .release(&record.id, &shared.owner, next)
+            .groups
+            .settles
+            .submit(SettleRequest {
+                id: record.id.clone(),
+                now,
+                attempt: None,
+                settlement: not_made(record, next),
+            })
             .await?;
         return Ok(());
     }
-    let Some(number) = shared
-        .groups
-        .begins
-        .submit(AttemptStart {
-            id: record.id.clone(),
-            started_at: now,
-        })
-        .await?
-    else {
-        return Ok(());
-    };
+    // Started (counted and logged) with the lease.
+    let number = record.attempts;
     tracing::Span::current().record("attempt", number);
     let signer = RequestSigner {
         delivery: &delivery,

@@ -329,3 +329,81 @@ pub async fn check_list_filters(
     ids.dedup();
     assert_eq!(ids.len(), count);
 }
+
+/// The store's side of an attempt started with its lease
+/// (`DeliveryStore::lease_started`), for every store: it counts and is in
+/// the log at once; settled without an attempt (not made: a rate limit, an
+/// endpoint gone) it is taken back; cut off by its holder's death it stays
+/// in the log, unfinished, when another instance takes the delivery over.
+pub async fn check_started_attempts(
+    store: Arc<dyn megabot_webhook_sender::dispatcher::DeliveryStore>,
+) {
+    use megabot_webhook_sender::dispatcher::{AttemptResult, Dispatcher, Settlement};
+    let (dispatcher, _) = Dispatcher::builder(
+        config(vec![endpoint("http://127.0.0.1:9/hook", 3, 0.0)]),
+        store.clone(),
+    )
+    .build()
+    .await
+    .unwrap();
+    let id = dispatcher
+        .publish(&event("evt_started", Utc::now().timestamp()))
+        .await
+        .unwrap()
+        .deliveries[0]
+        .id
+        .clone();
+    let t = Utc::now();
+    let lease = Duration::from_secs(30);
+    let not_made = Settlement::Retry {
+        next_attempt_at: t,
+        refund_attempt: false,
+        conflict_since: None,
+    };
+    let leased = store.lease_started("x", t, lease, 10, &[]).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].attempts, 1);
+    assert_eq!(leased[0].lease_owner.as_deref(), Some("x"));
+    assert_eq!(store.get(&id).await.unwrap().unwrap().attempts, 1);
+    assert_eq!(store.attempts(&id).await.unwrap().len(), 1, "in flight");
+
+    assert!(
+        store
+            .settle(&id, "x", t, None, not_made.clone())
+            .await
+            .unwrap()
+    );
+    let row = store.get(&id).await.unwrap().unwrap();
+    assert_eq!((row.attempts, row.lease_owner), (0, None));
+    assert!(store.attempts(&id).await.unwrap().is_empty());
+
+    let again = store.lease_started("x", t, lease, 10, &[]).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+    let later = t + chrono::Duration::seconds(31);
+    let taken = store
+        .lease_started("y", later, lease, 10, &[])
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "x's lease expired");
+    assert_eq!(taken[0].attempts, 2);
+    assert!(
+        !store.settle(&id, "x", later, None, not_made).await.unwrap(),
+        "x no longer holds it"
+    );
+    let answered = AttemptResult {
+        attempt: 2,
+        status: Some(200),
+        duration: Duration::from_millis(5),
+        error: None,
+    };
+    assert!(
+        store
+            .settle(&id, "y", later, Some(answered), Settlement::Delivered)
+            .await
+            .unwrap()
+    );
+    let log = store.attempts(&id).await.unwrap();
+    let summary: Vec<(u32, Option<u16>)> = log.iter().map(|a| (a.attempt, a.status)).collect();
+    assert_eq!(summary, [(1, None), (2, Some(200))]);
+    assert_eq!(store.get(&id).await.unwrap().unwrap().attempts, 2);
+}
