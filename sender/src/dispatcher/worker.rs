@@ -318,16 +318,8 @@ pub(super) async fn schedule(shared: Arc<Shared>) {
                             .as_ref()
                             .is_some_and(|e| e.running.load(Ordering::Relaxed) >= e.max_in_flight)
                         {
-                            let _ = shared
-                                .store
-                                .settle(
-                                    &record.id,
-                                    &shared.owner,
-                                    now,
-                                    None,
-                                    not_made(&record, record.next_attempt_at),
-                                )
-                                .await;
+                            let due = not_made(&record, record.next_attempt_at);
+                            let _ = settle_not_made(&shared, &record, now, due).await;
                             continue;
                         }
                         let guard = InFlight::new(&shared, &record.id, endpoint.clone());
@@ -493,6 +485,27 @@ fn not_made(record: &DeliveryRecord, next: DateTime<Utc>) -> Settlement {
     }
 }
 
+/// Settles a leased delivery whose started attempt was not made: the
+/// start is taken back (a settle without an attempt); `false` when the
+/// lease was lost.
+async fn settle_not_made(
+    shared: &Shared,
+    record: &DeliveryRecord,
+    now: DateTime<Utc>,
+    settlement: Settlement,
+) -> Result<bool, Error> {
+    shared
+        .groups
+        .settles
+        .submit(SettleRequest {
+            id: record.id.clone(),
+            now,
+            attempt: None,
+            settlement,
+        })
+        .await
+}
+
 /// Ends a delivery without an attempt (the attempt its lease started is
 /// taken back).
 async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> Result<(), Error> {
@@ -507,16 +520,7 @@ async fn settle_dead(shared: &Shared, record: &DeliveryRecord, reason: &str) -> 
     let settlement = Settlement::Dead {
         reason: reason.to_owned(),
     };
-    let held = shared
-        .groups
-        .settles
-        .submit(SettleRequest {
-            id: record.id.clone(),
-            now,
-            attempt: None,
-            settlement: settlement.clone(),
-        })
-        .await?;
+    let held = settle_not_made(shared, record, now, settlement.clone()).await?;
     if held {
         record_outcome(&shared.labels.label(&record.endpoint_id), Some(reason), 1);
         notify_outcome(
@@ -592,16 +596,7 @@ async fn attempt(
         return settle_dead(shared, record, dead_reason::STALE).await;
     }
     if let Err(next) = endpoint.take_token(now) {
-        shared
-            .groups
-            .settles
-            .submit(SettleRequest {
-                id: record.id.clone(),
-                now,
-                attempt: None,
-                settlement: not_made(record, next),
-            })
-            .await?;
+        settle_not_made(shared, record, now, not_made(record, next)).await?;
         return Ok(());
     }
     // Started (counted and logged) with the lease.
